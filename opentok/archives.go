@@ -1,0 +1,4 @@
+package opentok
+
+// ArchivesService records sessions.
+type ArchivesService service

@@ -1,0 +1,4 @@
+package opentok
+
+// AudioConnectorService streams session audio to WebSocket servers.
+type AudioConnectorService service

@@ -1,0 +1,4 @@
+package opentok
+
+// CaptionsService runs live captions.
+type CaptionsService service

@@ -1,0 +1,4 @@
+package opentok
+
+// ConnectionsService lists a session's connections.
+type ConnectionsService service

@@ -1,0 +1,4 @@
+package opentok
+
+// RendersService runs Experience Composer renders.
+type RendersService service

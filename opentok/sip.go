@@ -1,0 +1,4 @@
+package opentok
+
+// SIPService dials SIP endpoints into sessions.
+type SIPService service
