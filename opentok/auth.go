@@ -46,7 +46,7 @@ func (c Credentials) restToken(now time.Time) (string, error) {
 			"exp": exp,
 			"jti": newNonce(),
 		}
-		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(c.apiSecret))
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(c.secret.apiSecret))
 		if err != nil {
 			return "", fmt.Errorf("sign REST token: %w", err)
 		}
@@ -58,7 +58,7 @@ func (c Credentials) restToken(now time.Time) (string, error) {
 			"exp":            exp,
 			"jti":            newNonce(),
 		}
-		s, err := jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(c.privateKey)
+		s, err := jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(c.secret.privateKey)
 		if err != nil {
 			return "", fmt.Errorf("sign REST token: %w", err)
 		}

@@ -250,9 +250,15 @@ func (c *Client) do(ctx context.Context, ep endpoint, out any) error {
 
 // send makes one HTTP round trip with a freshly signed JWT.
 func (c *Client) send(ctx context.Context, ep endpoint, payload []byte, contentType string) (int, []byte, http.Header, error) {
+	// ep.path is already escaped (an ID may hold '/' or '?'); Path must be
+	// its unescaped form, or URL.String escapes the escapes.
 	u := *c.baseURL
-	u.Path = c.baseURL.Path + ep.path
 	u.RawPath = c.baseURL.EscapedPath() + ep.path
+	unescaped, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("build request path: %w", err)
+	}
+	u.Path = unescaped
 	if len(ep.query) > 0 {
 		u.RawQuery = ep.query.Encode()
 	}

@@ -32,10 +32,17 @@ const (
 // Credentials never print their secret: String and GoString show only the
 // public identifier, so a Credentials value in a log line or error is safe.
 type Credentials struct {
-	kind       credentialKind
-	apiKey     string
+	kind   credentialKind
+	apiKey string
+	appID  string
+	// secret sits behind a pointer so that printing any struct that holds
+	// Credentials in an unexported field (fmt walks those without calling
+	// String) shows an address, not the secret.
+	secret *credentialSecret
+}
+
+type credentialSecret struct {
 	apiSecret  string
-	appID      string
 	privateKey *rsa.PrivateKey
 }
 
@@ -51,7 +58,7 @@ func ProjectCredentials(apiKey, apiSecret string) (Credentials, error) {
 	case strings.ContainsAny(apiKey, "/?#% "):
 		return Credentials{}, fmt.Errorf("project credentials: api_key %q has characters a project key never has", apiKey)
 	}
-	return Credentials{kind: kindProject, apiKey: apiKey, apiSecret: apiSecret}, nil
+	return Credentials{kind: kindProject, apiKey: apiKey, secret: &credentialSecret{apiSecret: apiSecret}}, nil
 }
 
 // ApplicationCredentials are a Vonage application's ID and RSA private key
@@ -66,7 +73,7 @@ func ApplicationCredentials(applicationID string, key *rsa.PrivateKey) (Credenti
 	case strings.ContainsAny(applicationID, "/?#% "):
 		return Credentials{}, fmt.Errorf("application credentials: application_id %q has characters an application ID never has", applicationID)
 	}
-	return Credentials{kind: kindApplication, appID: applicationID, privateKey: key}, nil
+	return Credentials{kind: kindApplication, appID: applicationID, secret: &credentialSecret{privateKey: key}}, nil
 }
 
 // ParsePrivateKey reads an RSA private key in PEM form (PKCS#8, as the Vonage

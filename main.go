@@ -1,0 +1,234 @@
+// Command gavel is a terminal console for people who supervise live Vonage
+// Video API (OpenTok) sessions, and a set of scriptable commands over the
+// Video API. main wires the packages together: it owns the command tree,
+// the config file and the process exit status, and nothing else.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"charm.land/fang/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/BurntSushi/toml"
+	"github.com/charmbracelet/x/term"
+	"github.com/gavelhq/gavel/opentok"
+	"github.com/gavelhq/gavel/opentok/cli"
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// EnvConfig names the config file when --config is not given.
+const EnvConfig = "GAVEL_CONFIG"
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+}
+
+// run executes one command line and returns the exit status: 0 ok, 1 the API
+// or network failed, 2 a usage or configuration mistake.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	root := newRoot(stdin, stdout, getenv)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := fang.Execute(ctx, root,
+		fang.WithVersion(version),
+		fang.WithNotifySignal(os.Interrupt),
+		fang.WithErrorHandler(printError),
+	)
+	return exitCode(err)
+}
+
+// printError writes the error verbatim on one line: fang's default handler
+// capitalises and re-wraps it, which mangles sentences like "signal: type: …"
+// that people and scripts read. Command-line mistakes get a pointer to --help.
+func printError(w io.Writer, _ fang.Styles, err error) {
+	label := lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Red).Render("error:")
+	fmt.Fprintf(w, "%s %s\n", label, err)
+	if isCommandLineMistake(err) {
+		fmt.Fprintln(w, "Try --help for usage.")
+	}
+}
+
+// isCommandLineMistake: our usage errors and cobra's own (which carry no type).
+func isCommandLineMistake(err error) bool {
+	var ue *cli.UsageError
+	if errors.As(err, &ue) {
+		return true
+	}
+	msg := err.Error()
+	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "required flag", "accepts ", "requires "} {
+		if strings.HasPrefix(msg, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// exitCode adds cobra's own flag and argument errors (which carry no type)
+// to the usage errors cli.ExitCode already knows.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if cli.ExitCode(err) == 2 || isCommandLineMistake(err) {
+		return 2
+	}
+	return 1
+}
+
+func newRoot(stdin io.Reader, stdout io.Writer, getenv func(string) string) *cobra.Command {
+	var configPath string
+	jsonOut := false
+	root := &cobra.Command{
+		Use:   "gavel",
+		Short: "A terminal console for live Vonage Video API sessions",
+		Long: "gavel shows every live Vonage Video API (OpenTok) session, its connections, streams and\n" +
+			"viewers as they change, and lets a moderator signal, mute, disconnect and record.\n\n" +
+			"Today it has the scriptable commands below; the live console (gavel, gavel demo) is next.\n\n" +
+			"Credentials come from the config file (--config, $GAVEL_CONFIG, or\n" +
+			"$XDG_CONFIG_HOME/gavel/config.toml) or from GAVEL_API_KEY and GAVEL_API_SECRET\n" +
+			"(or GAVEL_APPLICATION_ID and GAVEL_PRIVATE_KEY_FILE); GAVEL_API_URL points at another host.",
+		SilenceUsage: true,
+		// No Args validator: cobra's default then answers a mistyped
+		// subcommand with "unknown command" and a suggestion.
+	}
+	root.PersistentFlags().StringVar(&configPath, "config", "", "config file (default $GAVEL_CONFIG, else $XDG_CONFIG_HOME/gavel/config.toml)")
+	root.PersistentFlags().BoolVar(&jsonOut, "json", false, "print results as JSON")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cli.UsageError{Err: err} })
+
+	stdinIsTerminal := false
+	if f, ok := stdin.(*os.File); ok {
+		stdinIsTerminal = term.IsTerminal(f.Fd())
+	}
+	env := &cli.Env{
+		Client: func() (*opentok.Client, error) {
+			cfg, err := loadConfig(configPath, getenv)
+			if err != nil {
+				return nil, err
+			}
+			return cfg.API.NewClient("gavel/" + version)
+		},
+		Stdin:           stdin,
+		Stdout:          stdout,
+		StdinIsTerminal: stdinIsTerminal,
+		JSON:            &jsonOut,
+	}
+	root.AddCommand(cli.Commands(env)...)
+	root.AddCommand(&cobra.Command{
+		Use:   "demo",
+		Short: "Live console on simulated sessions (arrives with the live console)",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return errors.New("gavel demo is not built yet: it arrives with the live console; today gavel has the scriptable commands in gavel --help")
+		},
+	})
+	return root
+}
+
+// Config is the whole config file. Each section belongs to the package that
+// uses it; config.example.toml documents every key.
+type Config struct {
+	API cli.APIConfig `toml:"api"`
+}
+
+func defaultConfig() Config {
+	return Config{API: cli.DefaultAPIConfig()}
+}
+
+// configFile finds the config file: --config, then $GAVEL_CONFIG, then
+// $XDG_CONFIG_HOME/gavel/config.toml. Only the default location may be
+// absent; a file named explicitly must exist. "" means no file.
+func configFile(flag string, getenv func(string) string) (string, bool, error) {
+	if flag != "" {
+		return flag, true, nil
+	}
+	if p := getenv(EnvConfig); p != "" {
+		return p, true, nil
+	}
+	dir := getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		home := getenv("HOME")
+		if home == "" {
+			return "", false, nil
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	return filepath.Join(dir, "gavel", "config.toml"), false, nil
+}
+
+// loadConfig reads the config file if there is one, rejects unknown keys
+// and wrong types by name, and applies the GAVEL_* environment overrides.
+func loadConfig(flag string, getenv func(string) string) (Config, error) {
+	cfg := defaultConfig()
+	path, explicit, err := configFile(flag, getenv)
+	if err != nil {
+		return cfg, err
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			if err := decodeConfig(path, data, &cfg); err != nil {
+				return cfg, err
+			}
+		case errors.Is(err, os.ErrNotExist) && !explicit:
+			// No file at the default location: the environment alone may suffice.
+		default:
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	cfg.API.ApplyEnv(getenv)
+	return cfg, nil
+}
+
+// tomlTypeError matches BurntSushi/toml's type mismatch message so it can
+// be said in words: `api.timeout: expected a string, got an integer`.
+var tomlTypeError = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]+)"\): incompatible types: TOML value has type (\w+); destination has type (\w+)`)
+
+func decodeConfig(path string, data []byte, cfg *Config) error {
+	md, err := toml.Decode(string(data), cfg)
+	if err != nil {
+		if m := tomlTypeError.FindStringSubmatch(err.Error()); m != nil {
+			return fmt.Errorf("config %s: line %s: %s: expected %s, got %s", path, m[1], m[2], tomlKind(m[4]), tomlKind(m[3]))
+		}
+		return fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "toml: "))
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		keys := make([]string, len(undecoded))
+		for i, k := range undecoded {
+			keys[i] = k.String()
+		}
+		return fmt.Errorf("config %s: unknown key %s (see config.example.toml for every key)", path, strings.Join(keys, ", "))
+	}
+	return nil
+}
+
+// tomlKind turns the decoder's Go/TOML type names into words.
+func tomlKind(t string) string {
+	switch t {
+	case "string":
+		return "a string"
+	case "int64", "integer":
+		return "an integer"
+	case "float64", "float":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "map", "struct":
+		return "a table"
+	case "slice", "array":
+		return "an array"
+	}
+	return t
+}
