@@ -121,6 +121,7 @@ func newRoot(stdin io.Reader, stdout io.Writer, getenv func(string) string) *cob
 		},
 		Stdin:           stdin,
 		Stdout:          stdout,
+		Stderr:          lazyWriter(root.ErrOrStderr), // run sets the root's stderr after newRoot
 		StdinIsTerminal: stdinIsTerminal,
 		JSON:            &jsonOut,
 	}
@@ -135,6 +136,11 @@ func newRoot(stdin io.Reader, stdout io.Writer, getenv func(string) string) *cob
 	})
 	return root
 }
+
+// lazyWriter writes to the writer its function returns at the time of writing.
+type lazyWriter func() io.Writer
+
+func (f lazyWriter) Write(p []byte) (int, error) { return f().Write(p) }
 
 // Config is the whole config file. Each section belongs to the package that
 // uses it; config.example.toml documents every key.

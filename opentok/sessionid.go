@@ -17,16 +17,16 @@ import (
 type SessionInfo struct {
 	// Prefix is the digit before the underscore: "1" on modern IDs, "2" on
 	// some older ones.
-	Prefix string
+	Prefix string `json:"prefix"`
 	// ProjectID is the API key (legacy) or the application ID (unified).
-	ProjectID string
+	ProjectID string `json:"project_id"`
 	// Location is the location hint IP the session was created with, often empty.
-	Location string
+	Location string `json:"location"`
 	// CreatedAt is the creation time, zero when the ID does not carry one
 	// gavel can read (modern IDs carry epoch milliseconds, old ones a date).
-	CreatedAt time.Time
+	CreatedAt time.Time `json:"created_at"`
 	// Fields are all "~"-separated fields of the decoded body, field 0 ("1") included.
-	Fields []string
+	Fields []string `json:"fields"`
 }
 
 // oldSessionTimeLayout is the date string old session IDs carry in field 3,

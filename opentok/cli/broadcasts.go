@@ -40,7 +40,9 @@ func broadcastStartCmd(env *Env) *cobra.Command {
 			}
 			for i, target := range rtmp {
 				cut := strings.LastIndex(target, "/")
-				if cut <= 0 || cut == len(target)-1 {
+				// The cut must come after the host: in rtmp://host it would split "rtmp:/" from "host".
+				scheme := strings.Index(target, "://")
+				if cut <= 0 || cut == len(target)-1 || scheme >= 0 && cut <= scheme+3 {
 					return usagef("--rtmp %q: expected SERVER_URL/STREAM_NAME, e.g. rtmp://host/app/key", target)
 				}
 				opts.Outputs.RTMP = append(opts.Outputs.RTMP, opentok.RTMPOutput{

@@ -29,6 +29,9 @@ type Env struct {
 	Client func() (*opentok.Client, error)
 	Stdin  io.Reader
 	Stdout io.Writer
+	// Stderr takes the (y/N) prompts, so that stdout carries only the
+	// command's result (a table, or JSON a script reads); nil means Stdout.
+	Stderr io.Writer
 	// StdinIsTerminal says whether a person can answer a (y/N) prompt.
 	StdinIsTerminal bool
 	// JSON is bound to the global --json flag.
@@ -125,7 +128,11 @@ func (env *Env) confirm(yes bool, prompt string) error {
 	if !env.StdinIsTerminal {
 		return usagef("%s needs confirmation: pass --yes when running without a terminal", prompt)
 	}
-	fmt.Fprintf(env.Stdout, "%s? (y/N) ", prompt)
+	w := env.Stderr
+	if w == nil {
+		w = env.Stdout
+	}
+	fmt.Fprintf(w, "%s? (y/N) ", prompt)
 	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
 	if err != nil && line == "" {
 		return usagef("not confirmed: %s", prompt)

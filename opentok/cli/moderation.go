@@ -109,12 +109,13 @@ func muteCmd(env *Env) *cobra.Command {
 			if all {
 				return exactArgs("SESSION")(cmd, args)
 			}
+			// Before the count of arguments: "mute S --off" lacks --all, not a STREAM.
+			if off || len(except) > 0 {
+				return usagef("--off and --except only go with --all")
+			}
 			return exactArgs("SESSION", "STREAM")(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !all && (off || len(except) > 0) {
-				return usagef("--off and --except only go with --all")
-			}
 			if off && len(except) > 0 {
 				return usagef("--except has no meaning with --off")
 			}
