@@ -20,6 +20,7 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/gavelhq/gavel/opentok"
 	"github.com/gavelhq/gavel/opentok/cli"
+	"github.com/gavelhq/gavel/opentok/opentoktest/emulatorcmd"
 	"github.com/spf13/cobra"
 )
 
@@ -36,7 +37,7 @@ func main() {
 // run executes one command line and returns the exit status: 0 ok, 1 the API
 // or network failed, 2 a usage or configuration mistake.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	root := newRoot(stdin, stdout, getenv)
+	root := newRoot(stdin, stdout, stderr, getenv)
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -87,7 +88,7 @@ func exitCode(err error) int {
 	return 1
 }
 
-func newRoot(stdin io.Reader, stdout io.Writer, getenv func(string) string) *cobra.Command {
+func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
 	var configPath string
 	jsonOut := false
 	root := &cobra.Command{
@@ -95,7 +96,8 @@ func newRoot(stdin io.Reader, stdout io.Writer, getenv func(string) string) *cob
 		Short: "A terminal console for live Vonage Video API sessions",
 		Long: "gavel shows every live Vonage Video API (OpenTok) session, its connections, streams and\n" +
 			"viewers as they change, and lets a moderator signal, mute, disconnect and record.\n\n" +
-			"Today it has the scriptable commands below; the live console (gavel, gavel demo) is next.\n\n" +
+			"Today it has the scriptable commands below and a Video API emulator (gavel emulator);\n" +
+			"the live console (gavel, gavel demo) is next.\n\n" +
 			"Credentials come from the config file (--config, $GAVEL_CONFIG, or\n" +
 			"$XDG_CONFIG_HOME/gavel/config.toml) or from GAVEL_API_KEY and GAVEL_API_SECRET\n" +
 			"(or GAVEL_APPLICATION_ID and GAVEL_PRIVATE_KEY_FILE); GAVEL_API_URL points at another host.",
@@ -121,11 +123,12 @@ func newRoot(stdin io.Reader, stdout io.Writer, getenv func(string) string) *cob
 		},
 		Stdin:           stdin,
 		Stdout:          stdout,
-		Stderr:          lazyWriter(root.ErrOrStderr), // run sets the root's stderr after newRoot
+		Stderr:          stderr,
 		StdinIsTerminal: stdinIsTerminal,
 		JSON:            &jsonOut,
 	}
 	root.AddCommand(cli.Commands(env)...)
+	root.AddCommand(emulatorcmd.Command())
 	root.AddCommand(&cobra.Command{
 		Use:   "demo",
 		Short: "Live console on simulated sessions (arrives with the live console)",
@@ -136,11 +139,6 @@ func newRoot(stdin io.Reader, stdout io.Writer, getenv func(string) string) *cob
 	})
 	return root
 }
-
-// lazyWriter writes to the writer its function returns at the time of writing.
-type lazyWriter func() io.Writer
-
-func (f lazyWriter) Write(p []byte) (int, error) { return f().Write(p) }
 
 // Config is the whole config file. Each section belongs to the package that
 // uses it; config.example.toml documents every key.

@@ -333,7 +333,7 @@ func TestReadmeDocumentsEveryCommand(t *testing.T) {
 			walk(sub)
 		}
 	}
-	root := newRoot(strings.NewReader(""), io.Discard, func(string) string { return "" })
+	root := newRoot(strings.NewReader(""), io.Discard, io.Discard, func(string) string { return "" })
 	for _, c := range root.Commands() {
 		walk(c)
 	}

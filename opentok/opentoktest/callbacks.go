@@ -20,5 +20,15 @@ type callback struct {
 	group     CallbackGroup
 	url       string // where to POST; the group's registered URL or a per-request statusCallbackUrl
 	sessionID string // keeps one session's callbacks in order on one worker
+	owner     owner  // the project whose callback it is: names it in a signed callback's claims
 	body      []byte
+}
+
+// claimsOwner gives a signed callback's api_key or application_id claim
+// from the project that owns it.
+func claimsOwner(cb callback) (apiKey, appID string) {
+	if cb.owner.application {
+		return "", cb.owner.id
+	}
+	return cb.owner.id, ""
 }

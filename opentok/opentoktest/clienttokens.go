@@ -53,15 +53,17 @@ func (s *Server) parseClientToken(tok string, now time.Time) (clientToken, error
 	if !ct.expires.IsZero() && !ct.expires.After(now) {
 		return clientToken{}, tokenErrorf("expired at %s", ct.expires.UTC().Format(time.RFC3339))
 	}
-	if _, err := opentok.ParseRole(string(ct.role)); err != nil {
+	role, err := opentok.ParseRole(string(ct.role))
+	if err != nil {
 		return clientToken{}, tokenErrorf("unknown role %q", ct.role)
 	}
+	ct.role = role // "Moderator" grants what "moderator" does
 	return ct, nil
 }
 
 func (s *Server) parseJWTToken(tok string, now time.Time) (clientToken, error) {
 	claims := jwt.MapClaims{}
-	_, err := jwt.ParseWithClaims(tok, claims, func(t *jwt.Token) (any, error) {
+	parsed, err := jwt.ParseWithClaims(tok, claims, func(t *jwt.Token) (any, error) {
 		switch t.Method.Alg() {
 		case "HS256":
 			return []byte(s.APISecret), nil
@@ -78,7 +80,11 @@ func (s *Server) parseJWTToken(tok string, now time.Time) (clientToken, error) {
 	}
 	str := func(k string) string { v, _ := claims[k].(string); return v }
 	var ct clientToken
-	if appID := str("application_id"); appID != "" {
+	// The key that verified the signature decides whose token it is: an
+	// HS256 token carrying application_id is still only the project's, and
+	// must not open the application's sessions (nor RS256 the project's).
+	if parsed.Method.Alg() == "RS256" {
+		appID := str("application_id")
 		if appID != s.ApplicationID {
 			return clientToken{}, tokenErrorf("application_id %q is not this application", appID)
 		}

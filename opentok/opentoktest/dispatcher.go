@@ -48,17 +48,17 @@ const (
 	defaultDispatchWorkers = 4
 	// defaultDispatchQueue bounds each worker's queue of fresh callbacks.
 	// At 5,000 callbacks/s it is 13 s of backlog: enough to absorb a burst
-	// (a 15,000-viewer session joining), small enough that a dead sender
-	// shows up as backpressure rather than as unbounded memory.
+	// (a 15,000-viewer session joining), small enough that a receiver
+	// which cannot keep up shows up as backpressure, not as memory.
 	defaultDispatchQueue = 65536
 
-	// reorderSpan is how many later sends a held-back callback may wait
-	// behind (1 to reorderSpan, drawn per callback).
+	// reorderSpan is how many later callbacks of its session a held-back
+	// callback waits behind (1 to reorderSpan, drawn per callback).
 	reorderSpan = 3
-	// reorderIdle (service time) releases held-back callbacks when no
-	// later callback comes along to overtake them, so a quiet worker does
-	// not sit on them forever.
-	reorderIdle = 2 * time.Second
+	// reorderHold (service time) bounds how long a callback is held back,
+	// for sessions that go quiet: a session's last event is not lost,
+	// only late.
+	reorderHold = 2 * time.Second
 
 	// maxResponseDrain is how much of a response body is read so that the
 	// keep-alive connection can be reused; receivers should answer with
@@ -80,7 +80,7 @@ var errDispatcherClosed = errors.New("opentoktest: callback dispatcher closed wi
 // probability, per callback, of that fault; the zero value is a faithful
 // sender.
 //
-// A callback's fate is a pure function of the seed, its URL and its body
+// A callback's fate is a pure function of the seed, its group and its body
 // bytes, so the same seed drops, duplicates, reorders and delays the same
 // callbacks whatever the timing, the worker count or the interleaving of
 // sessions.
@@ -92,8 +92,9 @@ type Faults struct {
 	// separate requests (each signed afresh), as at-least-once retries
 	// after a lost response produce.
 	Duplicate float64
-	// Reorder is the fraction held back and sent after the next one to
-	// three callbacks of the same worker, which breaks a session's order.
+	// Reorder is the fraction held back until one to three later
+	// callbacks of the same session have been sent (or 2 s of service
+	// time have passed), which breaks that session's order.
 	Reorder float64
 	// Delay is the fraction delayed by up to MaxDelay (service time, so
 	// divided by the time scale); later callbacks overtake a delayed one.
@@ -210,6 +211,12 @@ type dispatcher struct {
 	pending int
 	idle    chan struct{}
 
+	// tmu guards timers: retries and delayed callbacks waiting to go
+	// back on a queue, so Close can stop them rather than leave them
+	// holding the dispatcher for up to 15 minutes. nil once closed.
+	tmu    sync.Mutex
+	timers map[*time.Timer]struct{}
+
 	enqueued, delivered, retried, failed atomic.Uint64
 	dropped, duplicated, reordered       atomic.Uint64
 	delayed                              atomic.Uint64
@@ -221,7 +228,8 @@ type dispatchJob struct {
 	tries   int           // requests made so far
 	waited  time.Duration // sum of backoffs so far, service time
 	faulted bool          // fate already applied (retries, copies, delayed)
-	hold    int           // sends still to let pass while held back
+	hold    int           // same-session sends still to let pass while held back
+	until   time.Time     // when a held-back job goes anyway
 	hashed  bool
 	sum     [sha256.Size]byte // payload hash, computed once for all tries
 }
@@ -255,7 +263,8 @@ func newDispatcher(cfg dispatchConfig) *dispatcher {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	d := &dispatcher{cfg: cfg, scale: cfg.TimeScale, retryFor: cfg.RetryFor, client: cfg.Client, done: make(chan struct{})}
+	d := &dispatcher{cfg: cfg, scale: cfg.TimeScale, retryFor: cfg.RetryFor, client: cfg.Client,
+		done: make(chan struct{}), timers: map[*time.Timer]struct{}{}}
 	if !(d.scale > 0) || math.IsInf(d.scale, 0) {
 		d.scale = 1
 	}
@@ -320,7 +329,9 @@ func (d *dispatcher) scaled(x time.Duration) time.Duration {
 // enqueue hands cb to its session's worker. It returns at once unless
 // that worker already has QueueLen callbacks waiting: then it blocks until
 // there is room (backpressure — the emulator slows down rather than lose
-// callbacks silently or grow without bound). After Close it drops cb.
+// callbacks silently or grow without bound). A full queue takes a receiver
+// answering slower than callbacks are made for seconds on end; retries do
+// not count against it. After Close it drops cb.
 func (d *dispatcher) enqueue(cb callback) {
 	w := d.workers[shardOf(cb.sessionID, len(d.workers))]
 	select {
@@ -378,6 +389,12 @@ func (d *dispatcher) Close() {
 	d.once.Do(func() {
 		close(d.done)
 		d.cancel()
+		d.tmu.Lock()
+		for t := range d.timers {
+			t.Stop()
+		}
+		d.timers = nil
+		d.tmu.Unlock()
 		d.wg.Wait()
 		if d.ownClient {
 			d.client.CloseIdleConnections()
@@ -422,9 +439,24 @@ func (d *dispatcher) settle() {
 
 // later puts j back on w's queue after wait (real time). A timer rather
 // than a sleep, so the worker keeps sending other callbacks meanwhile.
-// After Close the job just lands on a queue nobody reads.
 func (d *dispatcher) later(w *dispatchWorker, j *dispatchJob, wait time.Duration) {
-	time.AfterFunc(wait, func() { w.push(j) })
+	d.tmu.Lock()
+	defer d.tmu.Unlock()
+	if d.timers == nil {
+		return // closed: abandoned
+	}
+	var t *time.Timer
+	t = time.AfterFunc(wait, func() {
+		d.tmu.Lock()
+		if d.timers == nil {
+			d.tmu.Unlock()
+			return
+		}
+		delete(d.timers, t)
+		d.tmu.Unlock()
+		w.push(j)
+	})
+	d.timers[t] = struct{}{}
 }
 
 // push appends j to the queue. Re-entries (retries, delayed callbacks,
@@ -432,6 +464,14 @@ func (d *dispatcher) later(w *dispatchWorker, j *dispatchJob, wait time.Duration
 // admitted, and a timer must never block on a full queue.
 func (w *dispatchWorker) push(j *dispatchJob) {
 	w.mu.Lock()
+	if len(w.queue) == cap(w.queue) && w.head > 0 {
+		// Full backing array with a consumed prefix: slide the live part
+		// down instead of growing, or a queue that never quite drains
+		// would grow for ever.
+		n := copy(w.queue, w.queue[w.head:])
+		clear(w.queue[n:])
+		w.queue, w.head = w.queue[:n], 0
+	}
 	w.queue = append(w.queue, j)
 	w.mu.Unlock()
 	select {
@@ -475,18 +515,20 @@ func (w *dispatchWorker) run() {
 			}
 			continue
 		}
-		// Callbacks are held back but nothing is left to overtake them:
-		// wait a little for something that might, then let them go.
-		t := time.NewTimer(d.scaled(reorderIdle))
+		// Callbacks are held back and nothing is queued to overtake them:
+		// sleep until more comes or the first hold runs out.
+		first := w.held[0].until
+		for _, h := range w.held[1:] {
+			if h.until.Before(first) {
+				first = h.until
+			}
+		}
+		t := time.NewTimer(time.Until(first))
 		select {
 		case <-w.wake:
 			t.Stop()
 		case <-t.C:
-			held := w.held
-			w.held = nil
-			for _, h := range held {
-				w.attempt(h)
-			}
+			w.release("")
 		case <-d.done:
 			t.Stop()
 			return
@@ -520,28 +562,38 @@ func (w *dispatchWorker) process(j *dispatchJob) {
 		}
 		if f.hold > 0 {
 			d.reordered.Add(1)
-			j.hold = f.hold
+			j.hold, j.until = f.hold, time.Now().Add(d.scaled(reorderHold))
 			w.held = append(w.held, j)
 			return
 		}
 	}
 	w.attempt(j)
-	// Each send lets held-back callbacks move one step closer to theirs.
 	if len(w.held) > 0 {
-		kept := w.held[:0]
-		var due []*dispatchJob
-		for _, h := range w.held {
-			if h.hold--; h.hold > 0 {
-				kept = append(kept, h)
-			} else {
-				due = append(due, h)
-			}
+		w.release(j.cb.sessionID)
+	}
+}
+
+// release sends the held-back callbacks that are due: those overtaken by
+// enough of their session's callbacks, now that one of sessionID's was
+// sent ("" = none was), and those held for long enough.
+func (w *dispatchWorker) release(sessionID string) {
+	now := time.Now()
+	kept := w.held[:0]
+	var due []*dispatchJob
+	for _, h := range w.held {
+		if sessionID != "" && h.cb.sessionID == sessionID {
+			h.hold--
 		}
-		clear(w.held[len(kept):])
-		w.held = kept
-		for _, h := range due {
-			w.attempt(h)
+		if h.hold <= 0 || !now.Before(h.until) {
+			due = append(due, h)
+		} else {
+			kept = append(kept, h)
 		}
+	}
+	clear(w.held[len(kept):])
+	w.held = kept
+	for _, h := range due {
+		w.attempt(h)
 	}
 }
 
@@ -569,8 +621,9 @@ func (w *dispatchWorker) attempt(j *dispatchJob) {
 	wait := backoff(j.tries)
 	if permanent || j.waited+wait > d.retryFor {
 		d.failed.Add(1)
-		d.settle()
+		// Log before settling, so whoever Flush wakes sees the log.
 		d.cfg.Logf("opentoktest: %s callback to %s given up after %d tries: %v", j.cb.group, j.cb.url, j.tries, err)
+		d.settle()
 		return
 	}
 	// The retry budget counts scheduled waits, not request durations,
@@ -623,8 +676,9 @@ type dispatchFate struct {
 }
 
 // fate draws a callback's faults from a generator seeded with the seed and
-// an FNV-1a hash of its URL and body, so it does not depend on timing or
-// on which worker or in what order callbacks were enqueued. Every draw is
+// an FNV-1a hash of its group and body, so it does not depend on timing,
+// on the worker count, on the order callbacks were enqueued in, nor on the
+// receiver's URL (a test server's port changes every run). Every draw is
 // made whatever the fractions, so raising one fraction does not change
 // which callbacks another picks.
 func (d *dispatcher) fate(cb callback) dispatchFate {
@@ -633,10 +687,10 @@ func (d *dispatcher) fate(cb callback) dispatchFate {
 		return dispatchFate{}
 	}
 	h := uint64(14695981039346656037)
-	for i := 0; i < len(cb.url); i++ {
-		h = (h ^ uint64(cb.url[i])) * 1099511628211
+	for i := 0; i < len(cb.group); i++ {
+		h = (h ^ uint64(cb.group[i])) * 1099511628211
 	}
-	h = (h ^ 0xff) * 1099511628211 // separator: url "ab"+body "c" ≠ url "a"+body "bc"
+	h = (h ^ 0xff) * 1099511628211 // separator: 0xff is not in UTF-8 text
 	for _, c := range cb.body {
 		h = (h ^ uint64(c)) * 1099511628211
 	}

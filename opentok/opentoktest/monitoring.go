@@ -79,6 +79,7 @@ func (s *Server) removeConnection(c *connection, reason string) {
 	if c.p != nil {
 		c.p.gone = reason
 	}
+	s.integrationsConnectionRemoved(c)
 	if len(c.sess.conns) == 0 {
 		c.sess.live = false
 		s.emitSession(c.sess, "sessionDestroyed")

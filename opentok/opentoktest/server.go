@@ -232,6 +232,8 @@ func NewServer(opts ...Option) (*Server, error) {
 		Faults:          cfg.faults,
 		Seed:            int64(cfg.seed),
 		Logf:            cfg.logf,
+		Now:             cfg.clock,
+		Project:         claimsOwner,
 	})
 	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.http.Serve(ln) }()
@@ -305,7 +307,9 @@ func (s *Server) after(d time.Duration, fn func()) {
 
 // emit queues a callback for group if a URL is registered for it. Called
 // with s.mu held: the body is built in order with the state change, and the
-// dispatcher's queue is what keeps the lock short.
+// dispatcher's queue keeps the lock short. (A receiver so slow that a
+// worker's queue of 65,536 fills stalls the emulator here: backpressure,
+// rather than callbacks lost without a word.)
 func (s *Server) emit(group CallbackGroup, sessionID string, payload any) {
 	url := s.cfg.callbackURLs[group]
 	if url == "" {
@@ -321,7 +325,11 @@ func (s *Server) emitTo(group CallbackGroup, url, sessionID string, payload any)
 		s.cfg.logf("opentoktest: encode %s callback: %v", group, err)
 		return
 	}
-	s.callback.enqueue(callback{group: group, url: url, sessionID: sessionID, body: body})
+	who := owner{id: s.APIKey}
+	if sess, ok := s.st.sessions[sessionID]; ok {
+		who = sess.owner
+	}
+	s.callback.enqueue(callback{group: group, url: url, sessionID: sessionID, owner: who, body: body})
 }
 
 // nowMillis is the service clock in Unix milliseconds, as callbacks carry it.

@@ -1,0 +1,382 @@
+package emulatorcmd_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/gavelhq/gavel/opentok"
+	"github.com/gavelhq/gavel/opentok/cli"
+	"github.com/gavelhq/gavel/opentok/opentoktest/emulatorcmd"
+)
+
+// syncBuffer is a buffer the command writes while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// emulator is `gavel emulator` running in-process.
+type emulator struct {
+	out, errOut *syncBuffer
+	cancel      context.CancelFunc
+	done        chan struct{} // closed when the command returns
+	err         error         // what it returned, once done is closed
+}
+
+func start(t *testing.T, args ...string) *emulator {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &emulator{out: &syncBuffer{}, errOut: &syncBuffer{}, cancel: cancel, done: make(chan struct{})}
+	cmd := emulatorcmd.Command()
+	cmd.SetArgs(args)
+	cmd.SetOut(e.out)
+	cmd.SetErr(e.errOut)
+	go func() {
+		e.err = cmd.ExecuteContext(ctx)
+		close(e.done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-e.done:
+		case <-time.After(10 * time.Second):
+			t.Error("the emulator did not stop")
+		}
+	})
+	return e
+}
+
+// waitFor waits until stdout contains s.
+func (e *emulator) waitFor(t *testing.T, s string) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if out := e.out.String(); strings.Contains(out, s) {
+			return out
+		}
+		select {
+		case <-e.done:
+			t.Fatalf("the emulator exited (%v) before printing %q:\n%s\nstderr:\n%s", e.err, s, e.out, e.errOut)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("no %q in the output after 15 s:\n%s", s, e.out)
+	return ""
+}
+
+func (e *emulator) stop(t *testing.T) {
+	t.Helper()
+	e.cancel()
+	select {
+	case <-e.done:
+		if e.err != nil {
+			t.Fatalf("the emulator stopped with %v\nstderr:\n%s", e.err, e.errOut)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the emulator did not stop within 10 s of cancellation")
+	}
+}
+
+// printed is what the banner tells a user.
+type printed struct {
+	url, apiKey, apiSecret string
+	appID, keyFile         string
+}
+
+var (
+	exportLine = regexp.MustCompile(`(?m)^export GAVEL_API_KEY=(\S+) GAVEL_API_SECRET=(\S+) GAVEL_API_URL=(\S+)$`)
+	appLines   = regexp.MustCompile(`(?m)^\s+application\s+id\s+(\S+)\n\s+private key\s+(\S+)`)
+	urlLine    = regexp.MustCompile(`(?m)^Video API emulator listening on (\S+)$`)
+)
+
+// parseBanner reads the banner and checks that the config snippet and the
+// export line agree.
+func parseBanner(t *testing.T, out string) printed {
+	t.Helper()
+	var p printed
+	m := exportLine.FindStringSubmatch(out)
+	a := appLines.FindStringSubmatch(out)
+	u := urlLine.FindStringSubmatch(out)
+	if m == nil || a == nil || u == nil {
+		t.Fatalf("banner lacks the export line, the application or the URL:\n%s", out)
+	}
+	p.apiKey, p.apiSecret, p.url, p.appID, p.keyFile = m[1], m[2], m[3], a[1], a[2]
+	if p.url != u[1] {
+		t.Errorf("export says %s, the banner %s", p.url, u[1])
+	}
+	start := strings.Index(out, "[api]\n")
+	end := strings.Index(out[max(start, 0):], "\n\n")
+	if start < 0 || end < 0 {
+		t.Fatalf("no [api] snippet:\n%s", out)
+	}
+	var cfg struct {
+		API struct {
+			APIKey    string `toml:"api_key"`
+			APISecret string `toml:"api_secret"`
+			URL       string `toml:"url"`
+		} `toml:"api"`
+	}
+	md, err := toml.Decode(out[start:start+end], &cfg)
+	if err != nil || len(md.Undecoded()) > 0 {
+		t.Fatalf("snippet does not decode as gavel's [api] section: %v (unknown keys %v)", err, md.Undecoded())
+	}
+	if cfg.API.APIKey != p.apiKey || cfg.API.APISecret != p.apiSecret || cfg.API.URL != p.url {
+		t.Errorf("snippet %+v disagrees with the export line %+v", cfg.API, p)
+	}
+	return p
+}
+
+// callbackSink records session-monitoring callbacks.
+type callbackSink struct {
+	mu     sync.Mutex
+	events []struct {
+		SessionID string `json:"sessionId"`
+		Event     string `json:"event"`
+		Stream    *struct {
+			ID string `json:"id"`
+		} `json:"stream"`
+	}
+}
+
+func (s *callbackSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var ev struct {
+		SessionID string `json:"sessionId"`
+		Event     string `json:"event"`
+		Stream    *struct {
+			ID string `json:"id"`
+		} `json:"stream"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.events = append(s.events, ev)
+	s.mu.Unlock()
+}
+
+// firstStream is the first streamCreated seen: its session and stream IDs.
+func (s *callbackSink) firstStream() (string, string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ev := range s.events {
+		if ev.Event == "streamCreated" && ev.Stream != nil {
+			return ev.SessionID, ev.Stream.ID, true
+		}
+	}
+	return "", "", false
+}
+
+// TestEmulatorServesWhatItPrints: the credentials and URL it prints work
+// with the opentok client, the scenario's sessions show up in callbacks and
+// through REST, and cancelling stops it cleanly.
+func TestEmulatorServesWhatItPrints(t *testing.T) {
+	sink := &callbackSink{}
+	receiver := httptest.NewServer(sink)
+	defer receiver.Close()
+	e := start(t, "--listen", "127.0.0.1:0", "--scenario", "classroom", "--speed", "50", "--seed", "3",
+		"--callback-url", receiver.URL, "--api-key", "12345678", "--api-secret", "s3cret-for-the-test")
+	out := e.waitFor(t, "Press Ctrl-C to stop.")
+	p := parseBanner(t, out)
+	if p.apiKey != "12345678" || p.apiSecret != "s3cret-for-the-test" || !strings.HasPrefix(p.url, "http://127.0.0.1:") {
+		t.Errorf("printed %+v, want the given credentials and a loopback URL", p)
+	}
+	if !strings.Contains(out, "throwaway credentials") || !strings.Contains(out, "classroom, seed 3") ||
+		!strings.Contains(out, "session monitoring → "+receiver.URL) || !strings.Contains(out, "archive → "+receiver.URL) {
+		t.Errorf("banner does not say what runs and where callbacks go:\n%s", out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+
+	// The legacy project: create a session and list its streams.
+	creds, err := opentok.ProjectCredentials(p.apiKey, p.apiSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := opentok.New(creds, opentok.WithBaseURL(p.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := client.Sessions.Create(ctx, opentok.SessionOptions{MediaMode: opentok.Routed})
+	if err != nil {
+		t.Fatalf("session create with the printed credentials: %v", err)
+	}
+	if streams, err := client.Streams.List(ctx, s.ID); err != nil && !errors.Is(err, opentok.ErrNotFound) || len(streams) != 0 {
+		t.Errorf("streams of a new session: %v, %v; want none", streams, err)
+	}
+
+	// The classroom publishes within seconds (at 50×): the callback names a
+	// stream the REST API lists.
+	var sessionID, streamID string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var ok bool
+		if sessionID, streamID, ok = sink.firstStream(); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no streamCreated callback from the classroom within 10 s; stderr:\n%s", e.errOut)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	streams, err := client.Streams.List(ctx, sessionID)
+	if err != nil {
+		t.Fatalf("list the classroom's streams: %v", err)
+	}
+	found := false
+	for _, x := range streams {
+		found = found || x.ID == streamID
+	}
+	if !found {
+		t.Errorf("stream %s from the callback is not in the REST list %+v", streamID, streams)
+	}
+
+	// The application: the printed ID and key file work too, and the file
+	// is private.
+	st, err := os.Stat(p.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v, want 0600", st.Mode().Perm())
+	}
+	pemBytes, err := os.ReadFile(p.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := opentok.ParsePrivateKey(pemBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appCreds, err := opentok.ApplicationCredentials(p.appID, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appClient, err := opentok.New(appCreds, opentok.WithBaseURL(p.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := appClient.Sessions.Create(ctx, opentok.SessionOptions{}); err != nil {
+		t.Errorf("session create with the printed application: %v", err)
+	}
+
+	e.stop(t)
+	if !strings.Contains(e.out.String(), "Stopping") {
+		t.Errorf("no word on stopping:\n%s", e.out)
+	}
+	if _, err := os.Stat(p.keyFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("key file %s still there after stopping (%v)", p.keyFile, err)
+	}
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(p.url, "http://"), time.Second)
+	if err == nil {
+		conn.Close()
+		t.Errorf("%s still accepts connections after stopping", p.url)
+	}
+}
+
+// TestEmulatorDefaults: with no flags but --listen it serves the default
+// project, runs no scenario and registers no callbacks.
+func TestEmulatorDefaults(t *testing.T) {
+	e := start(t, "--listen", "127.0.0.1:0")
+	out := e.waitFor(t, "Press Ctrl-C to stop.")
+	p := parseBanner(t, out)
+	if !strings.Contains(out, "Callbacks: none") || !strings.Contains(out, "Scenario:  none") {
+		t.Errorf("banner:\n%s", out)
+	}
+	creds, err := opentok.ProjectCredentials(p.apiKey, p.apiSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := opentok.New(creds, opentok.WithBaseURL(p.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := client.Sessions.Create(ctx, opentok.SessionOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A wrong secret is refused, as the service refuses it.
+	bad, _ := opentok.ProjectCredentials(p.apiKey, "not-the-secret")
+	badClient, _ := opentok.New(bad, opentok.WithBaseURL(p.url))
+	if _, err := badClient.Sessions.Create(ctx, opentok.SessionOptions{}); !errors.Is(err, opentok.ErrAuth) {
+		t.Errorf("wrong secret: %v, want an auth error", err)
+	}
+	e.stop(t)
+}
+
+func TestEmulatorRejectsBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--scenario", "webinar"}, []string{"--scenario", "webinar", "townhall, classroom, onetoone, flaky, mix, none"}},
+		{[]string{"--speed", "0"}, []string{"--speed", "positive"}},
+		{[]string{"--speed", "-3"}, []string{"--speed", "positive"}},
+		{[]string{"--time-scale", "0"}, []string{"--time-scale", "positive"}},
+		{[]string{"--callback-url", "ftp://x/cb"}, []string{"--callback-url", "http:// or https://"}},
+		{[]string{"--archive-callback-url", "localhost:8080"}, []string{"--archive-callback-url", "http:// or https://"}},
+		{[]string{"--api-key", "123"}, []string{"--api-key and --api-secret"}},
+		{[]string{"--listen", "4010"}, []string{"--listen", "host:port"}},
+	} {
+		cmd := emulatorcmd.Command()
+		out := &syncBuffer{}
+		cmd.SetArgs(tc.args)
+		cmd.SetOut(out)
+		cmd.SetErr(out)
+		err := cmd.ExecuteContext(context.Background())
+		var ue *cli.UsageError
+		if !errors.As(err, &ue) {
+			t.Errorf("%v: err %v (%T), want a usage error", tc.args, err, err)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: %q does not say %q", tc.args, err, w)
+			}
+		}
+		if strings.Contains(out.String(), "listening") {
+			t.Errorf("%v: started anyway:\n%s", tc.args, out)
+		}
+	}
+}
+
+func TestEmulatorPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cmd := emulatorcmd.Command()
+	cmd.SetArgs([]string{"--listen", ln.Addr().String()})
+	cmd.SetOut(&syncBuffer{})
+	cmd.SetErr(&syncBuffer{})
+	err = cmd.ExecuteContext(context.Background())
+	var ue *cli.UsageError
+	if err == nil || errors.As(err, &ue) || !strings.Contains(err.Error(), ln.Addr().String()) {
+		t.Errorf("port in use: %v, want a runtime error naming the address", err)
+	}
+}
