@@ -95,6 +95,7 @@ func (s *Server) addStream(x *stream) {
 	}
 	x.conn.streams[x.id] = x
 	sess.streams[x.id] = x
+	sess.hadStreams = true
 	s.emitStream(x, "streamCreated", "")
 	s.publishersChanged(sess)
 }

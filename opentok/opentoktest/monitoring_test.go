@@ -2,17 +2,22 @@ package opentoktest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gavelhq/gavel/opentok"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // receiver is a callback endpoint on loopback that keeps every body.
@@ -277,5 +282,82 @@ func TestMuteAllMutesLaterStreamsExceptExcluded(t *testing.T) {
 	want := map[string]bool{keep: false, before: true, after: true, later: false}
 	if !reflect.DeepEqual(muted, want) {
 		t.Errorf("muted %v, want %v (kept, muted before, muted after, published after disable)", muted, want)
+	}
+}
+
+// TestStreamListBeforeAndAfterStreams: 404 until the session's first stream
+// (the documented "exists but has not had any streams"), then a list, empty
+// once everyone has unpublished.
+func TestStreamListBeforeAndAfterStreams(t *testing.T) {
+	srv, _, sid, join := emulatorWithSession(t)
+	client, _ := srv.Client(false)
+	ctx := context.Background()
+	if _, err := client.Streams.List(ctx, sid); !errors.Is(err, opentok.ErrNotFound) {
+		t.Fatalf("stream list of a session that never had a stream: %v, want ErrNotFound", err)
+	}
+	p := join(opentok.RolePublisher, "p")
+	id, _ := p.Publish(PublishOptions{Name: "cam"})
+	list, err := client.Streams.List(ctx, sid)
+	if err != nil || len(list) != 1 || list[0].ID != id || list[0].Name != "cam" || list[0].VideoType != "camera" {
+		t.Fatalf("stream list %+v, %v", list, err)
+	}
+	_ = p.Unpublish(id)
+	if list, err := client.Streams.List(ctx, sid); err != nil || len(list) != 0 {
+		t.Errorf("stream list after the last unpublish: %+v, %v; want an empty list", list, err)
+	}
+}
+
+// TestSignedCallbacks verifies what a receiver gets from an emulator with a
+// signature secret, independently of the emulator's signing code: an HS256
+// JWT in Authorization whose payload_hash is the SHA-256 of the raw body.
+func TestSignedCallbacks(t *testing.T) {
+	const secret = "callback-signature-secret"
+	type got struct {
+		auth string
+		body []byte
+	}
+	var mu sync.Mutex
+	var reqs []got
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		reqs = append(reqs, got{r.Header.Get("Authorization"), b})
+		mu.Unlock()
+	}))
+	defer rc.Close()
+	srv, err := NewServer(WithCallbackURL(GroupSession, rc.URL), WithSignatureSecret(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	client, _ := srv.Client(false)
+	s, _ := client.Sessions.Create(context.Background(), opentok.SessionOptions{})
+	tok, _ := client.Token(s.ID, opentok.TokenOptions{})
+	if _, err := srv.Join(s.ID, tok.Value); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, srv)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reqs) != 2 {
+		t.Fatalf("%d callbacks, want sessionCreated and connectionCreated", len(reqs))
+	}
+	for _, r := range reqs {
+		raw, ok := strings.CutPrefix(r.auth, "Bearer ")
+		if !ok {
+			t.Fatalf("Authorization %q, want a Bearer JWT", r.auth)
+		}
+		claims := jwt.MapClaims{}
+		if _, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return []byte(secret), nil },
+			jwt.WithValidMethods([]string{"HS256"})); err != nil {
+			t.Fatalf("signature does not verify: %v", err)
+		}
+		sum := sha256.Sum256(r.body)
+		if claims["payload_hash"] != hex.EncodeToString(sum[:]) || claims["iss"] != "Vonage" || claims["api_key"] != DefaultAPIKey {
+			t.Errorf("claims %v for body %s", claims, r.body)
+		}
+		if _, err := jwt.Parse(raw, func(*jwt.Token) (any, error) { return []byte("another secret"), nil }); err == nil {
+			t.Error("the signature verified with the wrong secret")
+		}
 	}
 }

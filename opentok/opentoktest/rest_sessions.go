@@ -162,7 +162,9 @@ func (s *Server) forceDisconnect(w http.ResponseWriter, r *http.Request, who own
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// muteStream force-mutes one stream's audio; it needs a routed session.
+// muteStream force-mutes one stream's audio. Whether the service also
+// refuses it in relayed sessions is undocumented (notes, open question 11),
+// so the emulator allows it.
 func (s *Server) muteStream(w http.ResponseWriter, r *http.Request, who owner) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -248,6 +250,12 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, who owner) 
 	defer s.mu.Unlock()
 	sess, ok := s.lookupSession(w, r, who)
 	if !ok {
+		return
+	}
+	if !sess.hadStreams {
+		// The documented 404 (notes §4): the session exists but has never
+		// had a stream. Once it has had one, an empty list is 200.
+		writeError(w, http.StatusNotFound, "Not found. The session exists but has not had any streams.")
 		return
 	}
 	items := make([]restStream, 0, len(sess.streams))

@@ -37,6 +37,9 @@ type session struct {
 	conns   map[string]*connection
 	streams map[string]*stream
 
+	// hadStreams: the stream list answers 404 until the first stream.
+	hadStreams bool
+
 	// muteAll mutes every stream published while it is on, except muteExcept.
 	muteAll    bool
 	muteExcept map[string]bool
