@@ -206,6 +206,10 @@ func decodeConfig(path string, data []byte, cfg *Config) error {
 		if m := tomlTypeError.FindStringSubmatch(err.Error()); m != nil {
 			return fmt.Errorf("config %s: line %s: %s: expected %s, got %s", path, m[1], m[2], tomlKind(m[4]), tomlKind(m[3]))
 		}
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return describeParseError(path, pe)
+		}
 		return fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "toml: "))
 	}
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
@@ -216,6 +220,21 @@ func decodeConfig(path string, data []byte, cfg *Config) error {
 		return fmt.Errorf("config %s: unknown key %s (see config.example.toml for every key)", path, strings.Join(keys, ", "))
 	}
 	return nil
+}
+
+// describeParseError says where the file is wrong without quoting it: the
+// parser's own message repeats the offending text, which may be a secret
+// written without quotes (api_secret = s3cr3t). Our own value errors
+// (durations) quote nothing secret and are kept.
+func describeParseError(path string, pe toml.ParseError) error {
+	where := fmt.Sprintf("config %s: line %d, column %d", path, pe.Position.Line, pe.Position.Col)
+	if strings.HasPrefix(pe.Message, "expected a duration") {
+		return fmt.Errorf("%s: %s: %s", where, pe.LastKey, pe.Message)
+	}
+	if pe.LastKey != "" {
+		where += " (after key " + pe.LastKey + ")"
+	}
+	return fmt.Errorf("%s: not valid TOML: text values need double quotes (key = \"value\") and sections look like [api]", where)
 }
 
 // tomlKind turns the decoder's Go/TOML type names into words.

@@ -197,6 +197,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"wrong type", "[api]\napi_key = 123\n", nil, `line 2: api.api_key: expected a string, got an integer`},
 		{"bad duration", "[api]\napi_key=\"1\"\napi_secret=\"s\"\ntimeout = \"3 minutes\"\n", nil, `api.timeout`},
 		{"syntax", "[api\n", nil, `line 2`},
+		{"unquoted secret is not echoed", "[api]\napi_key = \"1\"\napi_secret = s3cr3tValue\n", nil, `line 3, column 14 (after key api.api_secret): not valid TOML`},
+		{"numeric secret is not echoed", "[api]\napi_key = \"1\"\napi_secret = 99999999999999999999999\n", nil, `not valid TOML`},
 		{"secret without key", "[api]\napi_secret = \"s\"\n", nil, `api.api_key (or GAVEL_API_KEY) is missing`},
 		{"key without secret", "", map[string]string{"GAVEL_API_KEY": "123"}, `api.api_secret (or GAVEL_API_SECRET) is missing`},
 		{"both kinds", "[api]\napi_key=\"1\"\napi_secret=\"s\"\napplication_id=\"a\"\n", nil, `not both`},

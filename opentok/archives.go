@@ -244,6 +244,7 @@ func (s *ArchivesService) Delete(ctx context.Context, archiveID string) error {
 		method:     http.MethodDelete,
 		path:       s.client.projectPath("archive", archiveID),
 		idempotent: true,
+		goneIsDone: true,
 		meanings: map[int]string{
 			http.StatusConflict: "only an archive that is available or uploaded can be deleted",
 		},

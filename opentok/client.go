@@ -176,6 +176,9 @@ type endpoint struct {
 	// explain, when set, picks the meaning from the status and the service's
 	// message, for statuses documented with more than one cause.
 	explain func(status int, message string) string
+	// goneIsDone: for deletes, a 404 on a retry means an earlier attempt
+	// did the job and only its reply was lost, so it is success.
+	goneIsDone bool
 }
 
 // projectPath builds /v2/project/{id}/elem/elem…, escaping each element.
@@ -229,6 +232,9 @@ func (c *Client) do(ctx context.Context, ep endpoint, out any) error {
 			}
 			return nil
 		default:
+			if ep.goneIsDone && attempt > 1 && status == http.StatusNotFound {
+				return nil
+			}
 			apiErr := c.apiError(ep, status, body, header)
 			if !apiErr.Temporary() {
 				return apiErr
@@ -243,7 +249,7 @@ func (c *Client) do(ctx context.Context, ep endpoint, out any) error {
 			return lastErr
 		}
 		if err := sleep(ctx, wait); err != nil {
-			return lastErr
+			return fmt.Errorf("%w (stopped waiting to retry: %w)", lastErr, err)
 		}
 	}
 }

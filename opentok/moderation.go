@@ -28,6 +28,7 @@ func (s *ModerationService) ForceDisconnect(ctx context.Context, sessionID, conn
 		method:     http.MethodDelete,
 		path:       s.client.projectPath("session", sessionID, "connection", connectionID),
 		idempotent: true,
+		goneIsDone: true,
 		meanings: map[int]string{
 			http.StatusBadRequest: "invalid session or connection ID",
 			http.StatusNotFound:   "that connection is not connected to the session",

@@ -2,7 +2,11 @@ package opentok_test
 
 import (
 	"context"
+	"errors"
+	"io"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/gavelhq/gavel/opentok"
 )
@@ -220,4 +224,65 @@ func TestModerationValidation(t *testing.T) {
 	mustRefuseField(t, m.PlayDTMF(ctx, modSession, "c\t1", "1"), "connectionId")
 	mustRefuseField(t, m.PlayDTMF(ctx, "", "", "1"), "sessionId")
 	mustNotSend(t, api)
+}
+
+// TestForceDisconnectRetryAfterLostReply: the first DELETE succeeds but its
+// reply is lost (503); the retry finds the connection gone (404). That is
+// success, not "not connected" — the relay would otherwise audit a failure.
+func TestForceDisconnectRetryAfterLostReply(t *testing.T) {
+	api, c := newFakeAPI(t, legacyEnv)
+	path := "/v2/project/{p}/session/S1/connection/C1"
+	api.expect(
+		call{Method: "DELETE", Path: path, Status: 503, Reply: `{"code":503,"message":"upstream"}`},
+		call{Method: "DELETE", Path: path, Status: 404, Reply: `{"code":404,"message":"Not found"}`},
+	)
+	if err := c.Moderation.ForceDisconnect(context.Background(), "S1", "C1"); err != nil {
+		t.Fatalf("a 404 on the retry of a delete that may have succeeded: %v", err)
+	}
+	// A 404 on the first attempt is still an error.
+	api.expect(call{Method: "DELETE", Path: path, Status: 404, Reply: `{"code":404,"message":"Not found"}`})
+	if err := c.Moderation.ForceDisconnect(context.Background(), "S1", "C1"); !errors.Is(err, opentok.ErrNotFound) {
+		t.Errorf("a first-attempt 404: %v, want ErrNotFound", err)
+	}
+}
+
+// TestCancelDuringRetryWaitIsVisible: cancelling while waiting to retry
+// returns an error that is both the API error and the cancellation.
+func TestCancelDuringRetryWaitIsVisible(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Cancel the moment the client has read the 503's body: it is then
+	// about to wait an hour to retry, however loaded the machine is.
+	hc := &http.Client{Transport: cancelOnBodyClose{cancel: cancel}}
+	api, c := newFakeAPI(t, legacyEnv, opentok.WithHTTPClient(hc),
+		opentok.WithRetryPolicy(opentok.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Hour, MaxDelay: time.Hour}))
+	api.expect(call{Method: "GET", Path: "/v2/project/{p}/session/S1/stream", Status: 503, Reply: `{"code":503,"message":"busy"}`})
+	_, err := c.Streams.List(ctx, "S1")
+	var apiErr *opentok.APIError
+	if !errors.Is(err, context.Canceled) || !errors.As(err, &apiErr) || apiErr.Status != 503 {
+		t.Errorf("err %v: want both the 503 and the cancellation", err)
+	}
+}
+
+// cancelOnBodyClose is a transport that cancels a context when the client
+// closes a response body.
+type cancelOnBodyClose struct{ cancel context.CancelFunc }
+
+func (c cancelOnBodyClose) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil {
+		resp.Body = &closeHook{ReadCloser: resp.Body, onClose: c.cancel}
+	}
+	return resp, err
+}
+
+type closeHook struct {
+	io.ReadCloser
+	onClose func()
+}
+
+func (h *closeHook) Close() error {
+	err := h.ReadCloser.Close()
+	h.onClose()
+	return err
 }

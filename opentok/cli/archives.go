@@ -79,7 +79,7 @@ func archiveStopCmd(env *Env) *cobra.Command {
 		Short: "Stop a recording archive",
 		Args:  exactArgs("ARCHIVE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := env.confirm(yes, "stop recording archive "+args[0]); err != nil {
+			if err := env.confirm(ctx(cmd), yes, "stop recording archive "+args[0]); err != nil {
 				return err
 			}
 			c, err := env.client()
@@ -153,7 +153,7 @@ func archiveDeleteCmd(env *Env) *cobra.Command {
 		Short: "Delete an available or uploaded archive",
 		Args:  exactArgs("ARCHIVE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := env.confirm(yes, "delete archive "+args[0]); err != nil {
+			if err := env.confirm(ctx(cmd), yes, "delete archive "+args[0]); err != nil {
 				return err
 			}
 			c, err := env.client()

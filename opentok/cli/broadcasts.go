@@ -84,7 +84,7 @@ func broadcastStopCmd(env *Env) *cobra.Command {
 		Short: "Stop a live broadcast",
 		Args:  exactArgs("BROADCAST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := env.confirm(yes, "stop broadcast "+args[0]); err != nil {
+			if err := env.confirm(ctx(cmd), yes, "stop broadcast "+args[0]); err != nil {
 				return err
 			}
 			c, err := env.client()

@@ -121,7 +121,7 @@ func table(w io.Writer, header []string, rows [][]string) {
 
 // confirm asks a person before a destructive action. Without a terminal to
 // ask on it refuses, unless --yes was given: a script must say it means it.
-func (env *Env) confirm(yes bool, prompt string) error {
+func (env *Env) confirm(ctx context.Context, yes bool, prompt string) error {
 	if yes {
 		return nil
 	}
@@ -133,15 +133,24 @@ func (env *Env) confirm(yes bool, prompt string) error {
 		w = env.Stdout
 	}
 	fmt.Fprintf(w, "%s? (y/N) ", prompt)
-	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
-	if err != nil && line == "" {
+	// Read in the background so that Ctrl-C (which cancels ctx) ends the
+	// prompt as a No instead of waiting for a line that never comes.
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(env.Stdin).ReadString('\n')
+		answer <- line
+	}()
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(w)
+		return usagef("not confirmed: %s (interrupted)", prompt)
+	case line := <-answer:
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "y", "yes":
+			return nil
+		}
 		return usagef("not confirmed: %s", prompt)
 	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return nil
-	}
-	return usagef("not confirmed: %s", prompt)
 }
 
 // exactArgs is cobra.ExactArgs with a message that names what is missing

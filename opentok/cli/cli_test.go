@@ -2,11 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gavelhq/gavel/opentok"
 )
@@ -49,7 +51,7 @@ func TestConfirm(t *testing.T) {
 				stdin = noRead{t}
 			}
 			env := &Env{Stdin: stdin, Stdout: &stdout, Stderr: &stderr, StdinIsTerminal: tc.terminal}
-			err := env.confirm(tc.yes, prompt)
+			err := env.confirm(context.Background(), tc.yes, prompt)
 			if tc.ok != (err == nil) {
 				t.Fatalf("confirm: %v, want confirmed %v", err, tc.ok)
 			}
@@ -76,7 +78,7 @@ func TestConfirm(t *testing.T) {
 func TestConfirmWithoutStderr(t *testing.T) {
 	var stdout bytes.Buffer
 	env := &Env{Stdin: strings.NewReader("y\n"), Stdout: &stdout, StdinIsTerminal: true}
-	if err := env.confirm(false, "stop broadcast B"); err != nil {
+	if err := env.confirm(context.Background(), false, "stop broadcast B"); err != nil {
 		t.Fatal(err)
 	}
 	if stdout.String() != "stop broadcast B? (y/N) " {
@@ -104,5 +106,25 @@ func TestExitCode(t *testing.T) {
 		if got := ExitCode(tc.err); got != tc.want {
 			t.Errorf("ExitCode(%v) = %d, want %d", tc.err, got, tc.want)
 		}
+	}
+}
+
+// TestConfirmInterrupted: Ctrl-C at the prompt (a cancelled context) is a
+// No, at once, even though no line was typed.
+func TestConfirmInterrupted(t *testing.T) {
+	stdin, _ := io.Pipe() // never written: a person who has not answered
+	var out bytes.Buffer
+	env := &Env{Stdin: stdin, Stdout: &out, StdinIsTerminal: true}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- env.confirm(ctx, false, "disconnect c1") }()
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || ExitCode(err) != 2 || !strings.Contains(err.Error(), "interrupted") {
+			t.Errorf("interrupted prompt: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the prompt ignored the interrupt")
 	}
 }

@@ -73,7 +73,7 @@ func disconnectCmd(env *Env) *cobra.Command {
 			"forceDisconnected). Asks for confirmation unless --yes.",
 		Args: exactArgs("SESSION", "CONNECTION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := env.confirm(yes, fmt.Sprintf("disconnect connection %s from session %s", args[1], args[0])); err != nil {
+			if err := env.confirm(ctx(cmd), yes, fmt.Sprintf("disconnect connection %s from session %s", args[1], args[0])); err != nil {
 				return err
 			}
 			c, err := env.client()
@@ -135,7 +135,7 @@ func muteCmd(env *Env) *cobra.Command {
 				if len(except) > 0 {
 					prompt += fmt.Sprintf(" except %d", len(except))
 				}
-				if err := env.confirm(yes, prompt); err != nil {
+				if err := env.confirm(ctx(cmd), yes, prompt); err != nil {
 					return err
 				}
 				human = fmt.Sprintf("muted every stream, now and later, except %d", len(except))

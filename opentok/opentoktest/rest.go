@@ -1,6 +1,7 @@
 package opentoktest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -69,8 +70,41 @@ func (s *Server) authenticated(h handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBytes)
-		h(w, r, who)
+		// Handlers write their reply while holding s.mu; buffering it means
+		// the network write happens after the lock is released, so a client
+		// that never reads its reply cannot freeze the emulator.
+		buf := &bufferedResponse{header: w.Header()}
+		h(buf, r, who)
+		buf.flush(w)
 	})
+}
+
+// bufferedResponse holds a handler's reply in memory until it returns.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(status int) {
+	if b.status == 0 {
+		b.status = status
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	return b.body.Write(p)
+}
+
+func (b *bufferedResponse) flush(w http.ResponseWriter) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	w.WriteHeader(b.status)
+	_, _ = w.Write(b.body.Bytes())
 }
 
 // authenticate reads X-OPENTOK-AUTH (legacy, HS256 with the project secret,

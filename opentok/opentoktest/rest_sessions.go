@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gavelhq/gavel/opentok"
 )
 
 // createSession serves POST /session/create. The body is a form whatever the
@@ -95,8 +97,9 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, who owner
 	writeJSON(w, http.StatusOK, []any{reply})
 }
 
+// validResolution uses the client's list: one list of what the service accepts.
 func validResolution(r string) bool {
-	return slices.Contains([]string{"640x480", "480x640", "1280x720", "720x1280", "1920x1080", "1080x1920"}, r)
+	return slices.Contains(opentok.Resolutions, r)
 }
 
 // signal serves both signal endpoints: to every client, or to one connection.

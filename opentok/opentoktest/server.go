@@ -235,7 +235,7 @@ func NewServer(opts ...Option) (*Server, error) {
 		Now:             cfg.clock,
 		Project:         claimsOwner,
 	})
-	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() { _ = s.http.Serve(ln) }()
 	return s, nil
 }
