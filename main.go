@@ -18,6 +18,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/BurntSushi/toml"
 	"github.com/charmbracelet/x/term"
+	"github.com/gavelhq/gavel/events/relay/relaycmd"
 	"github.com/gavelhq/gavel/opentok"
 	"github.com/gavelhq/gavel/opentok/cli"
 	"github.com/gavelhq/gavel/opentok/opentoktest/emulatorcmd"
@@ -96,8 +97,8 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) stri
 		Short: "A terminal console for live Vonage Video API sessions",
 		Long: "gavel shows every live Vonage Video API (OpenTok) session, its connections, streams and\n" +
 			"viewers as they change, and lets a moderator signal, mute, disconnect and record.\n\n" +
-			"Today it has the scriptable commands below and a Video API emulator (gavel emulator);\n" +
-			"the live console (gavel, gavel demo) is next.\n\n" +
+			"Today it has the scriptable commands below, a Video API emulator (gavel emulator) and\n" +
+			"the relay (gavel relay, gavel events); the live console (gavel, gavel demo) is next.\n\n" +
 			"Credentials come from the config file (--config, $GAVEL_CONFIG, or\n" +
 			"$XDG_CONFIG_HOME/gavel/config.toml) or from GAVEL_API_KEY and GAVEL_API_SECRET\n" +
 			"(or GAVEL_APPLICATION_ID and GAVEL_PRIVATE_KEY_FILE); GAVEL_API_URL points at another host.",
@@ -113,14 +114,15 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) stri
 	if f, ok := stdin.(*os.File); ok {
 		stdinIsTerminal = term.IsTerminal(f.Fd())
 	}
+	newClient := func() (*opentok.Client, error) {
+		cfg, err := loadConfig(configPath, getenv)
+		if err != nil {
+			return nil, err
+		}
+		return cfg.API.NewClient("gavel/" + version)
+	}
 	env := &cli.Env{
-		Client: func() (*opentok.Client, error) {
-			cfg, err := loadConfig(configPath, getenv)
-			if err != nil {
-				return nil, err
-			}
-			return cfg.API.NewClient("gavel/" + version)
-		},
+		Client:          newClient,
 		Stdin:           stdin,
 		Stdout:          stdout,
 		Stderr:          stderr,
@@ -129,6 +131,15 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) stri
 	}
 	root.AddCommand(cli.Commands(env)...)
 	root.AddCommand(emulatorcmd.Command())
+	root.AddCommand(relaycmd.Commands(relaycmd.Env{
+		Load: func() (relaycmd.RelayConfig, relaycmd.ConsoleConfig, error) {
+			cfg, err := loadConfig(configPath, getenv)
+			return cfg.Relay, cfg.Console, err
+		},
+		Client: newClient,
+		Stdout: stdout,
+		Stderr: stderr,
+	})...)
 	root.AddCommand(&cobra.Command{
 		Use:   "demo",
 		Short: "Live console on simulated sessions (arrives with the live console)",
@@ -143,11 +154,22 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) stri
 // Config is the whole config file. Each section belongs to the package that
 // uses it; config.example.toml documents every key.
 type Config struct {
-	API cli.APIConfig `toml:"api"`
+	API     cli.APIConfig          `toml:"api"`
+	Relay   relaycmd.RelayConfig   `toml:"relay"`
+	Console relaycmd.ConsoleConfig `toml:"console"`
 }
 
-func defaultConfig() Config {
-	return Config{API: cli.DefaultAPIConfig()}
+func defaultConfig(getenv func(string) string) Config {
+	return Config{API: cli.DefaultAPIConfig(), Relay: relaycmd.DefaultRelayConfig(stateDir(getenv))}
+}
+
+// stateDir is where gavel keeps data between runs: $XDG_STATE_HOME/gavel,
+// else ~/.local/state/gavel.
+func stateDir(getenv func(string) string) string {
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "gavel")
+	}
+	return filepath.Join(getenv("HOME"), ".local", "state", "gavel")
 }
 
 // configFile finds the config file: --config, then $GAVEL_CONFIG, then
@@ -174,7 +196,7 @@ func configFile(flag string, getenv func(string) string) (string, bool, error) {
 // loadConfig reads the config file if there is one, rejects unknown keys
 // and wrong types by name, and applies the GAVEL_* environment overrides.
 func loadConfig(flag string, getenv func(string) string) (Config, error) {
-	cfg := defaultConfig()
+	cfg := defaultConfig(getenv)
 	path, explicit, err := configFile(flag, getenv)
 	if err != nil {
 		return cfg, err
@@ -193,6 +215,11 @@ func loadConfig(flag string, getenv func(string) string) (Config, error) {
 		}
 	}
 	cfg.API.ApplyEnv(getenv)
+	if cfg.Relay.DataDir == "" { // data_dir = "" in the file means the default
+		cfg.Relay.DataDir = relaycmd.DefaultRelayConfig(stateDir(getenv)).DataDir
+	}
+	cfg.Relay.ApplyEnv(getenv)
+	cfg.Console.ApplyEnv(getenv)
 	return cfg, nil
 }
 

@@ -290,8 +290,8 @@ func TestExampleConfigIsComplete(t *testing.T) {
 			t.Errorf("config.example.toml does not document %s", key)
 		}
 	}
-	if cfg.API.Timeout != defaultConfig().API.Timeout {
-		t.Errorf("example timeout %v differs from the default %v", cfg.API.Timeout, defaultConfig().API.Timeout)
+	if cfg.API.Timeout != defaultConfig(func(string) string { return "" }).API.Timeout {
+		t.Errorf("example timeout %v differs from the default", cfg.API.Timeout)
 	}
 }
 

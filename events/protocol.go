@@ -1,0 +1,165 @@
+package events
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Wire protocol v1 between relay and console (docs/protocol.md): JSON text
+// frames over a WebSocket at GET /v1/stream?since=<seq>&epoch=<epoch>.
+// Fields may be added; none is ever renamed.
+
+// Frame types.
+const (
+	FrameHello    = "hello"
+	FrameSnapshot = "snapshot"
+	FrameEvent    = "event"
+	FrameAudit    = "audit"
+	FrameCommand  = "command"
+	FrameResult   = "result"
+)
+
+// Sources of an event frame.
+const (
+	SourceCallback  = "callback"  // POSTed by the Video API
+	SourceReconcile = "reconcile" // synthesised by the relay from the REST lists
+)
+
+// Close code and reason prefix for a console that fell behind; it
+// reconnects with since=<seq>.
+const (
+	CloseLagging       = 4000
+	ResumeReasonPrefix = "resume since="
+)
+
+// Hello is the relay's first frame on every connection.
+type Hello struct {
+	Type     string `json:"type"` // "hello"
+	Epoch    string `json:"epoch"`
+	FirstSeq uint64 `json:"first_seq"`
+	LastSeq  uint64 `json:"last_seq"`
+	Name     string `json:"name"`
+	Role     Role   `json:"role"`
+	Relay    string `json:"relay"`
+}
+
+// SnapshotFrame carries the state as of Seq, possibly in parts.
+type SnapshotFrame struct {
+	Type     string    `json:"type"` // "snapshot"
+	Seq      uint64    `json:"seq"`
+	Part     int       `json:"part"`
+	Parts    int       `json:"parts"`
+	Sessions []Session `json:"sessions"`
+}
+
+// EventFrame is one callback (or reconcile event) from the log.
+type EventFrame struct {
+	Type       string          `json:"type"` // "event"
+	Seq        uint64          `json:"seq"`
+	ReceivedAt time.Time       `json:"received_at"`
+	Source     string          `json:"source"`
+	Event      json.RawMessage `json:"event"` // the callback as the service sent it
+	// Group is the callback URL it arrived at (session, archive, …), which
+	// render and captions bodies need to be decoded.
+	Group Group `json:"group,omitempty"`
+}
+
+// AuditFrame is one moderation action from the log.
+type AuditFrame struct {
+	Type  string `json:"type"` // "audit"
+	Seq   uint64 `json:"seq"`
+	Audit Audit  `json:"audit"`
+}
+
+// Audit records who did what to whom and how it ended; refused attempts too.
+type Audit struct {
+	At      time.Time `json:"at"`
+	Actor   string    `json:"actor"`
+	Role    Role      `json:"role,omitempty"`
+	Action  string    `json:"action"`
+	Session string    `json:"session,omitempty"`
+	Target  string    `json:"target,omitempty"`
+	OK      bool      `json:"ok"`
+	Error   string    `json:"error"`
+}
+
+// Command is a console's request for a moderation action.
+type Command struct {
+	Type       string          `json:"type"` // "command"
+	ID         string          `json:"id"`
+	Action     string          `json:"action"`
+	Session    string          `json:"session,omitempty"`
+	Connection string          `json:"connection,omitempty"`
+	Stream     string          `json:"stream,omitempty"`
+	Params     json.RawMessage `json:"params,omitempty"`
+}
+
+// Result answers one Command.
+type Result struct {
+	Type  string          `json:"type"` // "result"
+	ID    string          `json:"id"`
+	OK    bool            `json:"ok"`
+	Error *ResultError    `json:"error,omitempty"`
+	Data  json.RawMessage `json:"data,omitempty"`
+}
+
+// ResultError says why a command failed, in words, with the HTTP status of
+// the Video API's answer (or 403 for a role that may not act, 429 for a
+// console over its rate).
+type ResultError struct {
+	Status  int    `json:"status"`
+	Message string `json:"message"`
+}
+
+// Role is what a console may do.
+type Role string
+
+const (
+	RoleViewer    Role = "viewer"    // watch only
+	RoleModerator Role = "moderator" // signal, mute, unpublish, disconnect, archive
+	RoleAdmin     Role = "admin"     // everything, plus token and reconcile
+)
+
+// Actions a console may command.
+const (
+	ActionSignal       = "signal"
+	ActionDisconnect   = "disconnect"
+	ActionMute         = "mute"
+	ActionMuteAll      = "mute_all"
+	ActionMuteAllOff   = "mute_all_off"
+	ActionUnpublish    = "unpublish"
+	ActionArchiveStart = "archive_start"
+	ActionArchiveStop  = "archive_stop"
+	ActionToken        = "token"
+	ActionReconcile    = "reconcile"
+)
+
+// Allows reports whether a role may take an action (the design's table).
+func (r Role) Allows(action string) bool {
+	switch action {
+	case ActionSignal, ActionDisconnect, ActionMute, ActionMuteAll, ActionMuteAllOff, ActionUnpublish, ActionArchiveStart, ActionArchiveStop:
+		return r == RoleModerator || r == RoleAdmin
+	case ActionToken, ActionReconcile:
+		return r == RoleAdmin
+	}
+	return false
+}
+
+// Record is what the relay's log stores for each sequence number: an event
+// or an audit entry, the frame minus its seq (which is the log's own).
+type Record struct {
+	Type       string          `json:"type"` // FrameEvent or FrameAudit
+	ReceivedAt time.Time       `json:"received_at,omitzero"`
+	Source     string          `json:"source,omitempty"`
+	Group      Group           `json:"group,omitempty"`
+	Event      json.RawMessage `json:"event,omitempty"`
+	Audit      *Audit          `json:"audit,omitempty"`
+}
+
+// Frame turns a record read at seq into the frame sent to consoles.
+func (r Record) Frame(seq uint64) any {
+	if r.Type == FrameAudit && r.Audit != nil {
+		return AuditFrame{Type: FrameAudit, Seq: seq, Audit: *r.Audit}
+	}
+	return EventFrame{Type: FrameEvent, Seq: seq, ReceivedAt: r.ReceivedAt, Source: r.Source, Event: r.Event, Group: r.Group}
+}

@@ -1,0 +1,311 @@
+package relay
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/opentok"
+)
+
+// UnpublishSignalType is the signal the relay sends a publisher to ask it to
+// stop publishing a stream: the REST API has no force-unpublish, so apps
+// honour this signal (design, "Force-unpublish"). The data is the stream ID.
+const UnpublishSignalType = "gavel-unpublish"
+
+// Gateway executes consoles' moderation commands: it checks the console's
+// role, calls the Video API, appends an audit entry to the log (refusals
+// too: the trail shows attempts, not only deeds) and answers with a result.
+type Gateway struct {
+	client  *opentok.Client // nil: the relay has no Video API credentials
+	log     *Log
+	metrics *Metrics
+	logger  *slog.Logger
+	now     func() time.Time
+	// state reads the reducer's state under the hub's lock: unpublish needs
+	// a stream's connection, archive_stop the session's running archives.
+	state func(func(*events.State))
+	// reconcile runs reconcile on demand (admin); nil when not available.
+	reconcile func(ctx context.Context, sessionID string) (int, error)
+}
+
+// GatewayConfig builds a Gateway.
+type GatewayConfig struct {
+	Client    *opentok.Client
+	Log       *Log
+	Metrics   *Metrics
+	Logger    *slog.Logger
+	Now       func() time.Time
+	State     func(func(*events.State))
+	Reconcile func(ctx context.Context, sessionID string) (int, error)
+}
+
+// NewGateway returns a gateway; a nil Client answers every Video API action
+// with 503 and says why.
+func NewGateway(cfg GatewayConfig) *Gateway {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Gateway{client: cfg.Client, log: cfg.Log, metrics: cfg.Metrics, logger: cfg.Logger, now: cfg.Now, state: cfg.State, reconcile: cfg.Reconcile}
+}
+
+// commandError is a refusal with the status a console shows.
+type commandError struct {
+	status int
+	msg    string
+}
+
+func (e *commandError) Error() string { return e.msg }
+
+func refuse(status int, format string, args ...any) error {
+	return &commandError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+// Handle runs one command for the console identified by claims.
+func (g *Gateway) Handle(ctx context.Context, claims Claims, cmd events.Command) events.Result {
+	data, target, err := g.execute(ctx, claims, cmd)
+	audit := events.Audit{At: g.now().UTC(), Actor: claims.Name, Role: claims.Role, Action: cmd.Action, Session: cmd.Session, Target: target, OK: err == nil}
+	res := events.Result{Type: events.FrameResult, ID: cmd.ID, OK: err == nil}
+	if err != nil {
+		status, msg := describe(err)
+		audit.Error = msg
+		res.Error = &events.ResultError{Status: status, Message: msg}
+	} else {
+		if data == nil {
+			data = map[string]any{}
+		}
+		raw, _ := json.Marshal(data)
+		res.Data = raw
+	}
+	// The audit entry is appended before the answer, so a console that sees
+	// "done" can rely on every console seeing the trail. A token minted for
+	// a console is audited, never logged: the audit carries no data.
+	if _, _, aerr := g.log.Append(ctx, events.Record{Type: events.FrameAudit, Audit: &audit}, auditID(claims, cmd, audit.At)); aerr != nil {
+		g.logger.Error("audit append failed", "action", cmd.Action, "actor", claims.Name, "err", aerr)
+		if res.OK {
+			// The action happened but its trail did not: say so rather than pretend.
+			res.Error = &events.ResultError{Status: http.StatusInternalServerError, Message: "done, but the audit entry could not be written: " + aerr.Error()}
+		}
+	}
+	outcome := "ok"
+	if !res.OK {
+		outcome = "error"
+		if res.Error.Status == http.StatusForbidden {
+			outcome = "forbidden"
+		}
+	}
+	if g.metrics != nil {
+		g.metrics.CommandDone(cmd.Action, outcome)
+	}
+	g.logger.Info("command", "actor", claims.Name, "action", cmd.Action, "session", cmd.Session, "target", target, "ok", res.OK)
+	return res
+}
+
+// auditID makes the audit entry's message id unique per command, so a
+// re-sent command is audited again (it was attempted again).
+func auditID(claims Claims, cmd events.Command, at time.Time) string {
+	sum := sha256.Sum256([]byte(claims.ID + "\n" + cmd.ID + "\n" + cmd.Action + "\n" + strconv.FormatInt(at.UnixNano(), 10)))
+	return "audit-" + hex.EncodeToString(sum[:16])
+}
+
+// describe turns an error into the status and sentence a moderator sees.
+func describe(err error) (int, string) {
+	var ce *commandError
+	var apiErr *opentok.APIError
+	var ve *opentok.ValidationError
+	switch {
+	case errors.As(err, &ce):
+		return ce.status, ce.msg
+	case errors.As(err, &apiErr):
+		return apiErr.Status, apiErr.Error()
+	case errors.As(err, &ve):
+		return http.StatusBadRequest, ve.Error()
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return http.StatusGatewayTimeout, "the Video API did not answer in time: " + err.Error()
+	default:
+		return http.StatusBadGateway, err.Error()
+	}
+}
+
+// params are the command parameters every action may use.
+type params struct {
+	Type       string   `json:"type"`
+	Data       string   `json:"data"`
+	Except     []string `json:"except"`
+	Archive    string   `json:"archive"`
+	Name       string   `json:"name"`
+	OutputMode string   `json:"output_mode"`
+	Resolution string   `json:"resolution"`
+	Layout     string   `json:"layout"`
+	Role       string   `json:"role"`
+	TTL        string   `json:"ttl"`
+}
+
+func (g *Gateway) execute(ctx context.Context, claims Claims, cmd events.Command) (data any, target string, err error) {
+	target = firstNonEmpty(cmd.Connection, cmd.Stream)
+	if !claims.Role.Allows(cmd.Action) {
+		if !knownAction(cmd.Action) {
+			return nil, target, refuse(http.StatusBadRequest, "unknown action %q", cmd.Action)
+		}
+		return nil, target, refuse(http.StatusForbidden, "role %s may not %s", claims.Role, cmd.Action)
+	}
+	var p params
+	if len(cmd.Params) > 0 && string(cmd.Params) != "null" {
+		if err := json.Unmarshal(cmd.Params, &p); err != nil {
+			return nil, target, refuse(http.StatusBadRequest, "params: %v", err)
+		}
+	}
+	if cmd.Action == events.ActionReconcile {
+		if g.reconcile == nil {
+			return nil, target, refuse(http.StatusServiceUnavailable, "reconcile needs Video API credentials on the relay")
+		}
+		n, err := g.reconcile(ctx, cmd.Session)
+		return map[string]any{"events": n}, cmd.Session, err
+	}
+	if g.client == nil {
+		return nil, target, refuse(http.StatusServiceUnavailable, "this relay has no Video API credentials: it can watch but not act")
+	}
+	if cmd.Session == "" {
+		return nil, target, refuse(http.StatusBadRequest, "session is required")
+	}
+	c := g.client
+	switch cmd.Action {
+	case events.ActionSignal:
+		return nil, target, c.Signals.Send(ctx, cmd.Session, cmd.Connection, opentok.Signal{Type: p.Type, Data: p.Data})
+	case events.ActionDisconnect:
+		if cmd.Connection == "" {
+			return nil, target, refuse(http.StatusBadRequest, "connection is required")
+		}
+		return nil, target, c.Moderation.ForceDisconnect(ctx, cmd.Session, cmd.Connection)
+	case events.ActionMute:
+		if cmd.Stream == "" {
+			return nil, target, refuse(http.StatusBadRequest, "stream is required")
+		}
+		return nil, target, c.Moderation.MuteStream(ctx, cmd.Session, cmd.Stream)
+	case events.ActionMuteAll:
+		return nil, cmd.Session, c.Moderation.MuteAll(ctx, cmd.Session, p.Except)
+	case events.ActionMuteAllOff:
+		return nil, cmd.Session, c.Moderation.DisableMuteAll(ctx, cmd.Session)
+	case events.ActionUnpublish:
+		return g.unpublish(ctx, cmd)
+	case events.ActionArchiveStart:
+		return g.archiveStart(ctx, cmd, p)
+	case events.ActionArchiveStop:
+		return g.archiveStop(ctx, cmd, p)
+	case events.ActionToken:
+		return g.token(cmd, p)
+	}
+	return nil, target, refuse(http.StatusBadRequest, "unknown action %q", cmd.Action)
+}
+
+// unpublish asks the stream's publisher to stop it (the cooperative
+// force-unpublish): a gavel-unpublish signal to the publishing connection.
+// The console shows it pending until streamDestroyed arrives.
+func (g *Gateway) unpublish(ctx context.Context, cmd events.Command) (any, string, error) {
+	if cmd.Stream == "" {
+		return nil, "", refuse(http.StatusBadRequest, "stream is required")
+	}
+	connection := cmd.Connection
+	if connection == "" {
+		g.state(func(s *events.State) {
+			if sess, ok := s.Session(cmd.Session); ok {
+				for _, st := range sess.Streams {
+					if st.ID == cmd.Stream {
+						connection = st.ConnectionID
+					}
+				}
+			}
+		})
+	}
+	if connection == "" {
+		return nil, cmd.Stream, refuse(http.StatusConflict, "the publisher of stream %s is not known yet: mute it or disconnect its connection instead", cmd.Stream)
+	}
+	err := g.client.Signals.Send(ctx, cmd.Session, connection, opentok.Signal{Type: UnpublishSignalType, Data: cmd.Stream})
+	return map[string]any{"connection": connection}, cmd.Stream, err
+}
+
+func (g *Gateway) archiveStart(ctx context.Context, cmd events.Command, p params) (any, string, error) {
+	opts := opentok.ArchiveOptions{SessionID: cmd.Session, Name: p.Name, OutputMode: opentok.OutputMode(p.OutputMode), Resolution: p.Resolution}
+	if p.Layout != "" {
+		opts.Layout = &opentok.Layout{Type: opentok.LayoutType(p.Layout)}
+	}
+	a, err := g.client.Archives.Start(ctx, opts)
+	if err != nil {
+		return nil, cmd.Session, err
+	}
+	return map[string]any{"archive": map[string]string{"id": a.ID, "name": a.Name, "status": string(a.Status)}}, a.ID, nil
+}
+
+// archiveStop stops params.archive, or else the session's only recording
+// archive (design: several recording → 409 "name one").
+func (g *Gateway) archiveStop(ctx context.Context, cmd events.Command, p params) (any, string, error) {
+	id := p.Archive
+	if id == "" {
+		var recording []string
+		g.state(func(s *events.State) {
+			if sess, ok := s.Session(cmd.Session); ok {
+				for _, a := range sess.Archives {
+					if a.Status == "started" || a.Status == "paused" {
+						recording = append(recording, a.ID)
+					}
+				}
+			}
+		})
+		switch len(recording) {
+		case 0:
+			return nil, "", refuse(http.StatusConflict, "no archive is recording in this session")
+		case 1:
+			id = recording[0]
+		default:
+			return nil, "", refuse(http.StatusConflict, "several archives are recording: name one")
+		}
+	}
+	a, err := g.client.Archives.Stop(ctx, id)
+	if err != nil {
+		return nil, id, err
+	}
+	return map[string]any{"archive": map[string]string{"id": a.ID, "name": a.Name, "status": string(a.Status)}}, id, nil
+}
+
+func (g *Gateway) token(cmd events.Command, p params) (any, string, error) {
+	opts := opentok.TokenOptions{Data: p.Data}
+	if p.Role != "" {
+		r, err := opentok.ParseRole(p.Role)
+		if err != nil {
+			return nil, "", refuse(http.StatusBadRequest, "params.role: %v", err)
+		}
+		opts.Role = r
+	}
+	if p.TTL != "" {
+		d, err := time.ParseDuration(p.TTL)
+		if err != nil {
+			return nil, "", refuse(http.StatusBadRequest, "params.ttl: expected a duration like \"2h\", got %q", p.TTL)
+		}
+		opts.TTL = d
+	}
+	tok, err := g.client.Token(cmd.Session, opts)
+	if err != nil {
+		return nil, "", err
+	}
+	return map[string]any{"token": tok.Value, "expires_at": tok.ExpiresAt.UTC().Format(time.RFC3339)}, string(tok.Role), nil
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,197 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// callbackBodyBytes is the size of a realistic callback: a
+// connectionCreated with a little connection data is 300–450 bytes.
+const callbackBodyBytes = 400
+
+// benchBody returns a unique connectionCreated callback of exactly
+// callbackBodyBytes, numbered i (the padding is connection data).
+func benchBody(i uint64) []byte {
+	head := fmt.Sprintf(`{"sessionId":"2_MX40NjAwMDAwMH5-MTcwMDAwMDAwMDAwMH5iZW5jaG1hcmt-fg","projectId":"46000000","event":"connectionCreated","timestamp":%d,"connection":{"id":"c053fcc8-c681-41d5-8ec2-%012d","createdAt":%d,"data":"`, 1700000000000+i, i, 1700000000000+i)
+	tail := `"}}`
+	pad := callbackBodyBytes - len(head) - len(tail)
+	return []byte(head + string(bytes.Repeat([]byte("x"), pad)) + tail)
+}
+
+// BenchmarkIngest measures durable ingest through the receiver — an HTTP
+// POST on loopback, signature check when signed, decode, append with
+// fsync (SyncAlways), 200 — against raw JetStream: a synchronous publish
+// with a message id to the same embedded, fsyncing server, same payload
+// size, in the same run. Rates move with the host's fsync latency, so the
+// figure to read is the ratio (goal ≥ 0.8): what the receiver costs on
+// top of the durable write it cannot avoid.
+//
+// Each sub-benchmark times raw publishes and callbacks in alternating
+// rounds of a few operations each, so that the drift in the machine's
+// fsync latency (large on a VM) hits both alike. Run it with
+//
+//	go test -run '^$' -bench BenchmarkIngest -benchtime 3000x ./events/relay/
+//
+// Metrics:
+//   - raw_pub/s, ingest/s: the two rates; ratio = ingest/s ÷ raw_pub/s
+//     with the same number of requests in flight on both sides;
+//   - for the concurrent cases, serial_raw_pub/s and ratio_vs_serial_raw:
+//     ingest against one synchronous publisher at a time, the baseline
+//     as the design states it (Vonage sends callbacks concurrently).
+//
+// In serial the ratio is bounded by (fsync + in-process round trip) ÷
+// (fsync + loopback HTTP round trip + the handler's work): a receiver
+// cannot answer before the fsync, and its client cannot send the next
+// callback before the answer.
+func BenchmarkIngest(b *testing.B) {
+	for _, c := range []struct {
+		name        string
+		concurrency int
+		signed      bool
+	}{
+		{"serial", 1, false},
+		{"serial-signed", 1, true},
+		{"concurrent4-signed", 4, true},
+	} {
+		b.Run(c.name, func(b *testing.B) { benchIngest(b, c.concurrency, c.signed) })
+	}
+}
+
+func benchIngest(b *testing.B, concurrency int, signed bool) {
+	l := openTestLog(b, LogConfig{})
+	cfg := ReceiverConfig{Log: l}
+	if signed {
+		cfg.SignatureSecret = testCallbackSecret
+	}
+	fx := newReceiverFixture(b, cfg)
+	url := fx.url + "/v1/callbacks/session"
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = concurrency
+	tr.DisableCompression = true
+	client := &http.Client{Transport: tr}
+	b.Cleanup(tr.CloseIdleConnections)
+	ctx := context.Background()
+	subject := DefaultStream + ".cb." + string(events.GroupSession)
+
+	var (
+		mu  sync.Mutex
+		seq uint64 // numbers bodies: unique across raw and receiver
+	)
+	nextID := func() uint64 {
+		mu.Lock()
+		defer mu.Unlock()
+		seq++
+		return seq
+	}
+	rawOp := func(id uint64, body []byte, _ string) error {
+		_, err := l.js.Publish(ctx, subject, body, jetstream.WithMsgID("raw-"+strconv.FormatUint(id, 10)))
+		return err
+	}
+	ingestOp := func(_ uint64, body []byte, auth string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("callback answered %s", resp.Status)
+		}
+		return nil
+	}
+
+	// Warm up both paths: connections, the stream's first block, lazy
+	// initialisation in the HTTP and JWT code.
+	for range 20 {
+		runRound(b, concurrency, concurrency, nextID, false, rawOp)
+		runRound(b, concurrency, concurrency, nextID, signed, ingestOp)
+	}
+
+	round := 4 * concurrency
+	var rawTime, serialRawTime, ingestTime time.Duration
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		k := min(round, b.N-done)
+		rawTime += runRound(b, concurrency, k, nextID, false, rawOp)
+		ingestTime += runRound(b, concurrency, k, nextID, signed, ingestOp)
+		if concurrency > 1 {
+			serialRawTime += runRound(b, 1, k, nextID, false, rawOp)
+		}
+		done += k
+	}
+	b.StopTimer()
+	rate := func(d time.Duration) float64 { return float64(b.N) / d.Seconds() }
+	b.ReportMetric(rate(rawTime), "raw_pub/s")
+	b.ReportMetric(rate(ingestTime), "ingest/s")
+	b.ReportMetric(rate(ingestTime)/rate(rawTime), "ratio")
+	if concurrency > 1 {
+		b.ReportMetric(rate(serialRawTime), "serial_raw_pub/s")
+		b.ReportMetric(rate(ingestTime)/rate(serialRawTime), "ratio_vs_serial_raw")
+	}
+}
+
+// runRound prepares k unique bodies (signed if asked: the sender's cost,
+// not the relay's), then times op over them on concurrency goroutines.
+func runRound(b *testing.B, concurrency, k int, nextID func() uint64, signed bool, op func(id uint64, body []byte, auth string) error) time.Duration {
+	type job struct {
+		id   uint64
+		body []byte
+		auth string
+	}
+	jobs := make([]job, k)
+	for i := range jobs {
+		id := nextID()
+		jobs[i] = job{id: id, body: benchBody(id)}
+		if signed {
+			jobs[i].auth = signBody(b, jobs[i].body)
+		}
+	}
+	if concurrency == 1 {
+		start := time.Now()
+		for _, j := range jobs {
+			if err := op(j.id, j.body, j.auth); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, concurrency)
+	start := time.Now()
+	for w := range concurrency {
+		wg.Go(func() {
+			for i := w; i < k; i += concurrency {
+				if err := op(jobs[i].id, jobs[i].body, jobs[i].auth); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	return elapsed
+}

@@ -1,0 +1,182 @@
+package relay
+
+import (
+	"sync"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Outcomes of a callback request, the values of callbacks_total's
+// outcome label.
+const (
+	OutcomeAccepted     = "accepted"     // appended; answered 200
+	OutcomeDuplicate    = "duplicate"    // already in the log (a retry); answered 200
+	OutcomeMalformed    = "malformed"    // not a callback the decoder can read; 400
+	OutcomeUnauthorized = "unauthorized" // missing or bad signature; 401
+	OutcomeTooLarge     = "too_large"    // body over the limit; 413
+	OutcomeNotAllowed   = "not_allowed"  // not a POST; 405
+	OutcomeError        = "error"        // the log could not take it; 503, Vonage retries
+)
+
+// Metrics are the relay's Prometheus metrics, registered in a registry the
+// server owns (never the global default, so two relays in one process —
+// tests, `gavel demo` — do not collide).
+//
+// Every method is safe on a nil *Metrics and does nothing, so a component
+// built without metrics (a unit test) needs no stub.
+//
+// Who calls what:
+//   - receiver: Callback for every request, LogAppended after each append;
+//   - hub / WebSocket fan-out: ConsoleConnected and ConsoleDisconnected
+//     around each console's life, ConsoleLag as it sends, ConsoleLagging
+//     when it closes a console that fell behind (4000), LogAppended as it
+//     follows the log;
+//   - gateway: CommandDone once per command;
+//   - reconciler: Reconciled with the number of events it appended.
+type Metrics struct {
+	callbacks      *prometheus.CounterVec
+	consoles       prometheus.Gauge
+	consoleLag     prometheus.Histogram
+	consoleLagging prometheus.Counter
+	commands       *prometheus.CounterVec
+	logLastSeq     prometheus.Gauge
+	reconciled     prometheus.Counter
+
+	mu      sync.Mutex
+	lastSeq uint64
+}
+
+// NewMetrics creates the relay's metrics and registers them with reg. It
+// panics if they are already registered there (a programming error, as
+// with prometheus.MustRegister).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	const ns, sub = "gavel", "relay"
+	m := &Metrics{
+		callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "callbacks_total",
+			Help: "Callback requests by URL group and outcome (accepted, duplicate, malformed, unauthorized, too_large, not_allowed, error).",
+		}, []string{"group", "outcome"}),
+		consoles: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Subsystem: sub, Name: "consoles",
+			Help: "Consoles connected over WebSocket now.",
+		}),
+		consoleLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "console_lag",
+			Help:    "How many records behind the log's last seq a console was when a frame was queued for it.",
+			Buckets: []float64{0, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000},
+		}),
+		consoleLagging: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "consoles_lagging_closed_total",
+			Help: "Consoles closed with 4000 because they fell too far behind (they resume with since=).",
+		}),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "commands_total",
+			Help: "Moderation commands by action and outcome (ok, forbidden, error).",
+		}, []string{"action", "outcome"}),
+		logLastSeq: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Subsystem: sub, Name: "log_last_seq",
+			Help: "Highest sequence this relay has appended to or read from the log.",
+		}),
+		reconciled: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "reconcile_events_total",
+			Help: "Events appended by reconcile: connections and streams whose callbacks were missed.",
+		}),
+	}
+	reg.MustRegister(m.callbacks, m.consoles, m.consoleLag, m.consoleLagging, m.commands, m.logLastSeq, m.reconciled)
+	return m
+}
+
+// Callback counts one callback request at a URL group with an Outcome*.
+func (m *Metrics) Callback(group events.Group, outcome string) {
+	if m == nil {
+		return
+	}
+	m.callbacks.WithLabelValues(string(group), outcome).Inc()
+}
+
+// ConsoleConnected counts a console in; call ConsoleDisconnected exactly
+// once when it goes, whatever the reason.
+func (m *Metrics) ConsoleConnected() {
+	if m == nil {
+		return
+	}
+	m.consoles.Inc()
+}
+
+// ConsoleDisconnected counts a console out.
+func (m *Metrics) ConsoleDisconnected() {
+	if m == nil {
+		return
+	}
+	m.consoles.Dec()
+}
+
+// ConsoleLag records how many records a console is behind (the log's last
+// seq minus the seq of the frame being queued for it).
+func (m *Metrics) ConsoleLag(lag uint64) {
+	if m == nil {
+		return
+	}
+	m.consoleLag.Observe(float64(lag))
+}
+
+// ConsoleLagging counts a console closed with 4000 for falling behind.
+func (m *Metrics) ConsoleLagging() {
+	if m == nil {
+		return
+	}
+	m.consoleLagging.Inc()
+}
+
+// CommandDone counts one command by action and outcome ("ok",
+// "forbidden", "error"). The action comes from a console, so one the
+// protocol does not define is counted as "unknown": a label value per
+// made-up action would let a console grow the metrics without bound.
+func (m *Metrics) CommandDone(action, outcome string) {
+	if m == nil {
+		return
+	}
+	m.commands.WithLabelValues(actionLabel(action), outcome).Inc()
+}
+
+// actionLabel is action if the protocol defines it, else "unknown".
+func actionLabel(a string) string {
+	if knownAction(a) {
+		return a
+	}
+	return "unknown"
+}
+
+// knownAction reports whether wire protocol v1 defines the action (the
+// gateway uses it too, to refuse the others).
+func knownAction(a string) bool {
+	switch a {
+	case events.ActionSignal, events.ActionDisconnect, events.ActionMute, events.ActionMuteAll, events.ActionMuteAllOff,
+		events.ActionUnpublish, events.ActionArchiveStart, events.ActionArchiveStop, events.ActionToken, events.ActionReconcile:
+		return true
+	}
+	return false
+}
+
+// LogAppended raises log_last_seq to seq. Appends finish out of order
+// under concurrent requests, so the gauge only ever moves up.
+func (m *Metrics) LogAppended(seq uint64) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if seq > m.lastSeq {
+		m.lastSeq = seq
+		m.logLastSeq.Set(float64(seq))
+	}
+}
+
+// Reconciled counts n events appended by reconcile.
+func (m *Metrics) Reconciled(n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.reconciled.Add(float64(n))
+}

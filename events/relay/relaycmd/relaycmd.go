@@ -1,0 +1,253 @@
+// Package relaycmd holds the relay's commands: `gavel relay` (the service),
+// `gavel relay token` (console tokens) and `gavel events` (a headless
+// console printing the stream as NDJSON). main hands it the loaded config.
+package relaycmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/relay"
+	"github.com/gavelhq/gavel/events/relayclient"
+	"github.com/gavelhq/gavel/opentok"
+	"github.com/gavelhq/gavel/opentok/cli"
+	"github.com/spf13/cobra"
+)
+
+// RelayConfig is the [relay] section of the config file.
+type RelayConfig struct {
+	Listen            string       `toml:"listen"`
+	DataDir           string       `toml:"data_dir"`
+	NatsURL           string       `toml:"nats_url"`
+	Secret            string       `toml:"secret"`
+	SignatureSecret   string       `toml:"signature_secret"`
+	MaxCallbackBytes  int64        `toml:"max_callback_bytes"`
+	ReconcileInterval cli.Duration `toml:"reconcile_interval"`
+	Name              string       `toml:"name"`
+}
+
+// ConsoleConfig is the [console] section: which relay a console (and
+// `gavel events`) connects to, and with what token.
+type ConsoleConfig struct {
+	Relay string `toml:"relay"`
+	Token string `toml:"token"`
+}
+
+// Environment variables that override the file.
+const (
+	EnvRelaySecret     = "GAVEL_RELAY_SECRET"
+	EnvSignatureSecret = "GAVEL_SIGNATURE_SECRET"
+	EnvRelayURL        = "GAVEL_RELAY_URL"
+	EnvRelayToken      = "GAVEL_RELAY_TOKEN"
+)
+
+// DefaultRelayConfig is the [relay] section when the file says nothing;
+// stateDir is $XDG_STATE_HOME/gavel (or ~/.local/state/gavel).
+func DefaultRelayConfig(stateDir string) RelayConfig {
+	return RelayConfig{Listen: "127.0.0.1:8080", DataDir: stateDir + "/relay", MaxCallbackBytes: 256 << 10, ReconcileInterval: cli.Duration{Duration: time.Minute}}
+}
+
+// ApplyEnv lets GAVEL_* variables override the file's secrets and URLs.
+func (c *RelayConfig) ApplyEnv(getenv func(string) string) {
+	if v := getenv(EnvRelaySecret); v != "" {
+		c.Secret = v
+	}
+	if v := getenv(EnvSignatureSecret); v != "" {
+		c.SignatureSecret = v
+	}
+}
+
+// ApplyEnv lets GAVEL_RELAY_URL and GAVEL_RELAY_TOKEN override the file.
+func (c *ConsoleConfig) ApplyEnv(getenv func(string) string) {
+	if v := getenv(EnvRelayURL); v != "" {
+		c.Relay = v
+	}
+	if v := getenv(EnvRelayToken); v != "" {
+		c.Token = v
+	}
+}
+
+// Env is what the commands need from main.
+type Env struct {
+	// Load reads the config file and the environment.
+	Load func() (RelayConfig, ConsoleConfig, error)
+	// Client builds a Video API client; an error means the relay runs
+	// watch-only (it says so).
+	Client func() (*opentok.Client, error)
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// Commands returns `relay` (with `relay token`) and `events`.
+func Commands(env Env) []*cobra.Command {
+	return []*cobra.Command{relayCmd(env), eventsCmd(env)}
+}
+
+func relayCmd(env Env) *cobra.Command {
+	var listen, dataDir, natsURL string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "relay",
+		Short: "Run the relay: receive callbacks, keep them durably, serve consoles",
+		Long: "Run the relay service. Register http(s)://HOST/v1/callbacks/session (and …/archive,\n" +
+			"…/broadcast) as the Video API's callback URLs. Consoles connect to ws(s)://HOST/v1/stream\n" +
+			"with a token from `gavel relay token`. Callbacks are appended to a JetStream log under\n" +
+			"the data directory before they are acknowledged; a restarted relay resumes where it was.\n" +
+			"Needs relay.secret (or GAVEL_RELAY_SECRET) to sign console tokens; with Video API\n" +
+			"credentials it also executes moderation commands and reconciles every minute.",
+		Example: "  GAVEL_RELAY_SECRET=$(openssl rand -hex 32) gavel relay --listen :8080 --data /var/lib/gavel",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rc, _, err := env.Load()
+			if err != nil {
+				return &cli.ConfigError{Err: err}
+			}
+			flags := cmd.Flags()
+			if flags.Changed("listen") {
+				rc.Listen = listen
+			}
+			if flags.Changed("data") {
+				rc.DataDir = dataDir
+			}
+			if flags.Changed("nats-url") {
+				rc.NatsURL = natsURL
+			}
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			logger := slog.New(slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+			client, cerr := env.Client()
+			if cerr != nil {
+				logger.Warn("no Video API credentials: the relay watches but cannot act or reconcile", "why", cerr.Error())
+				client = nil
+			}
+			if rc.SignatureSecret == "" {
+				logger.Warn("callbacks are not authenticated: set relay.signature_secret (GAVEL_SIGNATURE_SECRET) to verify Vonage's signed callbacks")
+			}
+			cfg := relay.Config{Listen: rc.Listen, DataDir: rc.DataDir, NatsURL: rc.NatsURL, Secret: []byte(rc.Secret), SignatureSecret: rc.SignatureSecret,
+				MaxCallbackBytes: rc.MaxCallbackBytes, Reconcile: rc.ReconcileInterval.Duration, Name: rc.Name, Logger: logger}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			srv, err := relay.NewServer(ctx, cfg, client)
+			if err != nil {
+				return &cli.ConfigError{Err: err}
+			}
+			ln, err := net.Listen("tcp", cfg.Listen)
+			if err != nil {
+				return fmt.Errorf("relay: listen %s: %w", cfg.Listen, err)
+			}
+			fmt.Fprintf(env.Stdout, "relay listening on %s\n  callbacks: http://%s/v1/callbacks/session (and /archive, /broadcast)\n  consoles:  ws://%s/v1/stream\n",
+				ln.Addr(), ln.Addr(), ln.Addr())
+			return srv.Serve(ctx, ln)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", "", "address to listen on (default relay.listen, 127.0.0.1:8080)")
+	f.StringVar(&dataDir, "data", "", "data directory for the log and snapshots (default relay.data_dir)")
+	f.StringVar(&natsURL, "nats-url", "", "external NATS server with JetStream, for several relays (default: embedded)")
+	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
+	cmd.AddCommand(tokenCmd(env))
+	return cmd
+}
+
+func tokenCmd(env Env) *cobra.Command {
+	var name, role string
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:     "token --name NAME --role viewer|moderator|admin [--ttl 12h]",
+		Short:   "Mint a console token signed with the relay's secret",
+		Long:    "Mint a token a console presents to the relay. viewer: watch only; moderator: signal, mute,\nunpublish, disconnect, record; admin: also mint client tokens and reconcile.",
+		Example: "  gavel relay token --name alice --role moderator --ttl 12h",
+		Args:    cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if name == "" {
+				return &cli.UsageError{Err: errors.New("--name is required: it is who the audit trail names")}
+			}
+			r := events.Role(role)
+			switch r {
+			case events.RoleViewer, events.RoleModerator, events.RoleAdmin:
+			default:
+				return &cli.UsageError{Err: fmt.Errorf("--role: expected viewer, moderator or admin, got %q", role)}
+			}
+			if ttl <= 0 || ttl > 90*24*time.Hour {
+				return &cli.UsageError{Err: fmt.Errorf("--ttl: expected a duration between 1s and 2160h (90 days), got %s", ttl)}
+			}
+			rc, _, err := env.Load()
+			if err != nil {
+				return &cli.ConfigError{Err: err}
+			}
+			if len(rc.Secret) < relay.MinSecretBytes {
+				return &cli.ConfigError{Err: fmt.Errorf("relay.secret (or %s): expected at least %d bytes, got %d", EnvRelaySecret, relay.MinSecretBytes, len(rc.Secret))}
+			}
+			tok, err := relay.IssueToken([]byte(rc.Secret), name, r, ttl, time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(env.Stdout, tok)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "who the console belongs to (shown in the audit trail)")
+	f.StringVar(&role, "role", string(events.RoleViewer), "viewer, moderator or admin")
+	f.DurationVar(&ttl, "ttl", 12*time.Hour, "how long the token is valid")
+	return cmd
+}
+
+func eventsCmd(env Env) *cobra.Command {
+	var url, token string
+	var since uint64
+	cmd := &cobra.Command{
+		Use:   "events [--relay URL] [--token T] [--since N]",
+		Short: "Print the relay's stream as NDJSON, one frame per line (for jq and scripts)",
+		Long: "Connect to a relay like a console and print every frame (hello, snapshot, event, audit) as\n" +
+			"one JSON line. It resumes by sequence after any drop, so a pipe sees no gap and no\n" +
+			"duplicate. --since N starts after sequence N instead of a snapshot.",
+		Example: "  gavel events --relay ws://127.0.0.1:8080/v1/stream --token $TOKEN | jq 'select(.type==\"event\")'",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, cc, err := env.Load()
+			if err != nil {
+				return &cli.ConfigError{Err: err}
+			}
+			if cmd.Flags().Changed("relay") {
+				cc.Relay = url
+			}
+			if cmd.Flags().Changed("token") {
+				cc.Token = token
+			}
+			if cc.Relay == "" {
+				return &cli.UsageError{Err: fmt.Errorf("no relay: pass --relay ws://HOST/v1/stream (or set console.relay or %s)", EnvRelayURL)}
+			}
+			if cc.Token == "" {
+				return &cli.UsageError{Err: fmt.Errorf("no token: pass --token (from gavel relay token), or set console.token or %s", EnvRelayToken)}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			enc := json.NewEncoder(env.Stdout)
+			err = relayclient.Run(ctx, relayclient.Config{URL: cc.Relay, Token: cc.Token, Since: since}, func(f relayclient.Frame) error {
+				return enc.Encode(f.Raw)
+			})
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&url, "relay", "", "relay stream URL, ws(s)://HOST/v1/stream (default console.relay)")
+	f.StringVar(&token, "token", "", "console token (default console.token)")
+	f.Uint64Var(&since, "since", 0, "resume after this sequence number instead of starting with a snapshot")
+	return cmd
+}

@@ -1,0 +1,228 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/opentok"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config is everything a relay needs; main fills it from the [relay]
+// section of the config file, GAVEL_* variables and flags.
+type Config struct {
+	Listen           string        // address for callbacks, consoles and ops endpoints
+	DataDir          string        // the embedded log's file store and the state snapshot
+	NatsURL          string        // external NATS with JetStream instead of the embedded server
+	Secret           []byte        // signs and verifies console tokens (required)
+	SignatureSecret  string        // verifies signed callbacks; "" accepts unsigned ones
+	MaxCallbackBytes int64         // callback body limit (default 256 KiB)
+	Reconcile        time.Duration // how often live sessions are reconciled (default 1 min; needs a client)
+	Name             string        // this instance's name in hello frames (default the host name)
+	Logger           *slog.Logger
+}
+
+// MinSecretBytes is the shortest console-token secret accepted: HS256 keys
+// shorter than the hash are easier to guess than they need be.
+const MinSecretBytes = 32
+
+func (c *Config) defaults() error {
+	if len(c.Secret) < MinSecretBytes {
+		return fmt.Errorf("relay: secret: expected at least %d bytes (set relay.secret or GAVEL_RELAY_SECRET; `openssl rand -hex 32` makes one), got %d", MinSecretBytes, len(c.Secret))
+	}
+	if c.DataDir == "" {
+		return errors.New("relay: data_dir is required")
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.MaxCallbackBytes == 0 {
+		c.MaxCallbackBytes = 256 << 10
+	}
+	if c.MaxCallbackBytes < 1024 || c.MaxCallbackBytes > 1<<20 {
+		return fmt.Errorf("relay: max_callback_bytes: expected 1 KiB to 1 MiB (the log's message limit), got %d", c.MaxCallbackBytes)
+	}
+	if c.Reconcile == 0 {
+		c.Reconcile = time.Minute
+	}
+	if c.Reconcile < time.Second {
+		return fmt.Errorf("relay: reconcile_interval: expected at least 1s, got %s", c.Reconcile)
+	}
+	if c.Name == "" {
+		c.Name, _ = os.Hostname()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Server is one relay instance: receiver, log, hub, gateway, reconciler and
+// the HTTP surface that exposes them.
+type Server struct {
+	cfg        Config
+	log        *Log
+	hub        *Hub
+	gateway    *Gateway
+	reconciler *Reconciler
+	metrics    *Metrics
+	registry   *prometheus.Registry
+	handler    http.Handler
+}
+
+// NewServer opens the log and builds the relay. client may be nil: the relay
+// then watches but cannot act or reconcile.
+func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("relay: data_dir %s: %w", cfg.DataDir, err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := NewMetrics(reg)
+	log, err := OpenLog(ctx, LogConfig{DataDir: cfg.DataDir, NatsURL: cfg.NatsURL, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, metrics: metrics, registry: reg}
+	s.hub = NewHub(HubConfig{
+		Log: log, Metrics: metrics, Logger: cfg.Logger, InstanceName: cfg.Name,
+		SnapshotPath: filepath.Join(cfg.DataDir, "state.snapshot.json"),
+		Commands: func(ctx context.Context, c Claims, cmd events.Command) events.Result {
+			return s.gateway.Handle(ctx, c, cmd)
+		},
+	})
+	var reconcile func(context.Context, string) (int, error)
+	if client != nil {
+		s.reconciler = NewReconciler(client, log, s.hub.State, metrics, cfg.Logger)
+		reconcile = s.reconciler.Once
+	}
+	s.gateway = NewGateway(GatewayConfig{Client: client, Log: log, Metrics: metrics, Logger: cfg.Logger, State: s.hub.State, Reconcile: reconcile})
+	s.handler = s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	rv := NewReceiver(ReceiverConfig{SignatureSecret: s.cfg.SignatureSecret, MaxBodyBytes: s.cfg.MaxCallbackBytes, Log: s.log, Metrics: s.metrics, Logger: s.cfg.Logger})
+	for _, g := range []events.Group{events.GroupSession, events.GroupArchive, events.GroupBroadcast, events.GroupSIP, events.GroupRender, events.GroupCaptions} {
+		mux.Handle("/v1/callbacks/"+string(g), rv.Handler(g))
+	}
+	mux.Handle("GET /v1/stream", s.hub.ServeWS(s.authenticate))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, http.StatusOK, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.hub.Ready() {
+			writeStatus(w, http.StatusServiceUnavailable, "catching up with the log")
+			return
+		}
+		writeStatus(w, http.StatusOK, "ready")
+	})
+	// Metrics carry session counts and command outcomes: any valid console
+	// token may read them (Prometheus: authorization.credentials).
+	metrics := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := s.authenticate(r); err != nil {
+			writeStatus(w, http.StatusUnauthorized, err.Error())
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeStatus(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+// authenticate checks a console's bearer token.
+func (s *Server) authenticate(r *http.Request) (Claims, error) {
+	raw := BearerToken(r)
+	if raw == "" {
+		return Claims{}, errors.New("missing bearer token: pass a relay token (gavel relay token) in Authorization")
+	}
+	return VerifyToken(s.cfg.Secret, raw, time.Now())
+}
+
+// Handler is the relay's HTTP surface, for tests that serve it themselves.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Hub is the fan-out core, for tests and embedding.
+func (s *Server) Hub() *Hub { return s.hub }
+
+// Log is the relay's event log.
+func (s *Server) Log() *Log { return s.log }
+
+// Serve runs the relay on ln until ctx ends, then shuts down gracefully:
+// stop taking requests, close consoles with a resume hint, snapshot the
+// state, close the log.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hubDone := make(chan error, 1)
+	go func() { hubDone <- s.hub.Run(ctx) }()
+	if s.reconciler != nil {
+		go func() {
+			// Reconcile once the hub has caught up with the log, so it
+			// compares the REST lists with the full picture.
+			for !s.hub.Ready() {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+			_ = s.reconciler.Run(ctx, s.cfg.Reconcile)
+		}()
+	}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- srv.Serve(ln) }()
+	s.cfg.Logger.Info("relay listening", "addr", ln.Addr().String(), "data_dir", s.cfg.DataDir, "signed_callbacks", s.cfg.SignatureSecret != "")
+
+	var runErr error
+	hubReturned := false
+	select {
+	case <-ctx.Done():
+	case err := <-serveDone:
+		runErr = fmt.Errorf("relay: serve: %w", err)
+	case err := <-hubDone:
+		hubReturned = true
+		if err != nil && !errors.Is(err, context.Canceled) {
+			runErr = fmt.Errorf("relay: hub: %w", err)
+		}
+	}
+	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+	defer done()
+	s.hub.Shutdown(shutdownCtx)
+	_ = srv.Shutdown(shutdownCtx)
+	cancel()
+	if !hubReturned {
+		<-hubDone
+	}
+	if err := s.log.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("relay: close log: %w", err)
+	}
+	return runErr
+}
+
+func writeStatus(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	key := "status"
+	if status >= 400 {
+		key = "error"
+	}
+	_ = json.NewEncoder(w).Encode(map[string]string{key: msg})
+}

@@ -1,0 +1,604 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// wsRelay is a hub served over real loopback HTTP, as server.go mounts it.
+type wsRelay struct {
+	url     string // ws://…/v1/stream
+	hub     *Hub
+	log     *Log
+	metrics *Metrics
+	srv     *httptest.Server
+}
+
+func startWSRelay(t testing.TB, l *Log, cfg HubConfig, wrap func(net.Listener) net.Listener) *wsRelay {
+	t.Helper()
+	cfg.Log = l
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(prometheus.NewRegistry())
+	}
+	if cfg.InstanceName == "" {
+		cfg.InstanceName = "relay-test"
+	}
+	h := NewHub(cfg)
+	runHub(t, h)
+	auth := func(r *http.Request) (Claims, error) {
+		raw := BearerToken(r)
+		if raw == "" {
+			return Claims{}, errors.New("missing bearer token")
+		}
+		return VerifyToken(authTestSecret, raw, time.Now())
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/stream", h.ServeWS(auth))
+	srv := httptest.NewUnstartedServer(mux)
+	if wrap != nil {
+		srv.Listener = wrap(srv.Listener)
+	}
+	srv.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		h.Shutdown(ctx)
+		srv.Close()
+	})
+	eventually(t, "hub ready", h.Ready)
+	return &wsRelay{url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/stream", hub: h, log: l, metrics: cfg.Metrics, srv: srv}
+}
+
+func wsToken(t testing.TB, name string, role events.Role, ttl time.Duration) string {
+	t.Helper()
+	tok, err := IssueToken(authTestSecret, name, role, ttl, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// wsConsole is a bare WebSocket console: it reads frames itself.
+type wsConsole struct {
+	t    testing.TB
+	conn *websocket.Conn
+}
+
+func dialWS(t testing.TB, r *wsRelay, token, query string, d *websocket.Dialer) *wsConsole {
+	t.Helper()
+	if d == nil {
+		d = websocket.DefaultDialer
+	}
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+token)
+	u := r.url
+	if query != "" {
+		u += "?" + query
+	}
+	conn, resp, err := d.DialContext(t.Context(), u, h)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("dial %s: %v (HTTP %d)", u, err, status)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &wsConsole{t: t, conn: conn}
+}
+
+// frame reads one frame as a generic map plus its raw bytes.
+func (c *wsConsole) frame() (map[string]any, []byte) {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, data, err := c.conn.ReadMessage()
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		c.t.Fatalf("frame %s: %v", data, err)
+	}
+	return m, data
+}
+
+func (c *wsConsole) hello() events.Hello {
+	c.t.Helper()
+	m, data := c.frame()
+	if m["type"] != "hello" {
+		c.t.Fatalf("first frame %s, want hello", data)
+	}
+	var h events.Hello
+	_ = json.Unmarshal(data, &h)
+	return h
+}
+
+// seqs reads event/audit frames until it has one with seq last, failing
+// on anything else; it returns their seqs in order.
+func (c *wsConsole) seqs(last uint64) []uint64 {
+	c.t.Helper()
+	var out []uint64
+	for len(out) == 0 || out[len(out)-1] < last {
+		m, data := c.frame()
+		if m["type"] != "event" && m["type"] != "audit" {
+			c.t.Fatalf("got %s, want event frames up to seq %d", data, last)
+		}
+		out = append(out, uint64(m["seq"].(float64)))
+	}
+	return out
+}
+
+// snapshot reads a snapshot's parts and returns its seq and sessions.
+func (c *wsConsole) snapshot() (uint64, []events.Session) {
+	c.t.Helper()
+	var all []events.Session
+	for {
+		_, data := c.frame()
+		var sf events.SnapshotFrame
+		if err := json.Unmarshal(data, &sf); err != nil || sf.Type != "snapshot" {
+			c.t.Fatalf("got %s, want a snapshot part", data)
+		}
+		all = append(all, sf.Sessions...)
+		if sf.Part == sf.Parts {
+			return sf.Seq, all
+		}
+	}
+}
+
+// closeFrame reads until the relay's close frame and returns it.
+func (c *wsConsole) closeFrame() (*websocket.CloseError, []uint64) {
+	c.t.Helper()
+	var seqs []uint64
+	for {
+		_ = c.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, data, err := c.conn.ReadMessage()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return ce, seqs
+		}
+		if err != nil {
+			c.t.Fatalf("read: %v, want a close frame", err)
+		}
+		var f struct {
+			Seq uint64 `json:"seq"`
+		}
+		_ = json.Unmarshal(data, &f)
+		if f.Seq != 0 {
+			seqs = append(seqs, f.Seq)
+		}
+	}
+}
+
+func TestWSNoTokenIs401BeforeUpgrade(t *testing.T) {
+	r := startWSRelay(t, hubLog(t, t.TempDir(), LogConfig{}), HubConfig{}, nil)
+	expired, _ := IssueToken(authTestSecret, "alice", events.RoleViewer, time.Second, time.Now().Add(-time.Hour))
+	forged, _ := IssueToken([]byte("not the relay's secret, 32 bytes!!"), "alice", events.RoleAdmin, time.Hour, time.Now())
+	for name, header := range map[string]string{
+		"no token": "", "expired": "Bearer " + expired, "forged": "Bearer " + forged, "not bearer": "Basic YWxpY2U6eA==",
+	} {
+		t.Run(name, func(t *testing.T) {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, r.srv.URL+"/v1/stream", nil)
+			req.Header.Set("Connection", "Upgrade")
+			req.Header.Set("Upgrade", "websocket")
+			req.Header.Set("Sec-WebSocket-Version", "13")
+			req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+			if header != "" {
+				req.Header.Set("Authorization", header)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("status %d, want 401", resp.StatusCode)
+			}
+			if resp.Header.Get("Upgrade") != "" || resp.Header.Get("Sec-WebSocket-Accept") != "" {
+				t.Fatalf("the refusal carries upgrade headers: %v", resp.Header)
+			}
+			var body map[string]string
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body["error"] == "" {
+				t.Fatalf("body is not a JSON error: %v %v", body, err)
+			}
+			if strings.HasPrefix(header, "Bearer ") && strings.Contains(body["error"], strings.TrimPrefix(header, "Bearer ")) {
+				t.Fatalf("the error echoes the token: %q", body["error"])
+			}
+			// The gorilla client sees a failed handshake, not a connection.
+			h := http.Header{}
+			if header != "" {
+				h.Set("Authorization", header)
+			}
+			conn, resp2, err := websocket.DefaultDialer.DialContext(t.Context(), r.url, h)
+			if err == nil {
+				conn.Close()
+				t.Fatal("upgraded without a valid token")
+			}
+			if resp2 == nil || resp2.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("dial: %v, want a 401 handshake failure", err)
+			}
+		})
+	}
+	if n := r.hub.Consoles(); n != 0 {
+		t.Fatalf("%d consoles attached after refusals", n)
+	}
+	if v := testutil.ToFloat64(r.metrics.consoles); v != 0 {
+		t.Fatalf("consoles gauge %v after refusals", v)
+	}
+}
+
+func TestWSBadRequests(t *testing.T) {
+	r := startWSRelay(t, hubLog(t, t.TempDir(), LogConfig{}), HubConfig{}, nil)
+	tok := wsToken(t, "alice", events.RoleViewer, time.Hour)
+	for _, q := range []string{"since=abc", "since=-1", "since=1.5", "epoch=" + strings.Repeat("x", 200)} {
+		h := http.Header{}
+		h.Set("Authorization", "Bearer "+tok)
+		_, resp, err := websocket.DefaultDialer.DialContext(t.Context(), r.url+"?"+q, h)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("?%s: %v, want 400", q, err)
+		}
+	}
+	// A plain GET (no upgrade) with a good token is a 400 too.
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, r.srv.URL+"/v1/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("plain GET: %d, want 400", resp.StatusCode)
+	}
+}
+
+func TestWSHelloFreshConsoleSnapshotThenLive(t *testing.T) {
+	l := hubLog(t, t.TempDir(), LogConfig{})
+	w := newHubWorkload(5)
+	last := appendN(t, l, w, 60)
+	r := startWSRelay(t, l, HubConfig{InstanceName: "relay-a"}, nil)
+
+	c := dialWS(t, r, wsToken(t, "alice", events.RoleModerator, time.Hour), "", nil)
+	h := c.hello()
+	want := events.Hello{Type: "hello", Epoch: l.Epoch(), FirstSeq: 1, LastSeq: last, Name: "alice", Role: events.RoleModerator, Relay: "relay-a"}
+	if h != want {
+		t.Fatalf("hello = %+v, want %+v", h, want)
+	}
+	at, sessions := c.snapshot()
+	if at != last {
+		t.Fatalf("snapshot at %d, want %d", at, last)
+	}
+	sameLive(t, "snapshot", sessions, hubState(r.hub))
+	more := appendN(t, l, w, 25)
+	contiguous(t, "live", c.seqs(more), last+1)
+}
+
+func TestWSResumeGetsExactlyTheTail(t *testing.T) {
+	l := hubLog(t, t.TempDir(), LogConfig{})
+	w := newHubWorkload(6)
+	last := appendN(t, l, w, 80)
+	r := startWSRelay(t, l, HubConfig{}, nil)
+	tok := wsToken(t, "bob", events.RoleViewer, time.Hour)
+
+	for _, q := range []string{"since=30&epoch=" + l.Epoch(), "since=30", "since=0&epoch=" + l.Epoch(), "since=" + strconv.FormatUint(last, 10)} {
+		t.Run(q, func(t *testing.T) {
+			c := dialWS(t, r, tok, q, nil)
+			c.hello()
+			since, _ := strconv.ParseUint(strings.TrimPrefix(strings.Split(q, "&")[0], "since="), 10, 64)
+			var got []uint64
+			if since < last {
+				got = c.seqs(last)
+			}
+			// Then live, continuing without a gap.
+			appended, _, err := l.Append(t.Context(), w.next(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, c.seqs(appended)...)
+			contiguous(t, "tail", got, since+1)
+			last = appended
+		})
+	}
+}
+
+func TestWSWrongEpochOrTrimmedSinceGetsASnapshot(t *testing.T) {
+	l := hubLog(t, t.TempDir(), LogConfig{})
+	w := newHubWorkload(7)
+	last := appendN(t, l, w, 40)
+	r := startWSRelay(t, l, HubConfig{}, nil)
+	tok := wsToken(t, "carol", events.RoleViewer, time.Hour)
+	for _, q := range []string{"since=10&epoch=some-other-log", "since=" + strconv.FormatUint(last+5, 10)} {
+		c := dialWS(t, r, tok, q, nil)
+		c.hello()
+		at, sessions := c.snapshot()
+		if at != last {
+			t.Errorf("?%s: snapshot at %d, want %d", q, at, last)
+		}
+		sameLive(t, q, sessions, hubState(r.hub))
+	}
+
+	// A since older than the log's head (records aged out) → snapshot.
+	tl := hubLog(t, t.TempDir(), LogConfig{MaxAge: time.Second, DuplicateWindow: 500 * time.Millisecond})
+	tw := newHubWorkload(8)
+	appendN(t, tl, tw, 5)
+	eventually(t, "records aged out", func() bool {
+		first, _, err := tl.Bounds(t.Context())
+		return err == nil && first == 6
+	})
+	tlast := appendN(t, tl, tw, 3)
+	tr := startWSRelay(t, tl, HubConfig{}, nil)
+	c := dialWS(t, tr, tok, "since=2&epoch="+tl.Epoch(), nil)
+	if h := c.hello(); h.FirstSeq != 6 || h.LastSeq != tlast {
+		t.Errorf("hello first/last = %d/%d, want 6/%d", h.FirstSeq, h.LastSeq, tlast)
+	}
+	if at, _ := c.snapshot(); at != tlast {
+		t.Errorf("trimmed since: snapshot at %d, want %d", at, tlast)
+	}
+}
+
+// smallBuffers shrinks the kernel's socket buffers so a console that does
+// not read fills them after a few frames, as a slow link would.
+type smallBuffers struct{ net.Listener }
+
+func (s smallBuffers) Accept() (net.Conn, error) {
+	c, err := s.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+func TestWSConsoleThatNeverReadsIsClosedWith4000(t *testing.T) {
+	l := hubLog(t, t.TempDir(), LogConfig{})
+	r := startWSRelay(t, l, HubConfig{SendQueue: 8}, func(ln net.Listener) net.Listener { return smallBuffers{ln} })
+	tok := wsToken(t, "dave", events.RoleViewer, time.Hour)
+	slowDialer := &websocket.Dialer{
+		ReadBufferSize: 1024,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetReadBuffer(4096)
+			}
+			return c, err
+		},
+	}
+	slow := dialWS(t, r, tok, "", slowDialer)
+	slow.hello()
+	slow.snapshot()
+	fast := dialWS(t, r, tok, "", nil)
+	fast.hello()
+	fast.snapshot()
+
+	// The fast console reads everything as it comes.
+	var fastSeqs []uint64
+	var fastMu sync.Mutex
+	go func() {
+		for {
+			_ = fast.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			_, data, err := fast.conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			var f struct {
+				Seq uint64 `json:"seq"`
+			}
+			_ = json.Unmarshal(data, &f)
+			fastMu.Lock()
+			fastSeqs = append(fastSeqs, f.Seq)
+			fastMu.Unlock()
+		}
+	}()
+
+	// Large-ish events, appended until the hub gives up on the slow one.
+	pad := strings.Repeat("p", 16<<10)
+	var last uint64
+	for i := 0; r.hub.Consoles() == 2; i++ {
+		if i > 2000 {
+			t.Fatal("the console that never reads was never closed")
+		}
+		body := fmt.Sprintf(`{"sessionId":"2_big","projectId":"1","event":"connectionCreated","timestamp":%d,"connection":{"id":"c%d","createdAt":%d,"data":%q}}`, 1_700_000_000_000+i, i, 1_700_000_000_000+i, pad)
+		seq, _, err := l.Append(t.Context(), events.Record{Type: events.FrameEvent, Source: events.SourceCallback, Group: events.GroupSession, Event: json.RawMessage(body)}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = seq
+		eventually(t, "applied", func() bool { return r.hub.Applied() >= seq })
+	}
+	// Now the slow console reads: what was in flight, then the close.
+	ce, got := slow.closeFrame()
+	if ce.Code != events.CloseLagging {
+		t.Fatalf("close code %d (%q), want 4000", ce.Code, ce.Text)
+	}
+	wantReason := events.ResumeReasonPrefix + "0"
+	if len(got) > 0 {
+		wantReason = events.ResumeReasonPrefix + strconv.FormatUint(got[len(got)-1], 10)
+		contiguous(t, "slow console before the close", got, 1)
+	}
+	if ce.Text != wantReason {
+		t.Fatalf("close reason %q, want %q (the last seq it was sent)", ce.Text, wantReason)
+	}
+	if v := testutil.ToFloat64(r.metrics.consoleLagging); v != 1 {
+		t.Errorf("consoles_lagging_closed_total = %v, want 1", v)
+	}
+	// The other console was never held up: it has every record.
+	more := appendN(t, l, newHubWorkload(9), 5)
+	eventually(t, "fast console has everything", func() bool {
+		fastMu.Lock()
+		defer fastMu.Unlock()
+		return len(fastSeqs) > 0 && fastSeqs[len(fastSeqs)-1] == more
+	})
+	fastMu.Lock()
+	contiguous(t, "fast console", fastSeqs, 1)
+	fastMu.Unlock()
+	t.Logf("slow console closed after %d records; it had read %d; reason %q", last, len(got), ce.Text)
+
+	// And the slow one resumes where it was told to.
+	resume := strings.TrimPrefix(ce.Text, events.ResumeReasonPrefix)
+	again := dialWS(t, r, tok, "since="+resume+"&epoch="+l.Epoch(), nil)
+	again.hello()
+	n, _ := strconv.ParseUint(resume, 10, 64)
+	contiguous(t, "resumed console", again.seqs(more), n+1)
+}
+
+func TestWSCommands(t *testing.T) {
+	l := hubLog(t, t.TempDir(), LogConfig{})
+	type call struct {
+		claims Claims
+		cmd    events.Command
+	}
+	calls := make(chan call, 16)
+	handler := func(ctx context.Context, c Claims, cmd events.Command) events.Result {
+		if _, ok := ctx.Deadline(); !ok {
+			t.Error("command context has no deadline")
+		}
+		calls <- call{c, cmd}
+		if c.Role == events.RoleViewer {
+			return events.Result{ID: cmd.ID, OK: false, Error: &events.ResultError{Status: 403, Message: "role viewer may not " + cmd.Action}}
+		}
+		return events.Result{ID: cmd.ID, OK: true, Data: json.RawMessage(`{"echo":"` + cmd.Session + `"}`)}
+	}
+	r := startWSRelay(t, l, HubConfig{Commands: handler, CommandRate: 1, CommandBurst: 3}, nil)
+
+	viewer := dialWS(t, r, wsToken(t, "vera", events.RoleViewer, time.Hour), "", nil)
+	viewer.hello()
+	viewer.snapshot()
+	send := func(c *wsConsole, frame string) {
+		if err := c.conn.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	result := func(c *wsConsole) events.Result {
+		t.Helper()
+		m, data := c.frame()
+		if m["type"] != "result" {
+			t.Fatalf("got %s, want a result", data)
+		}
+		var res events.Result
+		_ = json.Unmarshal(data, &res)
+		return res
+	}
+
+	send(viewer, `{"type":"command","id":"c1","action":"mute","session":"2_s","stream":"st1"}`)
+	res := result(viewer)
+	got := <-calls
+	if got.claims.Name != "vera" || got.claims.Role != events.RoleViewer || got.claims.ID == "" {
+		t.Errorf("claims reaching the handler: %+v", got.claims)
+	}
+	if got.cmd.Action != "mute" || got.cmd.Session != "2_s" || got.cmd.Stream != "st1" {
+		t.Errorf("command reaching the handler: %+v", got.cmd)
+	}
+	if res.ID != "c1" || res.OK || res.Error == nil || res.Error.Status != 403 {
+		t.Errorf("result = %+v, want the handler's 403 for c1", res)
+	}
+
+	// Frames that cannot be answered are ignored; answerable bad ones get 400.
+	send(viewer, `not json at all`)
+	send(viewer, `{"type":"command","action":"mute"}`)
+	send(viewer, `{"type":"command","id":"c2"}`)
+	if res := result(viewer); res.ID != "c2" || res.OK || res.Error.Status != 400 {
+		t.Errorf("command without an action: %+v, want 400 for c2", res)
+	}
+	send(viewer, `{"type":"subscribe","id":"c3"}`)
+	if res := result(viewer); res.ID != "c3" || res.Error == nil || res.Error.Status != 400 {
+		t.Errorf("non-command frame: %+v, want 400 for c3", res)
+	}
+	if v := testutil.ToFloat64(r.metrics.commands.WithLabelValues("unknown", outcomeMalformed)); v < 2 {
+		t.Errorf("malformed frames counted %v, want at least 2", v)
+	}
+
+	// A moderator's command gets the handler's answer, data and all.
+	mod := dialWS(t, r, wsToken(t, "mo", events.RoleModerator, time.Hour), "", nil)
+	mod.hello()
+	mod.snapshot()
+	send(mod, `{"type":"command","id":"m1","action":"signal","session":"2_x"}`)
+	if res := result(mod); res.ID != "m1" || !res.OK || string(res.Data) != `{"echo":"2_x"}` {
+		t.Errorf("moderator result = %+v", res)
+	}
+	if c := <-calls; c.claims.Name != "mo" || c.claims.Role != events.RoleModerator {
+		t.Errorf("moderator claims = %+v", c.claims)
+	}
+
+	// Over the rate: the burst of 3 is spent after m1 and two more.
+	statuses := map[int]int{}
+	for i := range 6 {
+		send(mod, fmt.Sprintf(`{"type":"command","id":"r%d","action":"signal","session":"2_x"}`, i))
+	}
+	for range 6 {
+		res := result(mod)
+		if res.OK {
+			statuses[200]++
+			<-calls
+		} else {
+			statuses[res.Error.Status]++
+		}
+	}
+	if statuses[429] < 3 {
+		t.Errorf("results %v, want at least 3 × 429 over a burst of 3 at 1/s", statuses)
+	}
+}
+
+func TestWSCommandsDisabled(t *testing.T) {
+	r := startWSRelay(t, hubLog(t, t.TempDir(), LogConfig{}), HubConfig{}, nil)
+	c := dialWS(t, r, wsToken(t, "ann", events.RoleAdmin, time.Hour), "", nil)
+	c.hello()
+	c.snapshot()
+	if err := c.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"command","id":"x","action":"token","session":"2_s"}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, data := c.frame()
+	var res events.Result
+	_ = json.Unmarshal(data, &res)
+	if res.ID != "x" || res.OK || res.Error == nil || res.Error.Status != 501 || res.Error.Message != "commands are not enabled on this relay" {
+		t.Errorf("result %s, want 501", data)
+	}
+}
+
+func TestWSTokenExpiryClosesTheConnection(t *testing.T) {
+	r := startWSRelay(t, hubLog(t, t.TempDir(), LogConfig{}), HubConfig{}, nil)
+	// IssueToken counts whole seconds: this one expires 1–2 s from now.
+	c := dialWS(t, r, wsToken(t, "eve", events.RoleViewer, 2*time.Second), "", nil)
+	c.hello()
+	c.snapshot()
+	ce, _ := c.closeFrame()
+	if ce.Code != websocket.ClosePolicyViolation || ce.Text != "token expired" {
+		t.Fatalf("closed with %d %q, want 1008 \"token expired\"", ce.Code, ce.Text)
+	}
+}
+
+func TestWSShutdownClosesConsolesWithAResumeHint(t *testing.T) {
+	l := hubLog(t, t.TempDir(), LogConfig{})
+	last := appendN(t, l, newHubWorkload(10), 12)
+	r := startWSRelay(t, l, HubConfig{}, nil)
+	c := dialWS(t, r, wsToken(t, "fay", events.RoleViewer, time.Hour), "since=4", nil)
+	c.hello()
+	c.seqs(last)
+	done := make(chan struct{})
+	go func() {
+		r.hub.Shutdown(t.Context())
+		close(done)
+	}()
+	ce, _ := c.closeFrame()
+	if ce.Code != websocket.CloseGoingAway || ce.Text != "resume since="+strconv.FormatUint(last, 10) {
+		t.Fatalf("closed with %d %q, want 1001 \"resume since=%d\"", ce.Code, ce.Text, last)
+	}
+	c.conn.Close()
+	<-done
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+wsToken(t, "fay", events.RoleViewer, time.Hour))
+	if _, resp, err := websocket.DefaultDialer.DialContext(t.Context(), r.url, h); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("dial after shutdown: %v, want 503", err)
+	}
+}
