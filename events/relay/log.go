@@ -480,7 +480,12 @@ func (l *Log) Follow(ctx context.Context, from uint64, fn func(seq uint64, rec e
 		}
 		rec, err := decodeRecord(seq, msg.Data())
 		if err != nil {
-			return err
+			// Not a record this relay wrote (corruption, or another writer on
+			// the subject). Retrying would stall every console here and
+			// skipping would cut a gap into the sequence, so it is delivered
+			// as an event with no body, which every reducer ignores.
+			l.logger.Error("unreadable record in the log", "seq", seq, "err", err)
+			rec = events.Record{Type: events.FrameEvent, Source: SourceUnreadable, Event: json.RawMessage("null")}
 		}
 		if err := fn(seq, rec); err != nil {
 			return err
@@ -488,6 +493,10 @@ func (l *Log) Follow(ctx context.Context, from uint64, fn func(seq uint64, rec e
 		next++
 	}
 }
+
+// SourceUnreadable marks the placeholder Follow delivers for a record it
+// cannot decode, so the sequence stays gap-free.
+const SourceUnreadable = "unreadable"
 
 // Get reads the record at seq.
 func (l *Log) Get(ctx context.Context, seq uint64) (events.Record, error) {

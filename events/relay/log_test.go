@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -674,4 +675,43 @@ func TestLogFollowReportsTrimUnderASlowReader(t *testing.T) {
 		t.Fatalf("follow returned %v after delivering up to %d; want ErrTrimmed past it, at most %d", err, next-1, total-4)
 	}
 	t.Logf("delivered 1..%d, then %v", next-1, err)
+}
+
+// TestFollowPassesAnUnreadableRecord: a message on the stream that is not a
+// record (another writer, corruption) must neither stall Follow nor cut a
+// gap: it is delivered as a placeholder and the next record follows.
+func TestFollowPassesAnUnreadableRecord(t *testing.T) {
+	ctx := context.Background()
+	ns := startExternalNATS(t)
+	l := openTestLog(t, LogConfig{NatsURL: ns.ClientURL()})
+	good := events.Record{Type: events.FrameEvent, Source: events.SourceCallback, Group: events.GroupSession, Event: json.RawMessage(`{"event":"sessionCreated","sessionId":"s"}`)}
+	if _, _, err := l.Append(ctx, good, "a"); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.Publish(DefaultStream+".cb.session", []byte("not a record")); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.Flush()
+	if _, _, err := l.Append(ctx, good, "b"); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = l.Follow(fctx, 1, func(seq uint64, rec events.Record) error {
+		got = append(got, fmt.Sprintf("%d:%s", seq, rec.Source))
+		if seq == 3 {
+			cancel()
+		}
+		return nil
+	})
+	want := []string{"1:callback", "2:" + SourceUnreadable, "3:callback"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("followed %v, want %v", got, want)
+	}
 }

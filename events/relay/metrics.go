@@ -63,7 +63,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		consoleLag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Subsystem: sub, Name: "console_lag",
-			Help:    "How many records behind the log's last seq a console was when a frame was queued for it.",
+			Help:    "How many records behind the relay's applied seq a console was when a frame was written to it.",
 			Buckets: []float64{0, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000},
 		}),
 		consoleLagging: prometheus.NewCounter(prometheus.CounterOpts{
@@ -72,7 +72,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "commands_total",
-			Help: "Moderation commands by action and outcome (ok, forbidden, error).",
+			Help: "Moderation commands by action and outcome (ok, forbidden, error, rate_limited, malformed, disabled).",
 		}, []string{"action", "outcome"}),
 		logLastSeq: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: ns, Subsystem: sub, Name: "log_last_seq",

@@ -1,0 +1,491 @@
+package relay
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/opentok"
+	"github.com/gavelhq/gavel/opentok/opentoktest"
+)
+
+// Every action end to end (issue 6), relay side: a console sends the
+// command over its WebSocket, the relay's gateway acts on the emulator
+// with the opentok client, and the test checks the emulator's ground truth,
+// the result, the audit trail every console receives, and — where the
+// action changes what is live — the console's mirrored state once the
+// emulator's callback has come back through the relay.
+
+// TestGatewayActionsEndToEnd shares one emulator and relay; each subtest
+// has its own session and its own consoles (so its own rate limit).
+func TestGatewayActionsEndToEnd(t *testing.T) {
+	t.Parallel()
+	fx := newGWFixture(t, true)
+
+	t.Run("signal to the session and to one connection", func(t *testing.T) {
+		mod := fx.console(t, "mona", events.RoleModerator)
+		s := fx.session(t, opentok.Routed)
+		alice := fx.join(t, s, "alice", opentok.RolePublisher)
+		bob := fx.join(t, s, "bob", opentok.RoleSubscriber)
+
+		res := mod.do(events.Command{Action: events.ActionSignal, Session: s, Params: gwParams(t, map[string]string{"type": "chat", "data": "hello, all"})})
+		if data := gwOK(t, "signal to the session", res); len(data) != 0 {
+			t.Errorf("signal data = %v, want {}", data)
+		}
+		all := opentoktest.Signal{Type: "chat", Data: "hello, all"}
+		for _, p := range []*opentoktest.Participant{alice, bob} {
+			if !slices.Contains(p.Signals(), all) {
+				t.Errorf("%s got signals %+v, want %+v", p.ConnectionID(), p.Signals(), all)
+			}
+		}
+
+		one := opentoktest.Signal{Type: "nudge", Data: "just bob"}
+		gwOK(t, "signal to bob", mod.do(events.Command{Action: events.ActionSignal, Session: s, Connection: bob.ConnectionID(),
+			Params: gwParams(t, map[string]string{"type": one.Type, "data": one.Data})}))
+		if !slices.Contains(bob.Signals(), one) {
+			t.Errorf("bob got %+v, want %+v", bob.Signals(), one)
+		}
+		if slices.Contains(alice.Signals(), one) {
+			t.Errorf("alice got bob's signal: %+v", alice.Signals())
+		}
+		a := mod.waitAudit("signal to bob", func(a events.Audit) bool {
+			return a.Action == events.ActionSignal && a.Target == bob.ConnectionID()
+		})
+		if !a.Audit.OK || a.Audit.Actor != "mona" || a.Audit.Role != events.RoleModerator || a.Audit.Session != s || a.Audit.Error != "" {
+			t.Errorf("audit of the signal = %+v", a.Audit)
+		}
+	})
+
+	t.Run("disconnect", func(t *testing.T) {
+		mod := fx.console(t, "mona", events.RoleModerator)
+		s := fx.session(t, opentok.Routed)
+		alice := fx.join(t, s, "alice", opentok.RolePublisher)
+		bob := fx.join(t, s, "bob", opentok.RolePublisher)
+		mod.waitConnections(s, alice.ConnectionID(), bob.ConnectionID())
+
+		gwOK(t, "disconnect alice", mod.do(events.Command{Action: events.ActionDisconnect, Session: s, Connection: alice.ConnectionID()}))
+		if connected, reason := alice.Connected(); connected || reason != events.ReasonForceDisconnected {
+			t.Errorf("alice: connected %v, reason %q; want disconnected with %q", connected, reason, events.ReasonForceDisconnected)
+		}
+		// The first frame that ends alice's connection in the console's
+		// picture is the emulator's callback, with the service's reason.
+		ev := mod.waitEvent("connectionDestroyed of alice", func(f gwEventFrame) bool {
+			return f.Event.Kind == events.ConnectionDestroyed && f.Event.Connection != nil && f.Event.Connection.ID == alice.ConnectionID()
+		})
+		if ev.Source != events.SourceCallback || ev.Event.Reason != events.ReasonForceDisconnected {
+			t.Errorf("alice's connectionDestroyed: source %q reason %q, want a callback with %q", ev.Source, ev.Event.Reason, events.ReasonForceDisconnected)
+		}
+		v := mod.waitView("alice's connection gone", s, func(v events.Session) bool { return !gwHasConnection(v, alice.ConnectionID()) })
+		if !gwHasConnection(v, bob.ConnectionID()) || v.Counts.Connections != 1 {
+			t.Errorf("after disconnecting alice the console shows %+v, want bob alone", v.Connections)
+		}
+		if connected, _ := bob.Connected(); !connected {
+			t.Error("bob was disconnected too")
+		}
+	})
+
+	t.Run("mute, mute_all with except, mute_all_off", func(t *testing.T) {
+		mod := fx.console(t, "mona", events.RoleModerator)
+		s := fx.session(t, opentok.Routed)
+		_, st1 := fx.publisher(t, s, "one")
+		_, st2 := fx.publisher(t, s, "two")
+		_, st3 := fx.publisher(t, s, "three")
+		mod.waitStreams(s, st1, st2, st3)
+		muted := func(id string) bool {
+			t.Helper()
+			st, ok := fx.truthStream(t, s, id)
+			if !ok {
+				t.Fatalf("stream %s left the emulator", id)
+			}
+			return st.AudioMuted
+		}
+
+		gwOK(t, "mute", mod.do(events.Command{Action: events.ActionMute, Session: s, Stream: st1}))
+		if !muted(st1) || muted(st2) || muted(st3) {
+			t.Errorf("after mute %s: muted %v %v %v, want only the first", st1, muted(st1), muted(st2), muted(st3))
+		}
+
+		gwOK(t, "mute_all", mod.do(events.Command{Action: events.ActionMuteAll, Session: s, Params: gwParams(t, map[string]any{"except": []string{st2}})}))
+		if !fx.truth(t, s).MuteAll || !muted(st1) || muted(st2) || !muted(st3) {
+			t.Errorf("after mute_all except %s: mute-all %v, muted %v %v %v; want on, all but the second", st2, fx.truth(t, s).MuteAll, muted(st1), muted(st2), muted(st3))
+		}
+		// While mute-all is on, a stream published later starts muted…
+		_, late := fx.publisher(t, s, "late")
+		if !muted(late) {
+			t.Error("a stream published under mute-all is not muted")
+		}
+
+		gwOK(t, "mute_all_off", mod.do(events.Command{Action: events.ActionMuteAllOff, Session: s}))
+		if fx.truth(t, s).MuteAll {
+			t.Error("mute-all still on after mute_all_off")
+		}
+		// …and once it is off, one published later does not.
+		_, later := fx.publisher(t, s, "later")
+		if muted(later) {
+			t.Error("a stream published after mute_all_off is muted")
+		}
+		for _, action := range []string{events.ActionMuteAll, events.ActionMuteAllOff} {
+			a := mod.waitAudit(action, func(a events.Audit) bool { return a.Action == action && a.Session == s })
+			if !a.Audit.OK || a.Audit.Target != s {
+				t.Errorf("audit of %s = %+v, want ok with the session as target", action, a.Audit)
+			}
+		}
+	})
+
+	t.Run("unpublish", func(t *testing.T) {
+		mod := fx.console(t, "mona", events.RoleModerator)
+		s := fx.session(t, opentok.Routed)
+		coop, stA := fx.publisher(t, s, "cooperates")
+		deaf := fx.join(t, s, "deaf", opentok.RolePublisher)
+		deaf.IgnoreUnpublishRequests()
+		stB, err := deaf.Publish(opentoktest.PublishOptions{Name: "deaf"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, stC := fx.publisher(t, s, "barrier")
+		mod.waitStreams(s, stA, stB, stC)
+
+		data := gwOK(t, "unpublish a cooperating publisher's stream", mod.do(events.Command{Action: events.ActionUnpublish, Session: s, Stream: stA}))
+		if data["connection"] != coop.ConnectionID() {
+			t.Errorf("unpublish data = %v, want the publisher's connection %s", data, coop.ConnectionID())
+		}
+		if want := (opentoktest.Signal{Type: UnpublishSignalType, Data: stA}); !slices.Contains(coop.Signals(), want) {
+			t.Errorf("publisher got %+v, want %+v", coop.Signals(), want)
+		}
+		mod.waitEvent("streamDestroyed of the unpublished stream", func(f gwEventFrame) bool {
+			return f.Event.Kind == events.StreamDestroyed && f.Event.Stream != nil && f.Event.Stream.ID == stA
+		})
+		mod.waitView("the unpublished stream gone", s, func(v events.Session) bool { return !gwHasStream(v, stA) })
+		if len(coop.Streams()) != 0 {
+			t.Errorf("the cooperating publisher still publishes %v", coop.Streams())
+		}
+		if connected, _ := coop.Connected(); !connected {
+			t.Error("unpublish disconnected the publisher")
+		}
+
+		// A publisher whose app ignores the request keeps its stream. The
+		// proof needs no sleep: a cooperating publisher asked afterwards
+		// leaves later than the deaf one would have, and one session's
+		// callbacks arrive in order, so once its streamDestroyed is in, the
+		// deaf one's would have been too.
+		data = gwOK(t, "unpublish an ignoring publisher's stream", mod.do(events.Command{Action: events.ActionUnpublish, Session: s, Stream: stB}))
+		if data["connection"] != deaf.ConnectionID() {
+			t.Errorf("unpublish data = %v, want %s", data, deaf.ConnectionID())
+		}
+		if want := (opentoktest.Signal{Type: UnpublishSignalType, Data: stB}); !slices.Contains(deaf.Signals(), want) {
+			t.Errorf("deaf publisher got %+v, want %+v", deaf.Signals(), want)
+		}
+		gwOK(t, "unpublish the barrier stream", mod.do(events.Command{Action: events.ActionUnpublish, Session: s, Stream: stC}))
+		mod.waitEvent("streamDestroyed of the barrier stream", func(f gwEventFrame) bool {
+			return f.Event.Kind == events.StreamDestroyed && f.Event.Stream != nil && f.Event.Stream.ID == stC
+		})
+		if _, ok := fx.truthStream(t, s, stB); !ok {
+			t.Fatal("the ignoring publisher's stream left the emulator")
+		}
+		if !gwHasStream(mod.sessionView(s), stB) {
+			t.Error("the console lost the ignoring publisher's stream")
+		}
+		// The console then offers mute (or disconnect) instead; mute works.
+		gwOK(t, "mute the stream that stayed", mod.do(events.Command{Action: events.ActionMute, Session: s, Stream: stB}))
+		if st, _ := fx.truthStream(t, s, stB); !st.AudioMuted {
+			t.Error("the stream that stayed is not muted")
+		}
+
+		// A stream the relay has never heard of has no known publisher.
+		gwRefused(t, "unpublish an unknown stream", mod.do(events.Command{Action: events.ActionUnpublish, Session: s, Stream: "2c1f8e0a-7b7b-4c4c-9d9d-000000000000"}),
+			http.StatusConflict, "is not known yet")
+	})
+
+	t.Run("archive_start and archive_stop", func(t *testing.T) {
+		mod := fx.console(t, "mona", events.RoleModerator)
+		s := fx.session(t, opentok.Routed)
+		_, st := fx.publisher(t, s, "host")
+		mod.waitStreams(s, st)
+
+		res := mod.do(events.Command{Action: events.ActionArchiveStart, Session: s, Params: gwParams(t, map[string]string{"name": "town hall"})})
+		id := gwArchive(t, "archive_start", gwOK(t, "archive_start", res), "", "town hall", "started")
+		mod.waitView("the recording badge", s, func(v events.Session) bool {
+			return v.Counts.Recording && gwArchiveStatus(v, id) == "started"
+		})
+		if a, err := fx.api.Archives.Get(t.Context(), id); err != nil || a.Status != "started" {
+			t.Errorf("emulator archive %s: %+v, %v; want started", id, a, err)
+		}
+
+		// No params: the session's only recording archive.
+		res = mod.do(events.Command{Action: events.ActionArchiveStop, Session: s})
+		gwArchive(t, "archive_stop", gwOK(t, "archive_stop", res), id, "", "stopped")
+		mod.waitView("the recording badge to clear", s, func(v events.Session) bool {
+			return !v.Counts.Recording && gwArchiveStatus(v, id) != "" && gwArchiveStatus(v, id) != "started"
+		})
+		gwRefused(t, "archive_stop with nothing recording", mod.do(events.Command{Action: events.ActionArchiveStop, Session: s}),
+			http.StatusConflict, "no archive is recording")
+
+		// A relayed session cannot be archived: the Video API's 409, in words.
+		relayed := fx.session(t, opentok.Relayed)
+		fx.publisher(t, relayed, "peer")
+		gwRefused(t, "archive_start on a relayed session", mod.do(events.Command{Action: events.ActionArchiveStart, Session: relayed}),
+			http.StatusConflict, "the session is relayed — archiving needs a routed session")
+
+		// Two recording at once (the second under its own multiArchiveTag):
+		// the console must name one.
+		first := gwArchive(t, "archive_start", gwOK(t, "archive_start", mod.do(events.Command{Action: events.ActionArchiveStart, Session: s,
+			Params: gwParams(t, map[string]string{"name": "main"})})), "", "main", "started")
+		second, err := fx.api.Archives.Start(t.Context(), opentok.ArchiveOptions{SessionID: s, Name: "backup", MultiArchiveTag: "backup"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mod.waitView("two archives recording", s, func(v events.Session) bool {
+			return gwArchiveStatus(v, first) == "started" && gwArchiveStatus(v, second.ID) == "started"
+		})
+		gwRefused(t, "archive_stop with two recording", mod.do(events.Command{Action: events.ActionArchiveStop, Session: s}),
+			http.StatusConflict, "several archives are recording: name one")
+		if a, _ := fx.api.Archives.Get(t.Context(), first); a == nil || a.Status != "started" {
+			t.Errorf("a refused archive_stop stopped %s: %+v", first, a)
+		}
+		res = mod.do(events.Command{Action: events.ActionArchiveStop, Session: s, Params: gwParams(t, map[string]string{"archive": second.ID})})
+		gwArchive(t, "archive_stop of a named archive", gwOK(t, "archive_stop named", res), second.ID, "backup", "stopped")
+		mod.waitView("the named archive stopped", s, func(v events.Session) bool {
+			return gwArchiveStatus(v, second.ID) != "started" && gwArchiveStatus(v, first) == "started"
+		})
+		gwArchive(t, "archive_stop of the one left", gwOK(t, "archive_stop", mod.do(events.Command{Action: events.ActionArchiveStop, Session: s})), first, "main", "stopped")
+		mod.waitView("the recording badge to clear", s, func(v events.Session) bool { return !v.Counts.Recording })
+
+		a := mod.waitAudit("archive_start", func(a events.Audit) bool { return a.Action == events.ActionArchiveStart && a.Target == id })
+		if !a.Audit.OK {
+			t.Errorf("audit of archive_start = %+v", a.Audit)
+		}
+	})
+
+	t.Run("token", func(t *testing.T) {
+		admin := fx.console(t, "ada", events.RoleAdmin)
+		mod := fx.console(t, "mona", events.RoleModerator)
+		s := fx.session(t, opentok.Routed)
+
+		asked := time.Now()
+		data := gwOK(t, "token", admin.do(events.Command{Action: events.ActionToken, Session: s,
+			Params: gwParams(t, map[string]string{"role": "publisher", "data": "guest-7", "ttl": "1h"})}))
+		tok, _ := data["token"].(string)
+		expStr, _ := data["expires_at"].(string)
+		if tok == "" || len(data) != 2 {
+			t.Fatalf("token data = %v, want token and expires_at", data)
+		}
+		if exp, err := time.Parse(time.RFC3339, expStr); err != nil || exp.Before(asked.Add(59*time.Minute)) || exp.After(asked.Add(61*time.Minute)) {
+			t.Errorf("expires_at %q (%v), want an hour from now", expStr, err)
+		}
+		p, err := fx.emu.Join(s, tok)
+		if err != nil {
+			t.Fatalf("the emulator refused the relay's token: %v", err)
+		}
+		if p.Role() != opentok.RolePublisher {
+			t.Errorf("token role %s, want publisher", p.Role())
+		}
+		if c := fx.truth(t, s).Connections; len(c) != 1 || c[0].Data != "guest-7" {
+			t.Errorf("emulator connections %+v, want one with data guest-7", c)
+		}
+		// The token is a credential: audited, never written into the trail.
+		a := admin.waitAudit("token", func(a events.Audit) bool { return a.Action == events.ActionToken && a.Actor == "ada" })
+		trail, _ := json.Marshal(a)
+		if !a.Audit.OK || strings.Contains(string(trail), tok) {
+			t.Errorf("audit of token = %s, want ok and no token", trail)
+		}
+
+		gwRefused(t, "a moderator asking for a token", mod.do(events.Command{Action: events.ActionToken, Session: s}), http.StatusForbidden, "may not")
+	})
+
+	t.Run("roles and the audit trail", func(t *testing.T) {
+		vic := fx.console(t, "vic", events.RoleViewer)
+		mona := fx.console(t, "mona", events.RoleModerator)
+		otto := fx.console(t, "otto", events.RoleViewer)
+		s := fx.session(t, opentok.Routed)
+		_, st := fx.publisher(t, s, "speaker")
+		mona.waitStreams(s, st)
+
+		// A viewer may only watch: refused, and the attempt is on every
+		// console's trail.
+		res := vic.do(events.Command{Action: events.ActionMute, Session: s, Stream: st})
+		gwRefused(t, "a viewer's mute", res, http.StatusForbidden, "may not")
+		a := otto.waitAudit("the viewer's attempt", func(a events.Audit) bool { return a.Actor == "vic" && a.Action == events.ActionMute })
+		if a.Audit.OK || a.Audit.Error != res.Error.Message || a.Audit.Role != events.RoleViewer || a.Audit.Session != s || a.Audit.Target != st {
+			t.Errorf("audit of the viewer's attempt = %+v, want ok:false with %q", a.Audit, res.Error.Message)
+		}
+		if got, _ := fx.truthStream(t, s, st); got.AudioMuted {
+			t.Error("a viewer's mute muted the stream")
+		}
+
+		// A moderator's mute: done, and its audit entry is in the log
+		// before the answer, and reaches every console with one seq.
+		id := mona.send(events.Command{Action: events.ActionMute, Session: s, Stream: st})
+		gwOK(t, "a moderator's mute", mona.result(id))
+		if got, _ := fx.truthStream(t, s, st); !got.AudioMuted {
+			t.Error("the moderator's mute did not mute the stream")
+		}
+		var seq uint64
+		for _, c := range []*gwConsole{otto, vic, mona} {
+			f := c.waitAudit("the moderator's mute", func(a events.Audit) bool { return a.Actor == "mona" && a.Action == events.ActionMute })
+			if !f.Audit.OK || f.Audit.Error != "" || f.Audit.Target != st || f.Audit.Role != events.RoleModerator {
+				t.Errorf("console %s: audit of the mute = %+v", c.name, f.Audit)
+			}
+			if seq != 0 && f.Seq != seq {
+				t.Errorf("console %s: audit seq %d, another console had %d", c.name, f.Seq, seq)
+			}
+			seq = f.Seq
+		}
+		if at := mona.lastSeqAtResult(id); seq == 0 || seq > at {
+			t.Errorf("audit seq %d, but the log ended at %d when the result arrived: appended after the answer", seq, at)
+		}
+
+		// An action nobody knows is a bad request, whoever asks, and audited.
+		gwRefused(t, "an unknown action", mona.do(events.Command{Action: "ban", Session: s, Connection: "c"}), http.StatusBadRequest, `unknown action "ban"`)
+		gwRefused(t, "a viewer's unknown action", vic.do(events.Command{Action: "ban", Session: s}), http.StatusBadRequest, "unknown action")
+		otto.waitAudit("the unknown action", func(a events.Audit) bool { return a.Actor == "mona" && a.Action == "ban" && !a.OK })
+	})
+
+	t.Run("Video API errors surface in words", func(t *testing.T) {
+		mona := fx.console(t, "mona", events.RoleModerator)
+		s := fx.session(t, opentok.Routed)
+		fx.join(t, s, "present", opentok.RolePublisher)
+		const ghost = "8b732fa3-1a9e-4c61-9d0e-6f1c2b3a4d5e"
+		res := mona.do(events.Command{Action: events.ActionDisconnect, Session: s, Connection: ghost})
+		gwRefused(t, "disconnect of an unknown connection", res, http.StatusNotFound, "that connection is not connected to the session")
+		a := mona.waitAudit("the failed disconnect", func(a events.Audit) bool { return a.Action == events.ActionDisconnect && a.Target == ghost })
+		if a.Audit.OK || a.Audit.Error != res.Error.Message {
+			t.Errorf("audit of the failed disconnect = %+v, want ok:false with the result's message", a.Audit)
+		}
+	})
+}
+
+// TestGatewayWithoutVideoAPIClient: a relay with no credentials still
+// watches (callbacks flow to consoles) but every action says why it cannot.
+func TestGatewayWithoutVideoAPIClient(t *testing.T) {
+	t.Parallel()
+	fx := newGWFixture(t, false)
+	mona := fx.console(t, "mona", events.RoleModerator)
+	ada := fx.console(t, "ada", events.RoleAdmin)
+	vic := fx.console(t, "vic", events.RoleViewer)
+	s := fx.session(t, opentok.Routed)
+	_, st := fx.publisher(t, s, "speaker")
+	mona.waitStreams(s, st)
+
+	res := mona.do(events.Command{Action: events.ActionMute, Session: s, Stream: st})
+	gwRefused(t, "mute without credentials", res, http.StatusServiceUnavailable, "no Video API credentials")
+	if got, _ := fx.truthStream(t, s, st); got.AudioMuted {
+		t.Error("the stream was muted by a relay without credentials")
+	}
+	gwRefused(t, "reconcile without credentials", ada.do(events.Command{Action: events.ActionReconcile, Session: s}),
+		http.StatusServiceUnavailable, "Video API credentials")
+	// The role is checked first: a viewer hears 403, not 503.
+	gwRefused(t, "a viewer's mute without credentials", vic.do(events.Command{Action: events.ActionMute, Session: s, Stream: st}),
+		http.StatusForbidden, "may not")
+	a := vic.waitAudit("the refused mute", func(a events.Audit) bool { return a.Actor == "mona" && a.Action == events.ActionMute })
+	if a.Audit.OK || a.Audit.Error != res.Error.Message {
+		t.Errorf("audit = %+v, want ok:false with %q", a.Audit, res.Error.Message)
+	}
+}
+
+// TestGatewayRateLimitIsPerConsole: one console's commands are cut off
+// with 429 — past its token bucket one after another, or past its
+// in-flight bound all at once — while another console's still go
+// through, and a refused command never reaches the Video API.
+func TestGatewayRateLimitIsPerConsole(t *testing.T) {
+	t.Parallel()
+	fx := newGWFixture(t, true)
+	steady := fx.console(t, "stella", events.RoleModerator)
+	rush := fx.console(t, "russ", events.RoleModerator)
+	calm := fx.console(t, "cal", events.RoleModerator)
+	s := fx.session(t, opentok.Routed)
+	alice := fx.join(t, s, "alice", opentok.RolePublisher)
+	flood := func(c *gwConsole) events.Command {
+		return events.Command{Action: events.ActionSignal, Session: s, Params: gwParams(t, map[string]string{"type": "flood", "data": c.name})}
+	}
+	done := map[string]int{} // signals the Video API delivered, by console
+
+	// One at a time, each waiting for its answer: the bucket (bursts of
+	// 20, 5 a second) runs dry long before 100.
+	var refused *events.ResultError
+	for i := 0; i < 100 && refused == nil; i++ {
+		res := steady.do(flood(steady))
+		switch {
+		case res.OK:
+			done[steady.name]++
+		case res.Error.Status == http.StatusTooManyRequests:
+			refused = res.Error
+		default:
+			t.Fatalf("command %d: %+v, want ok or 429", i, res.Error)
+		}
+	}
+	if refused == nil || !strings.Contains(refused.Message, "a second") || done[steady.name] < 20 {
+		t.Fatalf("one console, one at a time: %d done, then %+v; want at least the burst of 20 done, then 429 saying the rate", done[steady.name], refused)
+	}
+
+	// All at once: more than may be in flight, and more than the burst.
+	const burst = 45
+	ids := make([]string, burst)
+	for i := range ids {
+		ids[i] = rush.send(flood(rush))
+	}
+	statuses := map[int]int{}
+	for _, id := range ids {
+		res := rush.result(id)
+		if res.OK {
+			statuses[http.StatusOK]++
+			done[rush.name]++
+			continue
+		}
+		statuses[res.Error.Status]++
+		if res.Error.Status == http.StatusTooManyRequests && !strings.Contains(res.Error.Message, "too many commands") {
+			t.Errorf("429 message %q, want it to say too many commands", res.Error.Message)
+		}
+	}
+	if statuses[http.StatusTooManyRequests] == 0 || statuses[http.StatusOK] == 0 || statuses[http.StatusOK]+statuses[http.StatusTooManyRequests] != burst {
+		t.Errorf("burst of %d: results by status %v, want some done and the rest 429", burst, statuses)
+	}
+	t.Logf("one at a time: %d done before 429; a burst of %d: %v", done[steady.name], burst, statuses)
+
+	// Another console is not held back by either.
+	want := opentoktest.Signal{Type: "calm", Data: "still here"}
+	gwOK(t, "another console's command", calm.do(events.Command{Action: events.ActionSignal, Session: s,
+		Params: gwParams(t, map[string]string{"type": want.Type, "data": want.Data})}))
+	got := map[string]int{}
+	for _, sig := range alice.Signals() {
+		if sig.Type == "flood" {
+			got[sig.Data]++
+		}
+	}
+	if !slices.Contains(alice.Signals(), want) || got[steady.name] != done[steady.name] || got[rush.name] != done[rush.name] {
+		t.Errorf("signals delivered %v (calm's: %v), want exactly the commands answered ok %v", got, slices.Contains(alice.Signals(), want), done)
+	}
+}
+
+// gwArchive checks an archive result's data ({"archive":{"id","name","status"}})
+// and returns the archive's id; empty wants are not checked.
+func gwArchive(t testing.TB, what string, data map[string]any, wantID, wantName, wantStatus string) string {
+	t.Helper()
+	a, ok := data["archive"].(map[string]any)
+	if !ok || len(data) != 1 {
+		t.Fatalf("%s: data %v, want {\"archive\":{…}}", what, data)
+	}
+	id, _ := a["id"].(string)
+	name, _ := a["name"].(string)
+	status, _ := a["status"].(string)
+	if id == "" || (wantID != "" && id != wantID) || name != wantName && wantName != "" || status != wantStatus {
+		t.Fatalf("%s: archive %v, want id %q name %q status %q", what, a, wantID, wantName, wantStatus)
+	}
+	if _, ok := a["name"]; !ok {
+		t.Errorf("%s: archive %v has no name field", what, a)
+	}
+	return id
+}
+
+// gwArchiveStatus is an archive's status in a session view ("" if unknown).
+func gwArchiveStatus(v events.Session, id string) string {
+	for _, a := range v.Archives {
+		if a.ID == id {
+			return a.Status
+		}
+	}
+	return ""
+}
