@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 
 	"charm.land/fang/v2"
 	"charm.land/lipgloss/v2"
@@ -22,6 +24,8 @@ import (
 	"github.com/gavelhq/gavel/opentok"
 	"github.com/gavelhq/gavel/opentok/cli"
 	"github.com/gavelhq/gavel/opentok/opentoktest/emulatorcmd"
+	"github.com/gavelhq/gavel/tui"
+	"github.com/gavelhq/gavel/tui/demo"
 	"github.com/spf13/cobra"
 )
 
@@ -97,8 +101,9 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) stri
 		Short: "A terminal console for live Vonage Video API sessions",
 		Long: "gavel shows every live Vonage Video API (OpenTok) session, its connections, streams and\n" +
 			"viewers as they change, and lets a moderator signal, mute, disconnect and record.\n\n" +
-			"Today it has the scriptable commands below, a Video API emulator (gavel emulator) and\n" +
-			"the relay (gavel relay, gavel events); the live console (gavel, gavel demo) is next.\n\n" +
+			"Try it with no account: gavel demo. Watch a real project: run gavel relay, then\n" +
+			"gavel --relay ws://HOST/v1/stream --token T. Moderation keys in the console come next;\n" +
+			"the commands below act from the command line today.\n\n" +
 			"Credentials come from the config file (--config, $GAVEL_CONFIG, or\n" +
 			"$XDG_CONFIG_HOME/gavel/config.toml) or from GAVEL_API_KEY and GAVEL_API_SECRET\n" +
 			"(or GAVEL_APPLICATION_ID and GAVEL_PRIVATE_KEY_FILE); GAVEL_API_URL points at another host.",
@@ -140,15 +145,72 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) stri
 		Stdout: stdout,
 		Stderr: stderr,
 	})...)
-	root.AddCommand(&cobra.Command{
-		Use:   "demo",
-		Short: "Live console on simulated sessions (arrives with the live console)",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("gavel demo is not built yet: it arrives with the live console; today gavel has the scriptable commands in gavel --help")
-		},
+	root.AddCommand(demoCmd())
+	addConsole(root, func() (relaycmd.ConsoleConfig, error) {
+		cfg, err := loadConfig(configPath, getenv)
+		return cfg.Console, err
 	})
 	return root
+}
+
+// addConsole makes `gavel` itself the live console: it connects to the
+// relay named by --relay/--token, else by the [console] section (or
+// GAVEL_RELAY_URL and GAVEL_RELAY_TOKEN). Mistyped subcommands still get
+// cobra's "unknown command": the root takes no arguments.
+func addConsole(root *cobra.Command, load func() (relaycmd.ConsoleConfig, error)) {
+	var relayURL, token string
+	root.Flags().StringVar(&relayURL, "relay", "", "the relay's console stream, ws(s)://HOST/v1/stream (default console.relay)")
+	root.Flags().StringVar(&token, "token", "", "console token from `gavel relay token` (default console.token)")
+	root.RunE = func(cmd *cobra.Command, _ []string) error {
+		cc, err := load()
+		if err != nil {
+			return &cli.ConfigError{Err: err}
+		}
+		if cmd.Flags().Changed("relay") {
+			cc.Relay = relayURL
+		}
+		if cmd.Flags().Changed("token") {
+			cc.Token = token
+		}
+		switch {
+		case cc.Relay == "" && cc.Token == "":
+			// The design's default, a relay embedded in the console, comes later.
+			return &cli.UsageError{Err: errors.New("no relay configured: run `gavel demo` to try the console, or `gavel relay` and then `gavel --relay ws://HOST/v1/stream --token T`")}
+		case cc.Relay == "":
+			return &cli.UsageError{Err: fmt.Errorf("no relay: pass --relay ws://HOST/v1/stream (or set console.relay or %s)", relaycmd.EnvRelayURL)}
+		case cc.Token == "":
+			return &cli.UsageError{Err: fmt.Errorf("no token: pass --token (from `gavel relay token`), or set console.token or %s", relaycmd.EnvRelayToken)}
+		}
+		return tui.Run(cmd.Context(), tui.Options{RelayURL: cc.Relay, Token: cc.Token})
+	}
+}
+
+// demoCmd is `gavel demo`: the console on an emulator and a relay started
+// in-process, full of simulated sessions. It needs no config or account.
+func demoCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "demo",
+		Short: "Live console on simulated sessions (an in-process emulator and relay; no account needed)",
+		Long: "Start a Video API emulator full of simulated sessions (a 2000-viewer town hall, a classroom,\n" +
+			"one-to-one calls, a session on a flaky network) and a relay, both in-process on loopback ports,\n" +
+			"and open the live console on them. Nothing leaves the machine; q quits and cleans up.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// A closed terminal (SSH drop: SIGHUP) or SIGTERM ends the
+			// console like q does, so Close still removes the relay's
+			// temporary directory.
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGHUP, syscall.SIGTERM)
+			defer stop()
+			d, err := demo.Start(ctx, demo.Options{})
+			if err != nil {
+				return err
+			}
+			// The scenarios fill the emulator in the background: the
+			// console's first frame does not wait for them.
+			runErr := tui.Run(ctx, tui.Options{RelayURL: d.RelayURL(), Token: d.Token(), Demo: true})
+			return errors.Join(runErr, d.Close())
+		},
+	}
 }
 
 // Config is the whole config file. Each section belongs to the package that

@@ -1,0 +1,650 @@
+// Package tui is gavel's console: a Bubble Tea program that shows every
+// live session a relay knows of, lets a moderator drill into one, and
+// tails the events. It reads state from the relay (events/relayclient)
+// and never calls the Video API itself.
+//
+// Relay frames never reach Update one by one: a feed goroutine folds them
+// into a Mirror and a coalescer hands the UI at most one StateMsg per
+// 50 ms, so a 10,000-person town hall costs ≤ 20 renders a second, and
+// every table renders only its visible window.
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/relayclient"
+)
+
+// Options configure the console.
+type Options struct {
+	// RelayURL is the relay's stream (ws(s)://host/v1/stream); Token the
+	// console token sent to it.
+	RelayURL, Token string
+	// Demo shows a DEMO badge: the data is simulated.
+	Demo bool
+	// Title names this console in the header (e.g. the relay or project).
+	Title string
+}
+
+// StateMsg is one batch from the feed: the whole picture (immutable: the
+// UI never changes it), the event lines that came since the last batch,
+// and the link's state.
+type StateMsg struct {
+	// Sessions is the whole picture, in every batch (sorted by id, as
+	// State.Sessions gives them); a session whose value is unchanged may
+	// be the same value as last time, which the session view relies on
+	// to skip rebuilding a 10,000-row table.
+	Sessions []events.Session
+	Events   []EventLine // new since the last batch, oldest first
+	// EventsDropped counts lines the feed let go before the UI took them
+	// (it keeps at most one event log's worth between batches).
+	EventsDropped uint64
+	Link          relayclient.Status
+	Seq           uint64
+}
+
+// tickMsg moves the clock the ages and the STALE badge are measured by.
+type tickMsg time.Time
+
+type viewKind int
+
+const (
+	viewSessions viewKind = iota
+	viewSession
+	viewEvents
+)
+
+func (k viewKind) String() string {
+	return [...]string{"sessions", "session", "events"}[k]
+}
+
+type promptMode int
+
+const (
+	promptNone promptMode = iota
+	promptFilter
+	promptCommand
+)
+
+// Model is the console's root: it routes keys (prompt first, then help,
+// then the view's and the global actions), keeps the view stack that the
+// breadcrumbs show, and composes header, view and footer.
+type Model struct {
+	opts   Options
+	keys   KeyMap
+	styles Styles
+	isDark bool
+	help   help.Model
+
+	width, height int
+	now           time.Time
+
+	link    relayclient.Status
+	hasLink bool // a relay is configured (else nothing to be stale about)
+	seq     uint64
+
+	all      []events.Session
+	names    *nameCache
+	footers  *footerCache
+	stack    []viewKind
+	sessions sessionsView
+	session  sessionView
+	events   eventsView
+
+	prompt     promptMode
+	promptText string
+	showHelp   bool
+	flash      string
+	quitting   bool
+	syncOutput bool
+}
+
+type footerCache struct{ m map[string]string }
+
+// NewModel returns the console's model, at the sessions view, with no
+// data until a StateMsg arrives.
+func NewModel(opts Options) Model {
+	m := Model{
+		opts: opts, keys: DefaultKeyMap(), isDark: true, help: help.New(),
+		width: 80, height: 24, now: time.Now(),
+		hasLink: opts.RelayURL != "",
+		names:   &nameCache{},
+		footers: &footerCache{},
+		stack:   []viewKind{viewSessions},
+		events:  newEventsView(DefaultEventLines),
+	}
+	m.link = relayclient.Status{State: relayclient.Connecting, Since: m.now}
+	m.setStyles()
+	return m
+}
+
+func (m *Model) setStyles() {
+	m.styles = NewStyles(m.isDark)
+	m.help.Styles = m.styles.Help
+}
+
+func tick() tea.Cmd {
+	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
+
+// Init asks the terminal's background and starts the clock.
+func (m Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{tea.RequestBackgroundColor, tick()}
+	if m.syncOutput {
+		cmds = append(cmds, syncOutputOptIn)
+	}
+	return tea.Batch(cmds...)
+}
+
+// syncOutputOptIn turns on synchronized output (mode 2026), which Bubble
+// Tea v2.0.10 does not probe for under SSH, where a frame drawn in pieces
+// is most visible. Terminals without the mode ignore it.
+func syncOutputOptIn() tea.Msg {
+	return tea.ModeReportMsg{Mode: ansi.ModeSynchronizedOutput, Value: ansi.ModeReset}
+}
+
+// wantSyncOutput: over SSH, unless GAVEL_SYNC_OUTPUT=off.
+func wantSyncOutput(getenv func(string) string) bool {
+	switch getenv("GAVEL_SYNC_OUTPUT") {
+	case "off", "0", "false":
+		return false
+	case "on", "1", "true":
+		return true
+	}
+	return getenv("SSH_TTY") != "" || getenv("SSH_CONNECTION") != ""
+}
+
+func (m Model) current() viewKind { return m.stack[len(m.stack)-1] }
+
+// Update handles one message; it does no I/O.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case StateMsg:
+		m.applyState(msg)
+	case tickMsg:
+		m.now = time.Time(msg)
+		return m, tick()
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.help.SetWidth(msg.Width)
+	case tea.BackgroundColorMsg:
+		m.isDark = msg.IsDark()
+		m.setStyles()
+	case tea.KeyPressMsg:
+		return m.key(msg)
+	}
+	return m, nil
+}
+
+func (m *Model) applyState(msg StateMsg) {
+	m.all = msg.Sessions
+	m.link, m.seq = msg.Link, msg.Seq
+	m.sessions.set(msg.Sessions, m.names)
+	if m.session.id != "" {
+		m.session.set(msg.Sessions, m.names)
+		m.session.addEvents(msg.Events)
+	}
+	m.events.add(msg.Events, msg.EventsDropped)
+}
+
+func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	k := &m.keys
+	if k.ForceQuit.Matches(msg) {
+		m.quitting = true
+		return m, tea.Quit
+	}
+	m.flash = ""
+	if m.prompt != promptNone {
+		return m.promptKey(msg)
+	}
+	if m.showHelp {
+		switch {
+		case k.Quit.Matches(msg):
+			m.quitting = true
+			return m, tea.Quit
+		case k.Help.Matches(msg) || k.Back.Matches(msg):
+			m.showHelp = false
+		}
+		return m, nil
+	}
+	switch {
+	case k.Quit.Matches(msg):
+		m.quitting = true
+		return m, tea.Quit
+	case k.Help.Matches(msg):
+		m.showHelp = true
+	case k.Filter.Matches(msg):
+		m.prompt, m.promptText = promptFilter, m.filter()
+	case k.Command.Matches(msg):
+		m.prompt, m.promptText = promptCommand, ""
+	case k.Back.Matches(msg):
+		if m.filter() != "" {
+			m.setFilter("")
+		} else if len(m.stack) > 1 {
+			m.stack = m.stack[:len(m.stack)-1]
+		}
+	case k.Open.Matches(msg):
+		m.open()
+	case k.Up.Matches(msg):
+		m.move(-1)
+	case k.Down.Matches(msg):
+		m.move(1)
+	case k.PageUp.Matches(msg):
+		m.move(-m.page())
+	case k.PageDown.Matches(msg):
+		m.move(m.page())
+	case k.Top.Matches(msg):
+		m.move(-1 << 30)
+	case k.Bottom.Matches(msg):
+		m.move(1 << 30)
+	default:
+		m.viewKey(msg)
+	}
+	return m, nil
+}
+
+// viewKey handles the keys only one view has.
+func (m *Model) viewKey(msg tea.KeyPressMsg) {
+	k := &m.keys
+	switch m.current() {
+	case viewSessions:
+		switch {
+		case k.Sort.Matches(msg):
+			m.sessions.sort = (m.sessions.sort + 1) % nSortKeys
+			m.sessions.sortRows()
+			m.sessions.refilter()
+		case k.ShowAll.Matches(msg):
+			m.sessions.showAll = !m.sessions.showAll
+			m.sessions.set(m.all, m.names)
+		}
+	case viewSession:
+		if k.Pane.Matches(msg) {
+			m.session.pane = (m.session.pane + 1) % 3
+		}
+	case viewEvents:
+		if k.Follow.Matches(msg) {
+			m.events.follow = !m.events.follow
+			if m.events.follow {
+				m.events.list.cursor = m.events.count() - 1
+			}
+		}
+	}
+}
+
+func (m *Model) page() int { return max(m.height-6, 1) }
+
+func (m *Model) move(d int) {
+	switch m.current() {
+	case viewSessions:
+		m.sessions.list.move(d, len(m.sessions.shown))
+		m.sessions.remember()
+	case viewSession:
+		l, n := m.session.list()
+		l.move(d, n)
+	case viewEvents:
+		m.events.list.move(d, m.events.count())
+		m.events.follow = m.events.list.cursor >= m.events.count()-1
+	}
+}
+
+// open drills down: a session from the sessions table, or the session of
+// the selected event.
+func (m *Model) open() {
+	id := ""
+	switch m.current() {
+	case viewSessions:
+		if r, ok := m.sessions.current(); ok {
+			id = r.id
+		}
+	case viewEvents:
+		if m.events.count() > 0 {
+			id = m.events.line(m.events.list.cursor).Session
+		}
+	}
+	if id == "" {
+		return
+	}
+	m.openSession(id)
+}
+
+func (m *Model) openSession(id string) {
+	if m.session.id != id {
+		m.session = newSessionView(id)
+		m.session.set(m.all, m.names)
+		var tail []EventLine
+		for i := range m.events.lines.len() {
+			if l := m.events.lines.at(i); l.Session == id {
+				tail = append(tail, l)
+			}
+		}
+		m.session.addEvents(tail)
+	}
+	m.stack = append(m.stack, viewSession)
+}
+
+func (m *Model) filter() string {
+	switch m.current() {
+	case viewSessions:
+		return m.sessions.filter
+	case viewSession:
+		return m.session.filter
+	}
+	return m.events.filter
+}
+
+func (m *Model) setFilter(f string) {
+	switch m.current() {
+	case viewSessions:
+		m.sessions.filter = f
+		m.sessions.refilter()
+	case viewSession:
+		m.session.filter = f
+		m.session.refilter()
+	case viewEvents:
+		m.events.filter = f
+		m.events.refilter()
+	}
+}
+
+func (m Model) promptKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	switch msg.String() {
+	case "esc":
+		if m.prompt == promptFilter {
+			m.setFilter("")
+		}
+		m.prompt = promptNone
+		return m, nil
+	case "enter":
+		mode := m.prompt
+		m.prompt = promptNone
+		if mode == promptCommand {
+			return m.command(m.promptText)
+		}
+		return m, nil
+	case "backspace":
+		if r := []rune(m.promptText); len(r) > 0 {
+			m.promptText = string(r[:len(r)-1])
+		}
+	case "ctrl+u":
+		m.promptText = ""
+	case "space":
+		m.promptText += " "
+	default:
+		if msg.Text == "" || len([]rune(m.promptText)) >= 64 {
+			return m, nil
+		}
+		m.promptText += Sanitize(msg.Text)
+	}
+	if m.prompt == promptFilter {
+		m.setFilter(m.promptText)
+	}
+	return m, nil
+}
+
+// commands are the views : switches to, with their aliases.
+var commands = map[string]viewKind{
+	"sessions": viewSessions, "session": viewSessions, "sess": viewSessions, "s": viewSessions,
+	"events": viewEvents, "event": viewEvents, "ev": viewEvents, "e": viewEvents,
+}
+
+func (m Model) command(text string) (tea.Model, tea.Cmd) {
+	cmd := strings.ToLower(strings.TrimSpace(text))
+	switch cmd {
+	case "":
+		return m, nil
+	case "q", "quit", "q!":
+		m.quitting = true
+		return m, tea.Quit
+	}
+	if v, ok := commands[cmd]; ok {
+		m.stack = []viewKind{v}
+		return m, nil
+	}
+	m.flash = "unknown view :" + cmd + " — try :sessions or :events"
+	return m, nil
+}
+
+// rowStyle styles one table row: reversed and bold when selected (visible
+// under NO_COLOR), faint while the link is down.
+func (m *Model) rowStyle(selected bool, row string) string {
+	return m.rowStyleIn(true, selected, row)
+}
+
+func (m *Model) rowStyleIn(focused, selected bool, row string) string {
+	dim := m.dimmed()
+	switch {
+	case selected && focused && dim:
+		return m.styles.SelectedDim.Render(row)
+	case selected && focused:
+		return m.styles.Selected.Render(row)
+	case selected:
+		return m.styles.Prompt.Render(row) // bold: where the cursor of an unfocused pane is
+	case dim:
+		return m.styles.Dim.Render(row)
+	}
+	return row
+}
+
+// dimmed is true while the picture may be out of date.
+func (m *Model) dimmed() bool {
+	return m.hasLink && m.link.State != relayclient.Live
+}
+
+// LinkBadge is the header's word for the relay link.
+func LinkBadge(s relayclient.Status, now time.Time) string {
+	switch s.State {
+	case relayclient.Live:
+		return "● LIVE"
+	case relayclient.Connecting:
+		if s.Attempt > 0 {
+			return fmt.Sprintf("CONNECTING (attempt %d)", s.Attempt)
+		}
+		return "CONNECTING"
+	case relayclient.Reconnecting:
+		return fmt.Sprintf("RECONNECTING (attempt %d)", max(s.Attempt, 1))
+	case relayclient.Stale:
+		return "STALE for " + compactDuration(now.Sub(s.Since).Truncate(time.Second))
+	}
+	return s.State.String()
+}
+
+func (m *Model) linkBadge() string {
+	if !m.hasLink {
+		return m.styles.Muted.Render("no relay")
+	}
+	text := LinkBadge(m.link, m.now)
+	switch m.link.State {
+	case relayclient.Live:
+		return m.styles.Live.Render(text)
+	case relayclient.Stale:
+		return m.styles.Stale.Render(" " + text + " ")
+	}
+	return m.styles.Reconnecting.Render(" " + text + " ")
+}
+
+func (m *Model) headerLine() string {
+	left := m.styles.Title.Render("gavel")
+	if m.opts.Title != "" {
+		left += " " + m.styles.Muted.Render(Clip(m.opts.Title, max(m.width/3, 8)))
+	}
+	right := m.linkBadge()
+	if m.opts.Demo {
+		right = m.styles.Demo.Render(" DEMO ") + " " + right
+	}
+	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
+	if gap < 1 {
+		return ansi.Truncate(left+" "+right, m.width, "")
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+func (m *Model) crumbs() string {
+	parts := make([]string, 0, len(m.stack))
+	for _, v := range m.stack {
+		switch v {
+		case viewSession:
+			label := m.sessions.short(m.session.id, 16)
+			if l := sessionLabel(&m.session.s, m.names); l != "" {
+				label += " (" + l + ")"
+			}
+			parts = append(parts, label)
+		default:
+			parts = append(parts, v.String())
+		}
+	}
+	left := m.styles.Crumbs.Render(Clip(strings.Join(parts, " › "), m.width))
+	if !m.hasLink || m.link.Err == nil || m.link.State == relayclient.Live {
+		return left
+	}
+	// Why the link is down, at the right, in what room is left.
+	room := m.width - lipgloss.Width(left) - 2
+	if room < 12 {
+		return left
+	}
+	why := Clip("relay: "+m.link.Err.Error(), room)
+	return left + strings.Repeat(" ", m.width-lipgloss.Width(left)-ansi.StringWidth(why)) + m.styles.Error.Render(why)
+}
+
+func (m *Model) viewTitle() string {
+	switch m.current() {
+	case viewSessions:
+		return m.sessions.title()
+	case viewSession:
+		return m.session.title()
+	}
+	return m.events.title()
+}
+
+func (m *Model) footer() string {
+	switch {
+	case m.prompt == promptFilter:
+		return m.styles.Prompt.Render(Clip("/"+m.promptText+"▏", m.width))
+	case m.prompt == promptCommand:
+		return m.styles.Prompt.Render(Clip(":"+m.promptText+"▏", m.width)) + m.styles.Muted.Render("  sessions · events")
+	case m.flash != "":
+		return m.styles.Flash.Render(Clip(m.flash, m.width))
+	}
+	return m.shortHelp()
+}
+
+// shortHelp is the footer of hints, rendered once per view, width and
+// set of enabled keys.
+func (m *Model) shortHelp() string {
+	h := m.helpKeys()
+	var k strings.Builder
+	fmt.Fprintf(&k, "%d/%v/%d/%v/", h.kind, h.root, m.width, m.isDark)
+	for _, a := range m.keys.Actions() {
+		if a.Enabled() {
+			k.WriteByte('1')
+		} else {
+			k.WriteByte('0')
+		}
+	}
+	if s, ok := m.footers.m[k.String()]; ok {
+		return s
+	}
+	s := ansi.Truncate(m.help.ShortHelpView(h.ShortHelp()), m.width, "…")
+	if m.footers.m == nil || len(m.footers.m) > 64 {
+		m.footers.m = map[string]string{}
+	}
+	m.footers.m[k.String()] = s
+	return s
+}
+
+func (m *Model) helpKeys() viewHelp {
+	return viewHelp{km: &m.keys, kind: m.current(), root: len(m.stack) == 1}
+}
+
+// countingLegend says how the figures are derived: none is reported by
+// the service as such.
+var countingLegend = []string{
+	"How figures are counted (from the callbacks; Vonage reports none of them):",
+	"  publishers  connections with at least one live stream",
+	"  viewers     connections that publish nothing (the audience)",
+	"  streams     camera + screen + custom + audio-only",
+	"  ●REC        an archive is started or paused; BCST a broadcast is live",
+}
+
+// Render is the whole screen as a string, exactly height lines.
+func (m *Model) Render() string {
+	if m.width < 40 || m.height < 10 {
+		return Clip(fmt.Sprintf("gavel: terminal too small (%dx%d); need 40x10", m.width, m.height), m.width)
+	}
+	var b strings.Builder
+	b.Grow(m.width * m.height * 2)
+	b.WriteString(m.headerLine())
+	b.WriteByte('\n')
+	b.WriteString(m.crumbs())
+	b.WriteByte('\n')
+	b.WriteString(m.styles.Title.Render(Clip(m.viewTitle(), m.width)))
+	b.WriteByte('\n')
+	body := m.height - 4
+	if m.showHelp {
+		m.help.ShowAll = true
+		h := m.help.FullHelpView(m.helpKeys().FullHelp())
+		m.help.ShowAll = false
+		lines := strings.Split(h, "\n")
+		lines = append(append(lines, ""), countingLegend...)
+		b.WriteString("Keys (? or esc to close)\n")
+		for i := 0; i < body-1; i++ {
+			if i < len(lines) {
+				b.WriteString(ansi.Truncate(lines[i], m.width, "…"))
+			}
+			b.WriteByte('\n')
+		}
+	} else {
+		switch m.current() {
+		case viewSessions:
+			m.sessions.render(m, m.width, body, &b)
+		case viewSession:
+			m.session.render(m, m.width, body, &b)
+		case viewEvents:
+			m.events.render(m, m.width, body, &b)
+		}
+	}
+	b.WriteString(m.footer())
+	return b.String()
+}
+
+// View renders the screen; the alt screen keeps the terminal's scrollback.
+func (m Model) View() tea.View {
+	v := tea.NewView("")
+	if !m.quitting {
+		v.SetContent(m.Render())
+	}
+	v.AltScreen = true
+	v.WindowTitle = "gavel"
+	return v
+}
+
+// Run runs the console until the user quits or ctx ends. The relay link
+// is never a reason to stop: while it is down the console keeps the last
+// picture, dimmed, and says so in the header.
+func Run(ctx context.Context, opts Options) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m := NewModel(opts)
+	m.syncOutput = wantSyncOutput(os.Getenv)
+	p := tea.NewProgram(m, tea.WithContext(ctx))
+	if opts.RelayURL != "" {
+		f := newFeed(opts)
+		go f.run(ctx)
+		go f.pump(ctx, batchInterval, p.Send)
+	}
+	_, err := p.Run()
+	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+		return nil // the caller ended it
+	}
+	return err
+}

@@ -1,0 +1,284 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gavelhq/gavel/events"
+)
+
+// EventLine is one event as the console shows it: what happened, to
+// whom, in words. Its strings are already sanitized.
+type EventLine struct {
+	Seq     uint64
+	At      time.Time // when it happened (the callback's timestamp), else when the relay got it
+	Session string
+	Kind    events.Kind
+	Reason  string
+	Source  string
+	Subject string // the connection's or stream's id
+	Name    string // who: the connection's name, or the stream's
+	Text    string // what, in words: "joined", "left", "kicked", …
+}
+
+// NewEventLine describes one decoded event.
+func NewEventLine(seq uint64, receivedAt time.Time, source string, ev events.Event) EventLine {
+	l := EventLine{Seq: seq, At: receivedAt, Session: Sanitize(ev.SessionID), Kind: ev.Kind, Reason: Sanitize(ev.Reason), Source: source}
+	if ev.Timestamp > 0 {
+		l.At = time.UnixMilli(ev.Timestamp)
+	}
+	switch {
+	case ev.Connection != nil:
+		l.Subject, l.Name = Sanitize(ev.Connection.ID), DisplayName(ev.Connection.Data)
+	case ev.Stream != nil:
+		l.Subject, l.Name = Sanitize(ev.Stream.ID), Sanitize(ev.Stream.Name)
+		if who := DisplayName(ev.Stream.Connection.Data); who != "" {
+			if l.Name == "" {
+				l.Name = who
+			} else if who != l.Name {
+				l.Name = who + " · " + l.Name
+			}
+		}
+	case ev.Archive != nil:
+		l.Subject, l.Name = Sanitize(ev.Archive.ID), Sanitize(ev.Archive.Name)
+		if l.Session == "" {
+			l.Session = Sanitize(ev.Archive.SessionID)
+		}
+	case ev.Broadcast != nil:
+		l.Subject = Sanitize(ev.Broadcast.ID)
+		if l.Session == "" {
+			l.Session = Sanitize(ev.Broadcast.SessionID)
+		}
+	case ev.Call != nil:
+		l.Subject = Sanitize(ev.Call.ID)
+	}
+	l.Text = Describe(ev)
+	return l
+}
+
+// Describe says what an event means, in a moderator's words.
+func Describe(ev events.Event) string {
+	switch ev.Kind {
+	case events.ConnectionCreated:
+		if ev.Reason == events.ReasonReconciled {
+			return "joined (found by reconcile)"
+		}
+		return "joined"
+	case events.ConnectionDestroyed, events.StreamDestroyed:
+		return ReasonWords(ev.Kind, ev.Reason)
+	case events.StreamCreated:
+		what := "started publishing"
+		if ev.Stream != nil {
+			switch ev.Stream.VideoType {
+			case "camera":
+				what = "started camera"
+			case "screen":
+				what = "started sharing screen"
+			case "":
+				what = "started audio"
+			default:
+				what = "started " + Sanitize(ev.Stream.VideoType) + " stream"
+			}
+		}
+		if ev.Reason == events.ReasonReconciled {
+			what += " (found by reconcile)"
+		}
+		return what
+	case events.SessionCreated:
+		return "session created"
+	case events.SessionDestroyed:
+		return "session ended"
+	case events.ArchiveStatus:
+		if ev.Archive != nil {
+			return "recording " + Sanitize(ev.Archive.Status)
+		}
+	case events.BroadcastStatus:
+		if ev.Broadcast != nil {
+			return "broadcast " + Sanitize(ev.Broadcast.Status)
+		}
+	case events.CallCreated:
+		return "SIP call dialled"
+	case events.CallUpdated:
+		if ev.Call != nil && ev.Call.State != "" {
+			return "SIP call " + strings.ToLower(Sanitize(ev.Call.State))
+		}
+		return "SIP call updated"
+	case events.CallDestroyed:
+		return "SIP call ended"
+	case events.MuteForced:
+		return "muted by moderator"
+	}
+	return Sanitize(string(ev.Kind))
+}
+
+// ReasonWords says why a connection or stream ended.
+func ReasonWords(kind events.Kind, reason string) string {
+	conn := kind == events.ConnectionDestroyed
+	switch reason {
+	case events.ReasonClientDisconnected:
+		if conn {
+			return "left"
+		}
+		return "stopped publishing"
+	case events.ReasonForceDisconnected:
+		return "kicked"
+	case events.ReasonNetworkDisconnected:
+		return "lost network"
+	case events.ReasonForceUnpublished:
+		return "unpublished by moderator"
+	case events.ReasonMediaStopped:
+		return "stopped sharing"
+	case events.ReasonReconciled:
+		return "gone — callback missed"
+	case "":
+		if conn {
+			return "left"
+		}
+		return "stopped publishing"
+	}
+	if conn {
+		return "left (" + Sanitize(reason) + ")"
+	}
+	return "stopped (" + Sanitize(reason) + ")"
+}
+
+// ring keeps the last cap lines and counts the ones it let go, so the
+// event log's memory is bounded however fast events come.
+type ring struct {
+	buf     []EventLine
+	start   int
+	n       int
+	dropped uint64
+}
+
+func newRing(capacity int) *ring { return &ring{buf: make([]EventLine, capacity)} }
+
+func (r *ring) push(l EventLine) {
+	if len(r.buf) == 0 {
+		r.dropped++
+		return
+	}
+	if r.n < len(r.buf) {
+		r.buf[(r.start+r.n)%len(r.buf)] = l
+		r.n++
+		return
+	}
+	r.buf[r.start] = l
+	r.start = (r.start + 1) % len(r.buf)
+	r.dropped++
+}
+
+func (r *ring) len() int { return r.n }
+
+// at is the i-th line held, oldest first.
+func (r *ring) at(i int) EventLine { return r.buf[(r.start+i)%len(r.buf)] }
+
+// DefaultEventLines is how many lines the event log keeps.
+const DefaultEventLines = 5000
+
+// sessionTailLines is how many lines a session's own tail keeps.
+const sessionTailLines = 500
+
+// eventsView is the global tail: newest at the bottom, following new
+// lines until the user moves up.
+type eventsView struct {
+	lines    *ring
+	shown    []int // with a filter: indexes into lines that match
+	filter   string
+	list     listState
+	follow   bool
+	upstream uint64 // lines the feed dropped before they reached the UI
+}
+
+func newEventsView(capacity int) eventsView {
+	return eventsView{lines: newRing(capacity), follow: true}
+}
+
+func (v *eventsView) add(lines []EventLine, upstreamDropped uint64) {
+	for _, l := range lines {
+		v.lines.push(l)
+	}
+	v.upstream = upstreamDropped
+	v.refilter()
+}
+
+func (v *eventsView) dropped() uint64 { return v.lines.dropped + v.upstream }
+
+func (v *eventsView) count() int {
+	if v.filter == "" {
+		return v.lines.len()
+	}
+	return len(v.shown)
+}
+
+func (v *eventsView) line(i int) EventLine {
+	if v.filter == "" {
+		return v.lines.at(i)
+	}
+	return v.lines.at(v.shown[i])
+}
+
+func (v *eventsView) refilter() {
+	if v.filter == "" {
+		v.shown = nil
+	} else {
+		v.shown = filterIndex(v.lines.len(), v.filter, func(i int) string { return searchText(v.lines.at(i)) })
+	}
+	if v.follow {
+		v.list.cursor = v.count() - 1
+	}
+	v.list.clamp(v.count())
+}
+
+func searchText(l EventLine) string {
+	return strings.ToLower(l.Session + " " + l.Name + " " + l.Subject + " " + l.Text)
+}
+
+var eventCols = []column{
+	{title: "TIME", width: 8},
+	{title: "SESSION", width: 12, flex: true, maxw: 34},
+	{title: "WHO", width: 16, flex: true, maxw: 48},
+	{title: "WHAT", width: 22, flex: true, maxw: 40},
+	{title: "ID", width: 10, flex: true, maxw: 40},
+}
+
+func (v *eventsView) render(m *Model, width, height int, b *strings.Builder) {
+	cols := fit(eventCols, width)
+	b.WriteString(m.styles.TableHeader.Render(header(cols, width)))
+	b.WriteByte('\n')
+	v.list.height = max(height-1, 1)
+	from, to := v.list.window(v.count())
+	for i := from; i < to; i++ {
+		l := v.line(i)
+		row := renderRow(cols, []string{
+			l.At.Local().Format("15:04:05"), m.sessions.short(l.Session, cols[1].width), orDash(l.Name), l.Text, shortID(l.Subject, cols[4].width),
+		}, width)
+		b.WriteString(m.rowStyle(i == v.list.cursor, row))
+		b.WriteByte('\n')
+	}
+	for i := to - from; i < v.list.height; i++ {
+		b.WriteByte('\n')
+	}
+}
+
+func (v *eventsView) title() string {
+	t := fmt.Sprintf("events[%d]", v.lines.len())
+	if v.filter != "" {
+		t += fmt.Sprintf(" </%s> %d/%d", v.filter, len(v.shown), v.lines.len())
+	}
+	if d := v.dropped(); d > 0 {
+		t += fmt.Sprintf(" dropped %d", d)
+	}
+	if v.follow {
+		t += " following"
+	}
+	return t
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}

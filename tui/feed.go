@@ -1,0 +1,165 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/relayclient"
+)
+
+// batchInterval is the coalescer's period: at most 20 UI batches a second.
+const batchInterval = 50 * time.Millisecond
+
+// feed is relay → mirror → batches. Its run goroutine owns the Mirror and
+// applies every frame under mu; pump takes a batch under mu at most once
+// per interval, only when something changed, and hands it to the UI. The
+// UI gets immutable values: session views the State built afresh, and
+// the event lines since the last batch.
+type feed struct {
+	opts Options
+
+	mu       sync.Mutex
+	mirror   *relayclient.Mirror
+	dirty    bool
+	all      bool                // rebuild every session (after a snapshot)
+	touched  map[string]struct{} // sessions changed since the last batch
+	cache    map[string]events.Session
+	list     []events.Session // last batch's sessions, sorted by id
+	lines    []EventLine      // since the last batch
+	dropped  uint64           // lines let go because the UI was not taking them
+	link     relayclient.Status
+	maxLines int
+}
+
+func newFeed(opts Options) *feed {
+	return &feed{
+		opts: opts, mirror: relayclient.NewMirror(), touched: map[string]struct{}{},
+		cache: map[string]events.Session{}, maxLines: DefaultEventLines,
+		link:  relayclient.Status{State: relayclient.Connecting, Since: time.Now()},
+		dirty: true,
+	}
+}
+
+// run keeps the relay link up until ctx ends. A refused token ends the
+// client; the console stays up and says why.
+func (f *feed) run(ctx context.Context) {
+	c := relayclient.New(relayclient.Config{URL: f.opts.RelayURL, Token: f.opts.Token, OnStatus: f.status})
+	err := c.Run(ctx, f.apply)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+		f.status(relayclient.Status{State: relayclient.Stale, Since: time.Now(), Err: err})
+	}
+}
+
+func (f *feed) status(s relayclient.Status) {
+	f.mu.Lock()
+	f.link, f.dirty = s, true
+	f.mu.Unlock()
+}
+
+// apply folds one frame in. It never blocks on the UI.
+func (f *feed) apply(fr relayclient.Frame) error {
+	var line *EventLine
+	var sid string
+	if fr.Event != nil {
+		// Decoded here as well as in the Mirror: the line needs the event,
+		// the batch needs to know which session changed.
+		if ev, err := events.Decode(fr.Event.Group, fr.Event.Event); err == nil {
+			l := NewEventLine(fr.Event.Seq, fr.Event.ReceivedAt, fr.Event.Source, ev)
+			line, sid = &l, ev.SessionID
+			if sid == "" {
+				sid = l.Session
+			}
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	changed := f.mirror.Apply(fr)
+	if fr.Snapshot != nil && changed {
+		f.all, f.dirty = true, true
+	}
+	if changed && fr.Event != nil {
+		f.touched[sid] = struct{}{}
+		f.dirty = true
+	}
+	if line != nil {
+		if len(f.lines) >= f.maxLines {
+			n := len(f.lines) / 2 // drop the older half: amortised O(1)
+			f.lines = append(f.lines[:0], f.lines[n:]...)
+			f.dropped += uint64(n)
+		}
+		f.lines = append(f.lines, *line)
+		f.dirty = true
+	}
+	return nil
+}
+
+// batch takes what changed since the last batch, or reports false.
+func (f *feed) batch() (StateMsg, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.dirty {
+		return StateMsg{}, false
+	}
+	st := f.mirror.State
+	switch {
+	case f.all:
+		f.list = st.Sessions()
+		clear(f.cache)
+		for _, s := range f.list {
+			f.cache[s.ID] = s
+		}
+	case len(f.touched) > 0:
+		added := false
+		for id := range f.touched {
+			s, ok := st.Session(id)
+			_, had := f.cache[id]
+			if ok {
+				f.cache[id] = s
+			} else {
+				delete(f.cache, id)
+			}
+			added = added || ok != had
+		}
+		list := make([]events.Session, 0, len(f.cache))
+		if !added {
+			// Same ids in the same order: swap the changed ones in.
+			for _, s := range f.list {
+				list = append(list, f.cache[s.ID])
+			}
+		} else {
+			for _, s := range f.cache {
+				list = append(list, s)
+			}
+			slices.SortFunc(list, func(a, b events.Session) int { return strings.Compare(a.ID, b.ID) })
+		}
+		f.list = list
+	}
+	msg := StateMsg{Sessions: f.list, Events: f.lines, EventsDropped: f.dropped, Link: f.link, Seq: f.mirror.Seq}
+	f.lines, f.all, f.dirty = nil, false, false
+	clear(f.touched)
+	return msg, true
+}
+
+// pump hands the UI a batch at most once per interval. Send blocks while
+// the UI renders, so a slow terminal slows batches, never the relay link.
+func (f *feed) pump(ctx context.Context, every time.Duration, send func(tea.Msg)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if msg, ok := f.batch(); ok {
+				send(msg)
+			}
+		}
+	}
+}

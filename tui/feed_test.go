@@ -1,0 +1,142 @@
+package tui
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/relayclient"
+)
+
+func frame(t testing.TB, v any) relayclient.Frame {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := relayclient.ParseFrame(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func connEvent(t testing.TB, seq uint64, kind events.Kind, sid, cid, name, reason string) relayclient.Frame {
+	body := map[string]any{"sessionId": sid, "projectId": "47123456", "event": kind, "timestamp": epoch.UnixMilli() + int64(seq),
+		"connection": map[string]any{"id": cid, "createdAt": epoch.UnixMilli(), "data": person(name, "viewer")}}
+	if reason != "" {
+		body["reason"] = reason
+	}
+	raw, _ := json.Marshal(body)
+	return frame(t, events.EventFrame{Type: events.FrameEvent, Seq: seq, ReceivedAt: epoch, Source: events.SourceCallback,
+		Group: events.GroupSession, Event: raw})
+}
+
+func TestFeedBatches(t *testing.T) {
+	f := newFeed(Options{})
+	if _, ok := f.batch(); !ok {
+		t.Fatal("the first batch (link connecting) was not sent")
+	}
+	if _, ok := f.batch(); ok {
+		t.Fatal("a batch with nothing new")
+	}
+	snap := events.NewState()
+	snap.Apply(events.Event{Kind: events.ConnectionCreated, SessionID: "s0", Timestamp: 1, Connection: &events.Connection{ID: "c0", CreatedAt: 1, Data: person("Host", "host")}})
+	f.apply(frame(t, events.Hello{Type: events.FrameHello, Epoch: "e1", LastSeq: 1}))
+	f.apply(frame(t, events.SnapshotFrame{Type: events.FrameSnapshot, Seq: 1, Part: 1, Parts: 1, Sessions: snap.Sessions()}))
+	f.apply(connEvent(t, 2, events.ConnectionCreated, "s1", "c1", "Ann", ""))
+	f.status(relayclient.Status{State: relayclient.Live, Since: epoch})
+	msg, ok := f.batch()
+	if !ok || len(msg.Sessions) != 2 || msg.Seq != 2 || msg.Link.State != relayclient.Live {
+		t.Fatalf("batch: ok %v, %d sessions, seq %d, link %v", ok, len(msg.Sessions), msg.Seq, msg.Link.State)
+	}
+	if len(msg.Events) != 1 || msg.Events[0].Text != "joined" || msg.Events[0].Name != "Ann" || msg.Events[0].Session != "s1" {
+		t.Fatalf("events %+v", msg.Events)
+	}
+	s0 := &msg.Sessions[0].Connections[0]
+
+	f.apply(connEvent(t, 3, events.ConnectionDestroyed, "s1", "c1", "Ann", events.ReasonNetworkDisconnected))
+	msg, ok = f.batch()
+	if !ok || len(msg.Sessions) != 2 || msg.Sessions[1].Live || msg.Events[0].Text != "lost network" {
+		t.Fatalf("after the leave: %+v", msg)
+	}
+	if &msg.Sessions[0].Connections[0] != s0 {
+		t.Error("an unchanged session was rebuilt")
+	}
+	// A duplicate changes nothing the UI shows, but its line is news.
+	f.apply(connEvent(t, 4, events.ConnectionDestroyed, "s1", "c1", "Ann", events.ReasonNetworkDisconnected))
+	if msg, ok = f.batch(); !ok || len(msg.Events) != 1 {
+		t.Fatalf("duplicate: %v %d", ok, len(msg.Events))
+	}
+}
+
+// Between two batches the feed keeps a bounded number of lines.
+func TestFeedBoundsLines(t *testing.T) {
+	f := newFeed(Options{})
+	f.maxLines = 4
+	for i := range 10 {
+		f.apply(connEvent(t, uint64(i+1), events.ConnectionCreated, "s1", fmt.Sprintf("c%d", i), "x", ""))
+	}
+	msg, _ := f.batch()
+	if len(msg.Events) > 4 || uint64(len(msg.Events))+msg.EventsDropped != 10 {
+		t.Fatalf("%d lines, %d dropped", len(msg.Events), msg.EventsDropped)
+	}
+	if last := msg.Events[len(msg.Events)-1]; last.Seq != 10 {
+		t.Fatalf("newest line seq %d", last.Seq)
+	}
+}
+
+// However fast frames come, the UI gets a batch per interval at most, and
+// every line.
+func TestFeedCoalesces(t *testing.T) {
+	f := newFeed(Options{})
+	var mu sync.Mutex
+	var sends, lines int
+	done := make(chan struct{})
+	ctx, cancel := contextWithCancel()
+	defer cancel()
+	go func() {
+		defer close(done)
+		f.pump(ctx, 20*time.Millisecond, func(m tea.Msg) {
+			mu.Lock()
+			sends++
+			lines += len(m.(StateMsg).Events)
+			mu.Unlock()
+		})
+	}()
+	start := time.Now()
+	const n = 3000
+	for i := range n {
+		f.apply(connEvent(t, uint64(i+1), events.ConnectionCreated, "s1", fmt.Sprintf("c%d", i), "x", ""))
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		mu.Lock()
+		got := lines
+		mu.Unlock()
+		if got == n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	cancel()
+	<-done
+	if lines != n {
+		t.Fatalf("UI got %d of %d lines", lines, n)
+	}
+	if limit := int(elapsed/(20*time.Millisecond)) + 2; sends > limit {
+		t.Fatalf("%d sends in %v (limit %d)", sends, elapsed, limit)
+	}
+	t.Logf("%d frames → %d batches in %v", n, sends, elapsed)
+}
+
+func contextWithCancel() (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
+}

@@ -1,0 +1,256 @@
+package tui
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gavelhq/gavel/events"
+)
+
+// sortKey orders the sessions table; ties break by id so rows never jump.
+type sortKey int
+
+const (
+	sortSize    sortKey = iota // most connections first
+	sortViewers                // most viewers first
+	sortAge                    // oldest first
+	sortID
+	nSortKeys
+)
+
+func (k sortKey) String() string {
+	return [...]string{"size", "viewers", "age", "id"}[k]
+}
+
+// sessionRow is one session's line, built once per batch.
+type sessionRow struct {
+	id, label                     string
+	conns, pubs, streams, viewers int
+	recording, broadcasting, live bool
+	startedAt                     int64 // ms; earliest live connection, else last event
+	search                        string
+}
+
+type sessionsView struct {
+	rows     []sessionRow
+	shown    []int
+	list     listState
+	filter   string
+	sort     sortKey
+	showAll  bool // ended sessions too
+	selected string
+	total    int // live (or all) sessions before the filter
+}
+
+// short is a session id for a column w wide: its tail, which is what
+// tells Video API ids apart (they share a long prefix). The sessions
+// table, the crumbs and the event log all shorten ids this way, so one
+// can be found in the other.
+func (v *sessionsView) short(id string, w int) string { return shortID(id, w) }
+
+// labelScan bounds how many connections are read for a session's label:
+// the host is normally among the first to join.
+const labelScan = 64
+
+// sessionLabel is the name of the session's host: the first connection
+// whose data says role host or moderator, else the first with a name.
+func sessionLabel(s *events.Session, names *nameCache) string {
+	first := ""
+	for i, c := range s.Connections {
+		if i >= labelScan {
+			break
+		}
+		p := names.get(c.Data)
+		if p.name == "" {
+			continue
+		}
+		switch strings.ToLower(p.role) {
+		case "host", "moderator", "presenter", "owner":
+			return p.name
+		}
+		if first == "" {
+			first = p.name
+		}
+	}
+	return first
+}
+
+func (v *sessionsView) set(all []events.Session, names *nameCache) {
+	v.rows = v.rows[:0]
+	for i := range all {
+		s := &all[i]
+		if !s.Live && !v.showAll {
+			continue
+		}
+		r := sessionRow{id: Sanitize(s.ID), label: sessionLabel(s, names), conns: s.Counts.Connections,
+			pubs: s.Counts.Publishers, streams: s.Counts.Streams, viewers: s.Counts.Viewers,
+			recording: s.Counts.Recording, broadcasting: s.Counts.Broadcasting, live: s.Live, startedAt: s.LastEventAt}
+		if len(s.Connections) > 0 {
+			r.startedAt = s.Connections[0].CreatedAt
+		}
+		r.search = strings.ToLower(r.id + " " + r.label)
+		v.rows = append(v.rows, r)
+	}
+	v.total = len(v.rows)
+	v.sortRows()
+	v.refilter()
+}
+
+func (v *sessionsView) sortRows() {
+	slices.SortFunc(v.rows, func(a, b sessionRow) int {
+		var c int
+		switch v.sort {
+		case sortSize:
+			c = cmp.Compare(b.conns, a.conns)
+		case sortViewers:
+			c = cmp.Compare(b.viewers, a.viewers)
+		case sortAge:
+			c = cmp.Compare(a.startedAt, b.startedAt)
+		}
+		return cmp.Or(c, cmp.Compare(a.id, b.id))
+	})
+}
+
+// refilter recomputes the rows shown and keeps the cursor on the same
+// session (by id) as rows move.
+func (v *sessionsView) refilter() {
+	v.shown = filterIndex(len(v.rows), v.filter, func(i int) string { return v.rows[i].search })
+	if v.selected != "" {
+		for i, ix := range v.shown {
+			if v.rows[ix].id == v.selected {
+				v.list.cursor = i
+				break
+			}
+		}
+	}
+	v.list.clamp(len(v.shown))
+	v.remember()
+}
+
+func (v *sessionsView) remember() {
+	if r, ok := v.current(); ok {
+		v.selected = r.id
+	}
+}
+
+func (v *sessionsView) current() (sessionRow, bool) {
+	if v.list.cursor < 0 || v.list.cursor >= len(v.shown) {
+		return sessionRow{}, false
+	}
+	return v.rows[v.shown[v.list.cursor]], true
+}
+
+var sessionCols = []column{
+	{title: "SESSION", width: 14, flex: true, maxw: 34},
+	{title: "HOST", width: 12, flex: true, maxw: 40},
+	{title: "CONNS", width: 6, right: true},
+	{title: "PUBS", width: 5, right: true},
+	{title: "STRMS", width: 5, right: true},
+	{title: "VIEWERS", width: 7, right: true},
+	{title: "REC", width: 4},
+	{title: "AGE", width: 6, right: true},
+}
+
+func (v *sessionsView) title() string {
+	scope := "live"
+	if v.showAll {
+		scope = "all"
+	}
+	t := fmt.Sprintf("sessions(%s)[%d]", scope, v.total)
+	if v.filter != "" {
+		t += fmt.Sprintf(" </%s> %d/%d", v.filter, len(v.shown), v.total)
+	}
+	return t + " ⇅" + v.sort.String()
+}
+
+func (v *sessionsView) render(m *Model, width, height int, b *strings.Builder) {
+	cols := fit(sessionCols, width)
+	b.WriteString(m.styles.TableHeader.Render(header(cols, width)))
+	b.WriteByte('\n')
+	v.list.height = max(height-1, 1)
+	from, to := v.list.window(len(v.shown))
+	if len(v.shown) == 0 {
+		msg := "  no live sessions yet"
+		if v.filter != "" {
+			msg = "  nothing matches /" + v.filter
+		}
+		b.WriteString(m.styles.Muted.Render(msg))
+		b.WriteByte('\n')
+		to, from = 1, 0
+	}
+	for i := from; i < to && len(v.shown) > 0; i++ {
+		r := &v.rows[v.shown[i]]
+		badge := ""
+		switch {
+		case r.recording && r.broadcasting:
+			badge = "●REC+B"
+		case r.recording:
+			badge = "●REC"
+		case r.broadcasting:
+			badge = "BCST"
+		case !r.live:
+			badge = "ended"
+		}
+		row := renderRow(cols, []string{
+			v.short(r.id, cols[0].width), orDash(r.label), strconv.Itoa(r.conns), strconv.Itoa(r.pubs),
+			strconv.Itoa(r.streams), strconv.Itoa(r.viewers), badge, age(m.now, r.startedAt),
+		}, width)
+		b.WriteString(m.rowStyle(i == v.list.cursor, row))
+		b.WriteByte('\n')
+	}
+	for i := to - from; i < v.list.height; i++ {
+		b.WriteByte('\n')
+	}
+}
+
+// age is how long ago ms was, compactly: 45s, 12m, 3h05m, 2d.
+func age(now time.Time, ms int64) string {
+	if ms <= 0 {
+		return "—"
+	}
+	return compactDuration(now.Sub(time.UnixMilli(ms)))
+}
+
+func compactDuration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	}
+	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+}
+
+// nameCache remembers what each connection data string says, so a batch
+// of a 10,000-connection session does not parse 10,000 JSON objects.
+type nameCache struct {
+	m map[string]parsedData
+}
+
+type parsedData struct{ name, role string }
+
+const nameCacheMax = 200_000
+
+func (c *nameCache) get(data string) parsedData {
+	if data == "" {
+		return parsedData{}
+	}
+	if p, ok := c.m[data]; ok {
+		return p
+	}
+	if c.m == nil || len(c.m) >= nameCacheMax {
+		c.m = make(map[string]parsedData)
+	}
+	n, r := parseData(data)
+	p := parsedData{name: n, role: r}
+	c.m[data] = p
+	return p
+}
