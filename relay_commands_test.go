@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/relay"
+)
+
+const relaySecret = "relay-secret-0123456789abcdef0123456789"
+
+func TestRelayTokenCommand(t *testing.T) {
+	env := map[string]string{"HOME": t.TempDir(), "GAVEL_RELAY_SECRET": relaySecret}
+	code, out, errOut := gavel(t, env, "", "relay", "token", "--name", "alice", "--role", "moderator", "--ttl", "2h")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	claims, err := relay.VerifyToken([]byte(relaySecret), strings.TrimSpace(out), time.Now())
+	if err != nil {
+		t.Fatalf("the minted token does not verify with the relay secret: %v", err)
+	}
+	if claims.Name != "alice" || claims.Role != events.RoleModerator || time.Until(claims.Expires) > 2*time.Hour+time.Minute {
+		t.Errorf("claims %+v", claims)
+	}
+
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no name", env, []string{"relay", "token", "--role", "admin"}, "--name is required"},
+		{"bad role", env, []string{"relay", "token", "--name", "a", "--role", "root"}, `--role: expected viewer, moderator or admin, got "root"`},
+		{"bad ttl", env, []string{"relay", "token", "--name", "a", "--ttl", "0s"}, "--ttl"},
+		{"no secret", map[string]string{"HOME": t.TempDir()}, []string{"relay", "token", "--name", "a"}, "relay.secret (or GAVEL_RELAY_SECRET): expected at least 32 bytes"},
+	} {
+		code, out, errOut := gavel(t, tc.env, "", tc.args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) || out != "" {
+			t.Errorf("%s: exit %d, stderr %q (want %q), stdout %q", tc.name, code, errOut, tc.want, out)
+		}
+	}
+}
+
+// TestEventsCommandPrintsTheStream runs `gavel events` against a real relay
+// and reads its NDJSON: a hello, a snapshot holding the first event, then a
+// second event appended while it runs.
+func TestEventsCommandPrintsTheStream(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := relay.NewServer(ctx, relay.Config{DataDir: t.TempDir(), Secret: []byte(relaySecret)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	defer func() { cancel(); <-served }()
+	body := `{"sessionId":"S1","projectId":"1","event":"sessionCreated","timestamp":1}`
+	if _, _, err := srv.Log().Append(ctx, events.Record{Type: events.FrameEvent, Source: events.SourceCallback, Group: events.GroupSession, Event: json.RawMessage(body)}, "m1"); err != nil {
+		t.Fatal(err)
+	}
+	token, _ := relay.IssueToken([]byte(relaySecret), "bob", events.RoleViewer, time.Hour, time.Now())
+
+	pr, pw := io.Pipe()
+	cmdCtx, stop := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	go func() {
+		done <- run(cmdCtx, []string{"events", "--relay", "ws://" + ln.Addr().String() + "/v1/stream", "--token", token},
+			strings.NewReader(""), pw, io.Discard, func(k string) string { return map[string]string{"HOME": t.TempDir()}[k] })
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	var types []string
+	deadline := time.AfterFunc(10*time.Second, stop)
+	defer deadline.Stop()
+	for lines.Scan() {
+		var f struct {
+			Type  string          `json:"type"`
+			Seq   uint64          `json:"seq"`
+			Event json.RawMessage `json:"event"`
+			Name  string          `json:"name"`
+		}
+		if err := json.Unmarshal(lines.Bytes(), &f); err != nil {
+			t.Fatalf("not one JSON object per line: %q", lines.Text())
+		}
+		types = append(types, f.Type)
+		if f.Type == events.FrameHello && f.Name != "bob" {
+			t.Errorf("hello names %q", f.Name)
+		}
+		if f.Type == events.FrameSnapshot {
+			// The first event is in the snapshot; a second one must arrive live.
+			live := `{"sessionId":"S1","projectId":"1","event":"sessionDestroyed","timestamp":2}`
+			if _, _, err := srv.Log().Append(ctx, events.Record{Type: events.FrameEvent, Source: events.SourceCallback, Group: events.GroupSession, Event: json.RawMessage(live)}, "m2"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if f.Type == events.FrameEvent {
+			if f.Seq != 2 || !strings.Contains(string(f.Event), `"sessionDestroyed"`) {
+				t.Errorf("event line %s", lines.Text())
+			}
+			stop()
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if code := <-done; code != 0 {
+		t.Errorf("gavel events exited %d after an interrupt", code)
+	}
+	if len(types) < 2 || types[0] != events.FrameHello || types[len(types)-1] != events.FrameEvent {
+		t.Errorf("frames %v, want hello … event", types)
+	}
+}
+
+func TestEventsCommandNeedsARelay(t *testing.T) {
+	code, _, errOut := gavel(t, map[string]string{"HOME": t.TempDir()}, "", "events")
+	if code != 2 || !strings.Contains(errOut, "no relay: pass --relay") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
