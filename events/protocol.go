@@ -62,6 +62,10 @@ type EventFrame struct {
 	// Group is the callback URL it arrived at (session, archive, …), which
 	// render and captions bodies need to be decoded.
 	Group Group `json:"group,omitempty"`
+	// Superseded marks a late create of a connection or stream the relay
+	// already knows is gone: a console must not apply it (its state, if
+	// rebuilt from a snapshot, has no tombstone to stop it).
+	Superseded bool `json:"superseded,omitempty"`
 }
 
 // AuditFrame is one moderation action from the log.

@@ -43,6 +43,31 @@ type State struct {
 // NewState returns an empty state.
 func NewState() *State { return &State{sessions: map[string]*session{}} }
 
+// Superseded reports whether ev creates a connection or stream that s holds
+// dead. Applied to a state that lacks the tombstone — a console's state
+// rebuilt from a snapshot, which carries live objects only — such a late
+// create would bring the dead back for good; the relay marks it instead,
+// and consoles skip it. IDs are never reused, so death is final and the
+// mark is always safe.
+func (s *State) Superseded(ev Event) bool {
+	x, ok := s.sessions[ev.SessionID]
+	if !ok {
+		return false
+	}
+	switch ev.Kind {
+	case ConnectionCreated:
+		c, ok := x.conns[ev.Connection.ID]
+		return ok && c.dead
+	case StreamCreated:
+		if st, ok := x.streams[ev.Stream.ID]; ok && st.dead {
+			return true
+		}
+		c, ok := x.conns[ev.Stream.Connection.ID]
+		return ok && c.dead
+	}
+	return false
+}
+
 // Session is the view of one session: what snapshot frames carry and what
 // the console shows. Connections and Streams list the live ones only.
 type Session struct {

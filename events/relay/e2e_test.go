@@ -229,9 +229,9 @@ func TestFaultyCallbacksHealAfterReconcile(t *testing.T) {
 			known:       &known,
 		})
 		if len(known) > 0 {
-			// Known limitation, reported: the snapshot carries no
-			// tombstones (see TestSnapshotConsoleIgnoresLateCreateOfTheDead).
-			t.Logf("console %s (snapshot at seq %d) shows %d dead objects alive, created again by late callbacks after its snapshot: %v",
+			// The relay marks late creates of the dead as superseded, so a
+			// console from a snapshot must not show them.
+			t.Errorf("console %s (snapshot at seq %d) shows %d dead objects alive, created again by late callbacks after its snapshot: %v",
 				c.name, snap, len(known), known)
 		}
 	}
@@ -455,16 +455,13 @@ func postCallback(t testing.TB, base string, group events.Group, body string) {
 }
 
 // TestSnapshotConsoleIgnoresLateCreateOfTheDead pins down, without timing,
-// what TestFaultyCallbacksHealAfterReconcile tolerates: a connection's
-// connectionDestroyed is logged, a console starts from a snapshot, then
-// the connection's late connectionCreated (a retry, or reordered by the
-// service) is logged. The relay keeps a tombstone and ignores it; a
-// console that followed the log from the start does too; the console
-// that started from the snapshot should as well, but a snapshot frame
-// carries no tombstones, so its Mirror brings the connection back, and
-// no reconcile heals it (the relay's own state is right).
+// a late create of the dead: a connection's connectionDestroyed is logged,
+// a console starts from a snapshot, then the connection's late
+// connectionCreated (a retry, or reordered by the service) is logged. The
+// relay keeps a tombstone and ignores it; a console that followed the log
+// from the start does too; the console that started from the snapshot has
+// no tombstone, so it relies on the relay marking the frame superseded.
 func TestSnapshotConsoleIgnoresLateCreateOfTheDead(t *testing.T) {
-	t.Skip("known issue, reported: snapshot frames carry no tombstones, so relayclient.StateFromSessions cannot refuse a late create of the dead; remove this line once they do")
 	ln := listenLoopback(t)
 	r := startRelay(t, ln, relay.Config{Name: "relay-late-create"}, nil)
 	base := httpBase(ln)

@@ -238,8 +238,6 @@ func (h *Hub) apply(seq uint64, rec events.Record) error {
 			h.logger.Debug("record does not decode as a callback", "seq", seq, "group", rec.Group, "err", err)
 		}
 	}
-	data := encodeRecordFrame(seq, rec)
-
 	h.mu.Lock()
 	if seq <= h.applied {
 		h.mu.Unlock()
@@ -248,9 +246,12 @@ func (h *Hub) apply(seq uint64, rec events.Record) error {
 	if seq != h.applied+1 {
 		h.logger.Warn("gap in the log", "after", h.applied, "got", seq)
 	}
+	superseded := false
 	if decoded {
+		superseded = h.state.Superseded(ev)
 		h.state.Apply(ev)
 	}
+	data := encodeRecordFrame(seq, rec, superseded)
 	h.setAppliedLocked(seq)
 	f := outFrame{seq: seq, data: data}
 	for sub := range h.subs {
@@ -288,14 +289,37 @@ func (h *Hub) setAppliedLocked(seq uint64) {
 // encodeRecordFrame is the frame consoles get for rec at seq. Every seq
 // gets a frame, even if its event cannot be encoded (invalid JSON that
 // reached the log some other way), or consoles would see a gap forever.
-func encodeRecordFrame(seq uint64, rec events.Record) []byte {
-	data, err := json.Marshal(rec.Frame(seq))
+func encodeRecordFrame(seq uint64, rec events.Record, superseded bool) []byte {
+	frame := func() any {
+		f := rec.Frame(seq)
+		if ef, ok := f.(events.EventFrame); ok {
+			ef.Superseded = superseded
+			return ef
+		}
+		return f
+	}
+	data, err := json.Marshal(frame())
 	if err != nil {
 		rec.Event = json.RawMessage("null")
 		rec.Audit = nil
-		data, _ = json.Marshal(rec.Frame(seq))
+		data, _ = json.Marshal(frame())
 	}
 	return data
+}
+
+// superseded reports whether rec, read from the log for a console catching
+// up, is a late create of something the hub's state holds dead.
+func (h *Hub) superseded(rec events.Record) bool {
+	if rec.Type != events.FrameEvent {
+		return false
+	}
+	ev, err := events.Decode(rec.Group, rec.Event)
+	if err != nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.state.Superseded(ev)
 }
 
 // snapshotFile is what SnapshotPath holds.
@@ -582,7 +606,7 @@ func (s *Subscription) catchUp(ctx context.Context, emit func(outFrame) error) e
 			if seq != next {
 				return fmt.Errorf("relay hub: tail: got seq %d, want %d", seq, next)
 			}
-			if err := emit(outFrame{seq: seq, data: encodeRecordFrame(seq, rec)}); err != nil {
+			if err := emit(outFrame{seq: seq, data: encodeRecordFrame(seq, rec, s.hub.superseded(rec))}); err != nil {
 				return err
 			}
 			next++

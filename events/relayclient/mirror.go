@@ -43,6 +43,9 @@ func (m *Mirror) Apply(f Frame) bool {
 		}
 	case f.Event != nil:
 		m.Seq = f.Event.Seq
+		if f.Event.Superseded {
+			return false // a late create of the dead: the relay says skip it
+		}
 		ev, err := events.Decode(f.Event.Group, f.Event.Event)
 		if err != nil {
 			return false
