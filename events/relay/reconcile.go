@@ -34,6 +34,10 @@ func NewReconciler(client *opentok.Client, log *Log, state func(func(*events.Sta
 	return &Reconciler{client: client, log: log, state: state, metrics: metrics, logger: logger, now: time.Now}
 }
 
+// recentActivity is how long after its last event an ended-looking
+// session is still reconciled.
+const recentActivity = 10 * time.Minute
+
 // Run reconciles every live session now and then every interval until ctx ends.
 func (r *Reconciler) Run(ctx context.Context, interval time.Duration) error {
 	t := time.NewTicker(interval)
@@ -56,9 +60,12 @@ func (r *Reconciler) Once(ctx context.Context, sessionID string) (int, error) {
 	sessions := []string{sessionID}
 	if sessionID == "" {
 		sessions = nil
+		// Live sessions, and those heard from recently: a session whose only
+		// live participant's callbacks were all dropped looks ended.
+		recent := r.now().Add(-recentActivity).UnixMilli()
 		r.state(func(s *events.State) {
 			for _, sess := range s.Sessions() {
-				if sess.Live {
+				if sess.Live || sess.LastEventAt >= recent {
 					sessions = append(sessions, sess.ID)
 				}
 			}

@@ -206,7 +206,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	s.hub.Shutdown(shutdownCtx)
-	_ = srv.Shutdown(shutdownCtx)
+	// Shutdown waits up to 5 s for connections that never sent a request
+	// (keep-alive pools open them); give requests in flight a moment, then close.
+	httpCtx, httpDone := context.WithTimeout(shutdownCtx, 2*time.Second)
+	if err := srv.Shutdown(httpCtx); err != nil {
+		_ = srv.Close()
+	}
+	httpDone()
 	cancel()
 	if !hubReturned {
 		<-hubDone
