@@ -8,6 +8,7 @@
 package relayclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -162,7 +163,12 @@ func ParseFrame(data []byte) (Frame, error) {
 	var head struct {
 		Type string `json:"type"`
 	}
-	if err := json.Unmarshal(data, &head); err != nil {
+	// The relay writes "type" first (its frames are structs), so the type
+	// is read off the prefix and the frame is decoded once; anything else
+	// takes the general path.
+	if t, ok := typePrefix(data); ok {
+		head.Type = t
+	} else if err := json.Unmarshal(data, &head); err != nil {
 		return Frame{}, fmt.Errorf("relayclient: frame is not JSON: %w", err)
 	}
 	f := Frame{Type: head.Type, Raw: json.RawMessage(data)}
@@ -190,6 +196,21 @@ func ParseFrame(data []byte) (Frame, error) {
 		return Frame{}, fmt.Errorf("relayclient: %s frame: %w", head.Type, err)
 	}
 	return f, nil
+}
+
+// typePrefix reads the frame type from a frame that starts {"type":"…",
+// with a plain (unescaped) type name.
+func typePrefix(data []byte) (string, bool) {
+	const prefix = `{"type":"`
+	if !bytes.HasPrefix(data, []byte(prefix)) {
+		return "", false
+	}
+	rest := data[len(prefix):]
+	end := bytes.IndexByte(rest, '"')
+	if end <= 0 || bytes.IndexByte(rest[:end], '\\') >= 0 {
+		return "", false
+	}
+	return string(rest[:end]), true
 }
 
 // DialError is a relay's refusal of the upgrade, with its HTTP status and

@@ -787,3 +787,29 @@ func TestStateFromSessionsRebuildsTheViews(t *testing.T) {
 		t.Errorf("after the event: %d connections, want 18", s.Counts.Connections)
 	}
 }
+
+// TestParseFrameEitherWay: the fast path (type first, as the relay writes
+// frames) and the general path (type anywhere) decode the same frame, and a
+// body that is not JSON after a good prefix is still refused.
+func TestParseFrameEitherWay(t *testing.T) {
+	first := []byte(`{"type":"event","seq":7,"source":"callback","event":{"event":"sessionCreated","sessionId":"s"}}`)
+	later := []byte(`{"seq":7,"source":"callback","type":"event","event":{"event":"sessionCreated","sessionId":"s"}}`)
+	a, err := relayclient.ParseFrame(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := relayclient.ParseFrame(later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Type != "event" || b.Type != "event" || a.Event == nil || b.Event == nil || a.Event.Seq != 7 || b.Event.Seq != 7 ||
+		string(a.Event.Event) != string(b.Event.Event) {
+		t.Errorf("fast %+v, general %+v", a.Event, b.Event)
+	}
+	if _, err := relayclient.ParseFrame([]byte(`{"type":"event","seq":`)); err == nil {
+		t.Error("a truncated frame with a good prefix was accepted")
+	}
+	if f, err := relayclient.ParseFrame([]byte(`{"type":"future-frame","x":1}`)); err != nil || f.Type != "future-frame" {
+		t.Errorf("unknown frame type: %+v, %v", f, err)
+	}
+}
