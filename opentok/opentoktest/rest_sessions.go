@@ -175,9 +175,8 @@ func (s *Server) muteStream(w http.ResponseWriter, r *http.Request, who owner) {
 	if !ok {
 		return
 	}
-	x, ok := sess.streams[r.PathValue("stream")]
+	x, ok := lookupStream(w, r, sess)
 	if !ok {
-		writeError(w, http.StatusNotFound, "Stream not found")
 		return
 	}
 	x.audioMuted = true
@@ -269,6 +268,15 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, who owner) 
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(items), "items": items})
 }
 
+// lookupStream finds the path's stream in sess, answering 404 itself.
+func lookupStream(w http.ResponseWriter, r *http.Request, sess *session) (*stream, bool) {
+	x, ok := sess.streams[r.PathValue("stream")]
+	if !ok {
+		writeError(w, http.StatusNotFound, "Stream not found")
+	}
+	return x, ok
+}
+
 func (s *Server) getStream(w http.ResponseWriter, r *http.Request, who owner) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -276,9 +284,8 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request, who owner) {
 	if !ok {
 		return
 	}
-	x, ok := sess.streams[r.PathValue("stream")]
+	x, ok := lookupStream(w, r, sess)
 	if !ok {
-		writeError(w, http.StatusNotFound, "Stream not found")
 		return
 	}
 	writeJSON(w, http.StatusOK, x.rest())
