@@ -292,13 +292,8 @@ func compositionPage[T any](items []T, offset, count int) []T {
 // startSession finds the session a start body names, answering 400, 404,
 // 403 or the relayed 409 itself. Called with s.mu held.
 func (s *Server) startSession(w http.ResponseWriter, who owner, id, feature string) (*session, bool) {
-	sess, ok := s.st.sessions[id]
+	sess, ok := s.findSession(w, who, id, http.StatusNotFound)
 	if !ok {
-		writeError(w, http.StatusNotFound, "Not found. The session "+id+" does not exist.")
-		return nil, false
-	}
-	if sess.owner.id != who.id {
-		writeError(w, http.StatusForbidden, "You are not authorized to access this session")
 		return nil, false
 	}
 	if !sess.routed {

@@ -131,13 +131,8 @@ func (s *Server) joinTarget(w http.ResponseWriter, who owner, sessionID, token s
 		writeError(w, http.StatusBadRequest, "sessionId is required")
 		return nil, clientToken{}, false
 	}
-	sess, ok := s.st.sessions[sessionID]
+	sess, ok := s.findSession(w, who, sessionID, missing)
 	if !ok {
-		writeError(w, missing, "Session not found: "+sessionID)
-		return nil, clientToken{}, false
-	}
-	if sess.owner.id != who.id {
-		writeError(w, http.StatusForbidden, "You are not authorized to access this session")
 		return nil, clientToken{}, false
 	}
 	if token == "" {

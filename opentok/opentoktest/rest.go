@@ -191,13 +191,18 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-// lookupSession finds a session of the caller's project, answering 404 or
-// 403 itself. Called with s.mu held.
+// lookupSession finds the path's session of the caller's project,
+// answering 404 or 403 itself. Called with s.mu held.
 func (s *Server) lookupSession(w http.ResponseWriter, r *http.Request, who owner) (*session, bool) {
-	id := r.PathValue("session")
+	return s.findSession(w, who, r.PathValue("session"), http.StatusNotFound)
+}
+
+// findSession finds session id of the caller's project, answering missing
+// (404, or the 400 some endpoints give) or 403 itself. Called with s.mu held.
+func (s *Server) findSession(w http.ResponseWriter, who owner, id string, missing int) (*session, bool) {
 	sess, ok := s.st.sessions[id]
 	if !ok {
-		writeError(w, http.StatusNotFound, "Session not found: "+id)
+		writeError(w, missing, "Session not found: "+id)
 		return nil, false
 	}
 	if sess.owner.id != who.id {
