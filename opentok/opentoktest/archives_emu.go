@@ -416,7 +416,7 @@ func (s *Server) getArchive(w http.ResponseWriter, r *http.Request, who owner) {
 }
 
 func (s *Server) listArchives(w http.ResponseWriter, r *http.Request, who owner) {
-	offset, count, sessionID, bad := compositionListQuery(r)
+	offset, count, sessionID, bad := listQuery(r)
 	if bad != "" {
 		writeError(w, http.StatusBadRequest, bad)
 		return
@@ -431,7 +431,7 @@ func (s *Server) listArchives(w http.ResponseWriter, r *http.Request, who owner)
 	}
 	slices.SortFunc(all, func(x, y *archive) int { return int(y.seq - x.seq) })
 	items := []archiveJSON{}
-	for _, a := range compositionPage(all, offset, count) {
+	for _, a := range page(all, offset, count) {
 		items = append(items, s.archiveObject(a, who))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(all), "items": items})

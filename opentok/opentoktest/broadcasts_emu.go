@@ -248,7 +248,7 @@ func (s *Server) getBroadcast(w http.ResponseWriter, r *http.Request, who owner)
 }
 
 func (s *Server) listBroadcasts(w http.ResponseWriter, r *http.Request, who owner) {
-	offset, count, sessionID, bad := compositionListQuery(r)
+	offset, count, sessionID, bad := listQuery(r)
 	if bad != "" {
 		writeError(w, http.StatusBadRequest, bad)
 		return
@@ -263,7 +263,7 @@ func (s *Server) listBroadcasts(w http.ResponseWriter, r *http.Request, who owne
 	}
 	slices.SortFunc(all, func(x, y *broadcast) int { return int(y.seq - x.seq) })
 	items := []broadcastJSON{}
-	for _, bc := range compositionPage(all, offset, count) {
+	for _, bc := range page(all, offset, count) {
 		items = append(items, s.broadcastObject(bc, who))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(all), "items": items})

@@ -20,8 +20,8 @@ const compositionEmptyStop = 60 * time.Second
 
 // Default and maximum page sizes of the archive and broadcast lists (notes §5).
 const (
-	defaultCompositionPage = 50
-	maxCompositionPage     = 1000
+	defaultListCount = 50
+	maxListCount     = 1000
 )
 
 // compositionStore holds archives and broadcasts. Guarded by Server.mu.
@@ -255,11 +255,12 @@ func applyStreamChange(w http.ResponseWriter, sess *session, selected map[string
 	return true
 }
 
-// compositionListQuery reads offset, count and the session filter, sessionId or
-// session_id (vonage-python, notes §12), and reports a 400 message.
-func compositionListQuery(r *http.Request) (offset, count int, sessionID, bad string) {
+// listQuery reads a list's offset, count and session filter (sessionId or
+// session_id, vonage-python, notes §12) for archives, broadcasts and renders,
+// and reports a 400 message.
+func listQuery(r *http.Request) (offset, count int, sessionID, bad string) {
 	q := r.URL.Query()
-	offset, count = 0, defaultCompositionPage
+	offset, count = 0, defaultListCount
 	if v := q.Get("offset"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
@@ -269,7 +270,7 @@ func compositionListQuery(r *http.Request) (offset, count int, sessionID, bad st
 	}
 	if v := q.Get("count"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxCompositionPage {
+		if err != nil || n < 1 || n > maxListCount {
 			return 0, 0, "", "Invalid count: must be an integer from 1 to 1000"
 		}
 		count = n
@@ -281,8 +282,8 @@ func compositionListQuery(r *http.Request) (offset, count int, sessionID, bad st
 	return offset, count, sessionID, ""
 }
 
-// compositionPage cuts one page out of items, already newest first.
-func compositionPage[T any](items []T, offset, count int) []T {
+// page cuts one page out of items, already newest first.
+func page[T any](items []T, offset, count int) []T {
 	if offset >= len(items) {
 		return []T{}
 	}

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -39,8 +38,6 @@ const (
 	defaultRenderResolution = "1280x720"
 	defaultCaptionsDuration = 14400
 	defaultCaptionsLanguage = "en-US"
-	defaultListCount        = 50
-	maxListCount            = 1000
 	captionsProvider        = "aws-transcribe"
 )
 
@@ -490,8 +487,9 @@ func (s *Server) stopRender(w http.ResponseWriter, r *http.Request, who owner) {
 // listRenders pages through the project's renders, newest first; count is
 // the project's total.
 func (s *Server) listRenders(w http.ResponseWriter, r *http.Request, who owner) {
-	offset, count, ok := listWindow(w, r)
-	if !ok {
+	offset, count, _, bad := listQuery(r)
+	if bad != "" {
+		writeError(w, http.StatusBadRequest, bad)
 		return
 	}
 	s.mu.Lock()
@@ -504,33 +502,10 @@ func (s *Server) listRenders(w http.ResponseWriter, r *http.Request, who owner) 
 	}
 	slices.SortFunc(all, func(a, b *render) int { return int(b.seq - a.seq) })
 	items := []renderObject{}
-	for i := offset; i < len(all) && len(items) < count; i++ {
-		items = append(items, all[i].object())
+	for _, rn := range page(all, offset, count) {
+		items = append(items, rn.object())
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(all), "items": items})
-}
-
-// listWindow reads offset and count (default 50, at most 1000).
-func listWindow(w http.ResponseWriter, r *http.Request) (offset, count int, ok bool) {
-	q := r.URL.Query()
-	offset, count = 0, defaultListCount
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, "offset must be a non-negative integer")
-			return 0, 0, false
-		}
-		offset = n
-	}
-	if v := q.Get("count"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxListCount {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("count must be an integer between 1 and %d", maxListCount))
-			return 0, 0, false
-		}
-		count = n
-	}
-	return offset, count, true
 }
 
 // ---- Audio Connector ----
