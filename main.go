@@ -101,9 +101,10 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) stri
 		Short: "A terminal console for live Vonage Video API sessions",
 		Long: "gavel shows every live Vonage Video API (OpenTok) session, its connections, streams and\n" +
 			"viewers as they change, and lets a moderator signal, mute, disconnect and record.\n\n" +
-			"Try it with no account: gavel demo. Watch a real project: run gavel relay, then\n" +
-			"gavel --relay ws://HOST/v1/stream --token T. Moderation keys in the console come next;\n" +
-			"the commands below act from the command line today.\n\n" +
+			"Try it with no account: gavel demo. Watch a real project: plain gavel runs a relay\n" +
+			"in-process (register the callback URL its header shows with Vonage); a team runs\n" +
+			"gavel relay and each console gavel --relay ws://HOST/v1/stream --token T. Moderation\n" +
+			"keys in the console come next; the commands below act from the command line today.\n\n" +
 			"Credentials come from the config file (--config, $GAVEL_CONFIG, or\n" +
 			"$XDG_CONFIG_HOME/gavel/config.toml) or from GAVEL_API_KEY and GAVEL_API_SECRET\n" +
 			"(or GAVEL_APPLICATION_ID and GAVEL_PRIVATE_KEY_FILE); GAVEL_API_URL points at another host.",
@@ -146,26 +147,27 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) stri
 		Stderr: stderr,
 	})...)
 	root.AddCommand(demoCmd())
-	addConsole(root, func() (relaycmd.ConsoleConfig, error) {
-		cfg, err := loadConfig(configPath, getenv)
-		return cfg.Console, err
-	})
+	addConsole(root, func() (Config, error) { return loadConfig(configPath, getenv) }, newClient, stderr)
 	return root
 }
 
 // addConsole makes `gavel` itself the live console: it connects to the
 // relay named by --relay/--token, else by the [console] section (or
-// GAVEL_RELAY_URL and GAVEL_RELAY_TOKEN). Mistyped subcommands still get
+// GAVEL_RELAY_URL and GAVEL_RELAY_TOKEN). With no relay named at all it
+// runs one in-process (the [relay] section; --listen) and the console on
+// it: the design's single-moderator default. Mistyped subcommands still get
 // cobra's "unknown command": the root takes no arguments.
-func addConsole(root *cobra.Command, load func() (relaycmd.ConsoleConfig, error)) {
-	var relayURL, token string
-	root.Flags().StringVar(&relayURL, "relay", "", "the relay's console stream, ws(s)://HOST/v1/stream (default console.relay)")
+func addConsole(root *cobra.Command, load func() (Config, error), newClient func() (*opentok.Client, error), stderr io.Writer) {
+	var relayURL, token, listen string
+	root.Flags().StringVar(&relayURL, "relay", "", "the relay's console stream, ws(s)://HOST/v1/stream (default console.relay; none: run a relay in-process)")
 	root.Flags().StringVar(&token, "token", "", "console token from `gavel relay token` (default console.token)")
+	root.Flags().StringVar(&listen, "listen", "", "with no --relay: where the in-process relay listens for callbacks (default relay.listen, 127.0.0.1:8080)")
 	root.RunE = func(cmd *cobra.Command, _ []string) error {
-		cc, err := load()
+		cfg, err := load()
 		if err != nil {
 			return &cli.ConfigError{Err: err}
 		}
+		cc := cfg.Console
 		if cmd.Flags().Changed("relay") {
 			cc.Relay = relayURL
 		}
@@ -174,8 +176,12 @@ func addConsole(root *cobra.Command, load func() (relaycmd.ConsoleConfig, error)
 		}
 		switch {
 		case cc.Relay == "" && cc.Token == "":
-			// The design's default, a relay embedded in the console, comes later.
-			return &cli.UsageError{Err: errors.New("no relay configured: run `gavel demo` to try the console, or `gavel relay` and then `gavel --relay ws://HOST/v1/stream --token T`")}
+			if cmd.Flags().Changed("listen") {
+				cfg.Relay.Listen = listen
+			}
+			return runEmbedded(cmd.Context(), cfg.Relay, newClient, stderr)
+		case cmd.Flags().Changed("listen"):
+			return &cli.UsageError{Err: errors.New("--listen is for the in-process relay: it cannot be combined with --relay/--token (or console.relay/console.token)")}
 		case cc.Relay == "":
 			return &cli.UsageError{Err: fmt.Errorf("no relay: pass --relay ws://HOST/v1/stream (or set console.relay or %s)", relaycmd.EnvRelayURL)}
 		case cc.Token == "":
@@ -183,6 +189,37 @@ func addConsole(root *cobra.Command, load func() (relaycmd.ConsoleConfig, error)
 		}
 		return tui.Run(cmd.Context(), tui.Options{RelayURL: cc.Relay, Token: cc.Token})
 	}
+}
+
+// runEmbedded is plain `gavel`: a relay in-process and the console on it.
+// Nothing is printed before the console starts (it would draw over it
+// unseen): the callback URL to register with Vonage is in the console's
+// header, and printed to stderr once the console has quit.
+func runEmbedded(ctx context.Context, rc relaycmd.RelayConfig, newClient func() (*opentok.Client, error), stderr io.Writer) error {
+	// As in `gavel demo`: a closed terminal or SIGTERM ends the console
+	// like q does, so the relay still shuts down cleanly.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGHUP, syscall.SIGTERM)
+	defer stop()
+	client, cerr := newClient()
+	if cerr != nil {
+		client = nil // watch only; the header says so
+	}
+	e, err := relaycmd.StartEmbedded(ctx, rc, client)
+	if err != nil {
+		return err
+	}
+	// The URL first: on a narrow terminal the header clips the end.
+	title := "callbacks → " + e.CallbackURL
+	if e.WatchOnly {
+		title += " · watch only: no [api] credentials"
+	}
+	runErr := tui.Run(ctx, tui.Options{RelayURL: e.StreamURL, Token: e.Token, Title: title})
+	stopErr := e.Stop()
+	fmt.Fprintf(stderr, "gavel: the in-process relay took callbacks at %s (and /archive, /broadcast)\n", e.CallbackURL)
+	if e.WatchOnly {
+		fmt.Fprintf(stderr, "gavel: watch only: %v\n", cerr)
+	}
+	return errors.Join(runErr, stopErr)
 }
 
 // demoCmd is `gavel demo`: the console on an emulator and a relay started

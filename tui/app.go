@@ -475,12 +475,14 @@ func (m *Model) linkBadge() string {
 
 func (m *Model) headerLine() string {
 	left := m.styles.Title.Render("gavel")
-	if m.opts.Title != "" {
-		left += " " + m.styles.Muted.Render(Clip(m.opts.Title, max(m.width/3, 8)))
-	}
 	right := m.linkBadge()
 	if m.opts.Demo {
 		right = m.styles.Demo.Render(" DEMO ") + " " + right
+	}
+	if m.opts.Title != "" {
+		// The title gets what the badges leave (it may be a URL to copy).
+		room := m.width - lipgloss.Width(left) - lipgloss.Width(right) - 2
+		left += " " + m.styles.Muted.Render(Clip(m.opts.Title, max(room, 8)))
 	}
 	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
 	if gap < 1 {

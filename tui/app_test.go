@@ -447,3 +447,21 @@ func TestEventRingDropsOldest(t *testing.T) {
 		t.Fatalf("following: cursor %d", v.list.cursor)
 	}
 }
+
+// TestTitleGetsTheRoomLeft: a long title (the embedded relay's callback
+// URL) is shown whole when the header has room, clipped when it has not,
+// and never pushes the link badge off the line.
+func TestTitleGetsTheRoomLeft(t *testing.T) {
+	const title = "callbacks → http://127.0.0.1:8080/v1/callbacks/session"
+	for _, w := range []int{120, 80, 40} {
+		m := newTestModel(w, 24)
+		m.opts.Title = title
+		header := strings.SplitN(plain(m), "\n", 2)[0]
+		if !strings.Contains(header, "LIVE") || ansi.StringWidth(header) > w {
+			t.Errorf("width %d: header %q", w, header)
+		}
+		if w >= 80 && !strings.Contains(header, title) {
+			t.Errorf("width %d: the title is clipped: %q", w, header)
+		}
+	}
+}

@@ -1,0 +1,129 @@
+package relaycmd
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/relay"
+	"github.com/gavelhq/gavel/opentok"
+)
+
+// embeddedTokenName is who the audit trail names for the in-process console.
+const embeddedTokenName = "local"
+
+// Embedded is the relay `gavel` runs in-process when no relay is
+// configured: the design's single-moderator default. The console connects
+// to it over a loopback WebSocket, as it would to a remote one.
+type Embedded struct {
+	StreamURL   string // ws://…/v1/stream, for the console
+	CallbackURL string // http://…/v1/callbacks/session, to register with Vonage
+	Token       string // a console token for StreamURL
+	WatchOnly   bool   // no Video API client: it watches but cannot act
+
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// StartEmbedded starts a relay on rc.Listen with rc's data directory,
+// as tui/demo does for its own: listen first (so a taken address fails
+// before the log is opened), then NewServer and Serve in the background.
+// client may be nil (watch only). Stop ends it and waits.
+func StartEmbedded(ctx context.Context, rc RelayConfig, client *opentok.Client) (*Embedded, error) {
+	secret := []byte(rc.Secret)
+	if len(secret) == 0 {
+		// No relay.secret: the only console is this process's own, so a
+		// random secret for this process alone is enough. It is never
+		// written down; no token outlives the process.
+		secret = make([]byte, relay.MinSecretBytes)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, fmt.Errorf("embedded relay: secret: %w", err)
+		}
+	}
+	listen := rc.Listen
+	if listen == "" {
+		listen = "127.0.0.1:8080"
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("embedded relay: %s is already in use (is `gavel relay` or another gavel running?): set relay.listen or pass --listen to use another address, or connect to that relay with --relay and --token", listen)
+		}
+		return nil, fmt.Errorf("embedded relay: listen on %s (relay.listen or --listen): %w", listen, err)
+	}
+	srv, err := relay.NewServer(ctx, relay.Config{
+		Listen:           listen,
+		DataDir:          rc.DataDir,
+		NatsURL:          rc.NatsURL,
+		Secret:           secret,
+		SignatureSecret:  rc.SignatureSecret,
+		MaxCallbackBytes: rc.MaxCallbackBytes,
+		Reconcile:        rc.ReconcileInterval.Duration,
+		Name:             rc.Name,
+	}, client)
+	if err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("embedded relay: %w", err)
+	}
+	// The token lasts as long as a console plausibly stays open; the
+	// secret dies with the process anyway.
+	token, err := relay.IssueToken(secret, embeddedTokenName, events.RoleAdmin, 30*24*time.Hour, time.Now())
+	if err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("embedded relay: %w", err)
+	}
+	dial, callbackHost := hostsOf(ln.Addr().(*net.TCPAddr))
+	relayCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	e := &Embedded{
+		StreamURL:   "ws://" + dial + "/v1/stream",
+		CallbackURL: "http://" + callbackHost + "/v1/callbacks/session",
+		Token:       token,
+		WatchOnly:   client == nil,
+		cancel:      cancel,
+		done:        make(chan error, 1),
+	}
+	go func() { e.done <- srv.Serve(relayCtx, ln) }()
+	go func() {
+		select {
+		case <-ctx.Done():
+			cancel()
+		case <-relayCtx.Done():
+		}
+	}()
+	return e, nil
+}
+
+// hostsOf: the console dials the relay on loopback; the callback URL names
+// the address as listened on, or this host's name when that is every
+// interface (Vonage cannot reach 0.0.0.0).
+func hostsOf(a *net.TCPAddr) (dial, callback string) {
+	port := fmt.Sprint(a.Port)
+	if !a.IP.IsUnspecified() {
+		h := net.JoinHostPort(a.IP.String(), port)
+		return h, h
+	}
+	dial = net.JoinHostPort("127.0.0.1", port)
+	name, err := os.Hostname()
+	if err != nil || name == "" {
+		return dial, dial
+	}
+	return dial, net.JoinHostPort(name, port)
+}
+
+// Stop ends the relay (consoles are told to resume, the state is
+// snapshotted, the log closed) and waits for it.
+func (e *Embedded) Stop() error {
+	e.cancel()
+	err := <-e.done
+	e.done <- err // a second Stop returns the same
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
