@@ -179,7 +179,7 @@ func addConsole(root *cobra.Command, load func() (Config, error), newClient func
 			if cmd.Flags().Changed("listen") {
 				cfg.Relay.Listen = listen
 			}
-			return runEmbedded(cmd.Context(), cfg.Relay, newClient, stderr)
+			return runEmbedded(cmd.Context(), cfg.Relay, cc.MaxConnections, newClient, stderr)
 		case cmd.Flags().Changed("listen"):
 			return &cli.UsageError{Err: errors.New("--listen is for the in-process relay: it cannot be combined with --relay/--token (or console.relay/console.token)")}
 		case cc.Relay == "":
@@ -187,15 +187,19 @@ func addConsole(root *cobra.Command, load func() (Config, error), newClient func
 		case cc.Token == "":
 			return &cli.UsageError{Err: fmt.Errorf("no token: pass --token (from `gavel relay token`), or set console.token or %s", relaycmd.EnvRelayToken)}
 		}
-		return tui.Run(cmd.Context(), tui.Options{RelayURL: cc.Relay, Token: cc.Token})
+		return tui.Run(cmd.Context(), tui.Options{RelayURL: cc.Relay, Token: cc.Token, MaxConnections: cc.MaxConnections})
 	}
 }
+
+// demoMaxConnections is the demo's connection cap: the simulated town hall
+// (2,000 viewers) goes over it, so a newcomer sees the flag.
+const demoMaxConnections = 1500
 
 // runEmbedded is plain `gavel`: a relay in-process and the console on it.
 // Nothing is printed before the console starts (it would draw over it
 // unseen): the callback URL to register with Vonage is in the console's
 // header, and printed to stderr once the console has quit.
-func runEmbedded(ctx context.Context, rc relaycmd.RelayConfig, newClient func() (*opentok.Client, error), stderr io.Writer) error {
+func runEmbedded(ctx context.Context, rc relaycmd.RelayConfig, maxConns int, newClient func() (*opentok.Client, error), stderr io.Writer) error {
 	// As in `gavel demo`: a closed terminal or SIGTERM ends the console
 	// like q does, so the relay still shuts down cleanly.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGHUP, syscall.SIGTERM)
@@ -213,7 +217,7 @@ func runEmbedded(ctx context.Context, rc relaycmd.RelayConfig, newClient func() 
 	if e.WatchOnly {
 		title += " · watch only: no [api] credentials"
 	}
-	runErr := tui.Run(ctx, tui.Options{RelayURL: e.StreamURL, Token: e.Token, Title: title})
+	runErr := tui.Run(ctx, tui.Options{RelayURL: e.StreamURL, Token: e.Token, Title: title, MaxConnections: maxConns})
 	stopErr := e.Stop()
 	fmt.Fprintf(stderr, "gavel: the in-process relay took callbacks at %s (and /archive, /broadcast)\n", e.CallbackURL)
 	if e.WatchOnly {
@@ -244,7 +248,9 @@ func demoCmd() *cobra.Command {
 			}
 			// The scenarios fill the emulator in the background: the
 			// console's first frame does not wait for them.
-			runErr := tui.Run(ctx, tui.Options{RelayURL: d.RelayURL(), Token: d.Token(), Demo: true})
+			runErr := tui.Run(ctx, tui.Options{RelayURL: d.RelayURL(), Token: d.Token(), Demo: true,
+				// Below the town hall's audience, so the demo shows the flag.
+				MaxConnections: demoMaxConnections})
 			return errors.Join(runErr, d.Close())
 		},
 	}

@@ -35,6 +35,9 @@ type Options struct {
 	Demo bool
 	// Title names this console in the header (e.g. the relay or project).
 	Title string
+	// MaxConnections is the per-session connection cap (console
+	// max_connections): a session with more connections is flagged. 0 is off.
+	MaxConnections int
 }
 
 // StateMsg is one batch from the feed: the whole picture (immutable: the
@@ -50,6 +53,10 @@ type StateMsg struct {
 	// EventsDropped counts lines the feed let go before the UI took them
 	// (it keeps at most one event log's worth between batches).
 	EventsDropped uint64
+	// Audits are the moderation actions since the last batch, oldest
+	// first; AuditsDropped counts those the feed let go, like EventsDropped.
+	Audits        []AuditLine
+	AuditsDropped uint64
 	Link          relayclient.Status
 	Seq           uint64
 }
@@ -63,10 +70,12 @@ const (
 	viewSessions viewKind = iota
 	viewSession
 	viewEvents
+	viewAudit
+	viewArchives
 )
 
 func (k viewKind) String() string {
-	return [...]string{"sessions", "session", "events"}[k]
+	return [...]string{"sessions", "session", "events", "audit", "archives"}[k]
 }
 
 type promptMode int
@@ -101,6 +110,8 @@ type Model struct {
 	sessions sessionsView
 	session  sessionView
 	events   eventsView
+	audit    auditView
+	archives archivesView
 
 	prompt     promptMode
 	promptText string
@@ -123,6 +134,7 @@ func NewModel(opts Options) Model {
 		footers: &footerCache{},
 		stack:   []viewKind{viewSessions},
 		events:  newEventsView(DefaultEventLines),
+		audit:   newAuditView(DefaultAuditLines),
 	}
 	m.link = relayclient.Status{State: relayclient.Connecting, Since: m.now}
 	m.setStyles()
@@ -196,6 +208,8 @@ func (m *Model) applyState(msg StateMsg) {
 		m.session.addEvents(msg.Events)
 	}
 	m.events.add(msg.Events, msg.EventsDropped)
+	m.audit.add(msg.Audits, msg.AuditsDropped)
+	m.archives.set(msg.Sessions, m.names)
 }
 
 func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
@@ -279,6 +293,13 @@ func (m *Model) viewKey(msg tea.KeyPressMsg) {
 				m.events.list.cursor = m.events.count() - 1
 			}
 		}
+	case viewAudit:
+		if k.Follow.Matches(msg) {
+			m.audit.follow = !m.audit.follow
+			if m.audit.follow {
+				m.audit.list.cursor = m.audit.count() - 1
+			}
+		}
 	}
 }
 
@@ -295,11 +316,17 @@ func (m *Model) move(d int) {
 	case viewEvents:
 		m.events.list.move(d, m.events.count())
 		m.events.follow = m.events.list.cursor >= m.events.count()-1
+	case viewAudit:
+		m.audit.list.move(d, m.audit.count())
+		m.audit.follow = m.audit.list.cursor >= m.audit.count()-1
+	case viewArchives:
+		m.archives.list.move(d, len(m.archives.shown))
+		m.archives.remember()
 	}
 }
 
 // open drills down: a session from the sessions table, or the session of
-// the selected event.
+// the selected event, audit entry or archive.
 func (m *Model) open() {
 	id := ""
 	switch m.current() {
@@ -310,6 +337,14 @@ func (m *Model) open() {
 	case viewEvents:
 		if m.events.count() > 0 {
 			id = m.events.line(m.events.list.cursor).Session
+		}
+	case viewAudit:
+		if m.audit.count() > 0 {
+			id = m.audit.line(m.audit.list.cursor).Session
+		}
+	case viewArchives:
+		if r, ok := m.archives.current(); ok {
+			id = r.session
 		}
 	}
 	if id == "" {
@@ -339,6 +374,10 @@ func (m *Model) filter() string {
 		return m.sessions.filter
 	case viewSession:
 		return m.session.filter
+	case viewAudit:
+		return m.audit.filter
+	case viewArchives:
+		return m.archives.filter
 	}
 	return m.events.filter
 }
@@ -354,6 +393,12 @@ func (m *Model) setFilter(f string) {
 	case viewEvents:
 		m.events.filter = f
 		m.events.refilter()
+	case viewAudit:
+		m.audit.filter = f
+		m.audit.refilter()
+	case viewArchives:
+		m.archives.filter = f
+		m.archives.refilter()
 	}
 }
 
@@ -392,12 +437,6 @@ func (m Model) promptKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-// commands are the views : switches to, with their aliases.
-var commands = map[string]viewKind{
-	"sessions": viewSessions, "session": viewSessions, "sess": viewSessions, "s": viewSessions,
-	"events": viewEvents, "event": viewEvents, "ev": viewEvents, "e": viewEvents,
-}
-
 func (m Model) command(text string) (tea.Model, tea.Cmd) {
 	cmd := strings.ToLower(strings.TrimSpace(text))
 	switch cmd {
@@ -407,11 +446,11 @@ func (m Model) command(text string) (tea.Model, tea.Cmd) {
 		m.quitting = true
 		return m, tea.Quit
 	}
-	if v, ok := commands[cmd]; ok {
-		m.stack = []viewKind{v}
+	if v, ok := lookupView(cmd); ok {
+		m.stack = []viewKind{v.kind}
 		return m, nil
 	}
-	m.flash = "unknown view :" + cmd + " — try :sessions or :events"
+	m.flash = "unknown view :" + cmd + " — try :" + strings.Join(viewNames(), " :")
 	return m, nil
 }
 
@@ -524,6 +563,10 @@ func (m *Model) viewTitle() string {
 		return m.sessions.title()
 	case viewSession:
 		return m.session.title()
+	case viewAudit:
+		return m.audit.title()
+	case viewArchives:
+		return m.archives.title()
 	}
 	return m.events.title()
 }
@@ -533,7 +576,7 @@ func (m *Model) footer() string {
 	case m.prompt == promptFilter:
 		return m.styles.Prompt.Render(Clip("/"+m.promptText+"▏", m.width))
 	case m.prompt == promptCommand:
-		return m.styles.Prompt.Render(Clip(":"+m.promptText+"▏", m.width)) + m.styles.Muted.Render("  sessions · events")
+		return m.styles.Prompt.Render(Clip(":"+m.promptText+"▏", m.width)) + m.styles.Muted.Render("  "+strings.Join(viewNames(), " · "))
 	case m.flash != "":
 		return m.styles.Flash.Render(Clip(m.flash, m.width))
 	}
@@ -613,6 +656,10 @@ func (m *Model) Render() string {
 			m.session.render(m, m.width, body, &b)
 		case viewEvents:
 			m.events.render(m, m.width, body, &b)
+		case viewAudit:
+			m.audit.render(m, m.width, body, &b)
+		case viewArchives:
+			m.archives.render(m, m.width, body, &b)
 		}
 	}
 	b.WriteString(m.footer())

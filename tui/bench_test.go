@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -102,4 +103,22 @@ func BenchmarkBatchTownHall(b *testing.B) {
 		tm, _ = tm.Update(msgs[i%2])
 		i++
 	}
+}
+
+// Heap in use by a Model holding the 10,000-connection town hall, its
+// rows and a full event log, after a GC; reported in MB (goal ≤ 50).
+//
+//	go test ./tui -run '^$' -bench BenchmarkMemoryTownHall -benchtime 1x
+func BenchmarkMemoryTownHall(b *testing.B) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m := townHallModel(b)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	for b.Loop() {
+		_ = m.View()
+	}
+	runtime.KeepAlive(m)
+	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/(1<<20), "MB")
 }

@@ -145,16 +145,16 @@ func ReasonWords(kind events.Kind, reason string) string {
 
 // ring keeps the last cap lines and counts the ones it let go, so the
 // event log's memory is bounded however fast events come.
-type ring struct {
-	buf     []EventLine
+type ring[T any] struct {
+	buf     []T
 	start   int
 	n       int
 	dropped uint64
 }
 
-func newRing(capacity int) *ring { return &ring{buf: make([]EventLine, capacity)} }
+func newRing[T any](capacity int) *ring[T] { return &ring[T]{buf: make([]T, capacity)} }
 
-func (r *ring) push(l EventLine) {
+func (r *ring[T]) push(l T) {
 	if len(r.buf) == 0 {
 		r.dropped++
 		return
@@ -169,10 +169,10 @@ func (r *ring) push(l EventLine) {
 	r.dropped++
 }
 
-func (r *ring) len() int { return r.n }
+func (r *ring[T]) len() int { return r.n }
 
 // at is the i-th line held, oldest first.
-func (r *ring) at(i int) EventLine { return r.buf[(r.start+i)%len(r.buf)] }
+func (r *ring[T]) at(i int) T { return r.buf[(r.start+i)%len(r.buf)] }
 
 // DefaultEventLines is how many lines the event log keeps.
 const DefaultEventLines = 5000
@@ -183,7 +183,7 @@ const sessionTailLines = 500
 // eventsView is the global tail: newest at the bottom, following new
 // lines until the user moves up.
 type eventsView struct {
-	lines    *ring
+	lines    *ring[EventLine]
 	shown    []int // with a filter: indexes into lines that match
 	filter   string
 	list     listState
@@ -192,7 +192,7 @@ type eventsView struct {
 }
 
 func newEventsView(capacity int) eventsView {
-	return eventsView{lines: newRing(capacity), follow: true}
+	return eventsView{lines: newRing[EventLine](capacity), follow: true}
 }
 
 func (v *eventsView) add(lines []EventLine, upstreamDropped uint64) {

@@ -21,21 +21,23 @@ const batchInterval = 50 * time.Millisecond
 // applies every frame under mu; pump takes a batch under mu at most once
 // per interval, only when something changed, and hands it to the UI. The
 // UI gets immutable values: session views the State built afresh, and
-// the event lines since the last batch.
+// the event and audit lines since the last batch.
 type feed struct {
 	opts Options
 
-	mu       sync.Mutex
-	mirror   *relayclient.Mirror
-	dirty    bool
-	all      bool                // rebuild every session (after a snapshot)
-	touched  map[string]struct{} // sessions changed since the last batch
-	cache    map[string]events.Session
-	list     []events.Session // last batch's sessions, sorted by id
-	lines    []EventLine      // since the last batch
-	dropped  uint64           // lines let go because the UI was not taking them
-	link     relayclient.Status
-	maxLines int
+	mu            sync.Mutex
+	mirror        *relayclient.Mirror
+	dirty         bool
+	all           bool                // rebuild every session (after a snapshot)
+	touched       map[string]struct{} // sessions changed since the last batch
+	cache         map[string]events.Session
+	list          []events.Session // last batch's sessions, sorted by id
+	lines         []EventLine      // since the last batch
+	dropped       uint64           // lines let go because the UI was not taking them
+	audits        []AuditLine      // since the last batch
+	auditsDropped uint64
+	link          relayclient.Status
+	maxLines      int
 }
 
 func newFeed(opts Options) *feed {
@@ -86,6 +88,15 @@ func (f *feed) apply(fr relayclient.Frame) error {
 	}
 	if changed && fr.Event != nil {
 		f.touched[sid] = struct{}{}
+		f.dirty = true
+	}
+	if fr.Audit != nil {
+		if len(f.audits) >= f.maxLines {
+			n := len(f.audits) / 2
+			f.audits = append(f.audits[:0], f.audits[n:]...)
+			f.auditsDropped += uint64(n)
+		}
+		f.audits = append(f.audits, NewAuditLine(fr.Audit.Seq, fr.Audit.Audit))
 		f.dirty = true
 	}
 	if line != nil {
@@ -141,8 +152,9 @@ func (f *feed) batch() (StateMsg, bool) {
 		}
 		f.list = list
 	}
-	msg := StateMsg{Sessions: f.list, Events: f.lines, EventsDropped: f.dropped, Link: f.link, Seq: f.mirror.Seq}
-	f.lines, f.all, f.dirty = nil, false, false
+	msg := StateMsg{Sessions: f.list, Events: f.lines, EventsDropped: f.dropped,
+		Audits: f.audits, AuditsDropped: f.auditsDropped, Link: f.link, Seq: f.mirror.Seq}
+	f.lines, f.audits, f.all, f.dirty = nil, nil, false, false
 	clear(f.touched)
 	return msg, true
 }

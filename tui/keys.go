@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"slices"
+
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 )
@@ -61,6 +63,49 @@ func (k *KeyMap) Actions() []*Action {
 		&k.Filter, &k.Command, &k.Sort, &k.ShowAll, &k.Follow, &k.Help, &k.Quit, &k.ForceQuit}
 }
 
+// viewDef is one view : switches to. The command, its aliases, the
+// prompt's list of views and the ? help all come from this one table.
+type viewDef struct {
+	kind    viewKind
+	name    string
+	aliases []string
+	desc    string
+	help    key.Binding // ":name  desc", for the ? screen
+}
+
+// viewRegistry is the console's view registry, in the order the : prompt and
+// the help list them.
+var viewRegistry = registerViews(
+	viewDef{kind: viewSessions, name: "sessions", aliases: []string{"session", "sess", "s"}, desc: "live sessions"},
+	viewDef{kind: viewEvents, name: "events", aliases: []string{"event", "ev", "e"}, desc: "event log"},
+	viewDef{kind: viewAudit, name: "audit", aliases: []string{"au", "moderation"}, desc: "moderation log"},
+	viewDef{kind: viewArchives, name: "archives", aliases: []string{"archive", "ar", "recordings"}, desc: "recordings"},
+)
+
+var viewNameList []string
+
+func registerViews(defs ...viewDef) []viewDef {
+	for i := range defs {
+		d := &defs[i]
+		d.help = key.NewBinding(key.WithKeys(":"+d.name), key.WithHelp(":"+d.name, d.desc))
+		viewNameList = append(viewNameList, d.name)
+	}
+	return defs
+}
+
+// viewNames are the registered views' names, in order.
+func viewNames() []string { return viewNameList }
+
+// lookupView finds the view a : command names, by name or alias.
+func lookupView(cmd string) (viewDef, bool) {
+	for _, d := range viewRegistry {
+		if d.name == cmd || slices.Contains(d.aliases, cmd) {
+			return d, true
+		}
+	}
+	return viewDef{}, false
+}
+
 // viewHelp is the help.KeyMap of one view: the actions that mean
 // something there, taken from the one KeyMap.
 type viewHelp struct {
@@ -87,6 +132,12 @@ func (h viewHelp) ShortHelp() []key.Binding {
 		return h.bindings(&k.Open, &k.Filter, &k.Sort, &k.Command, &k.Help, &k.Quit)
 	case viewSession:
 		return h.bindings(&k.Back, &k.Pane, &k.Filter, &k.Command, &k.Help, &k.Quit)
+	case viewArchives:
+		as := []*Action{&k.Open, &k.Filter, &k.Command, &k.Help, &k.Quit}
+		if !h.root {
+			as = append([]*Action{&k.Back}, as...)
+		}
+		return h.bindings(as...)
 	default:
 		as := []*Action{&k.Open, &k.Follow, &k.Filter, &k.Command, &k.Help, &k.Quit}
 		if !h.root {
@@ -106,9 +157,17 @@ func (h viewHelp) FullHelp() [][]key.Binding {
 		view = h.bindings(&k.Open, &k.Filter, &k.Sort, &k.ShowAll)
 	case viewSession:
 		view = h.bindings(&k.Back, &k.Pane, &k.Filter)
+	case viewArchives:
+		view = h.bindings(&k.Open, &k.Back, &k.Filter)
 	default:
 		view = h.bindings(&k.Open, &k.Back, &k.Follow, &k.Filter)
 	}
 	global := h.bindings(&k.Command, &k.Help, &k.Quit, &k.ForceQuit)
-	return [][]key.Binding{move, view, global}
+	views := make([]key.Binding, 0, len(viewRegistry))
+	if k.Command.Enabled() {
+		for _, d := range viewRegistry {
+			views = append(views, d.help)
+		}
+	}
+	return [][]key.Binding{move, view, global, views}
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/gavelhq/gavel/events"
 )
 
@@ -36,7 +38,7 @@ type sessionView struct {
 	pane        int // 0 connections, 1 streams, 2 events
 	filter      string
 
-	tail     *ring
+	tail     *ring[EventLine]
 	tailList listState
 
 	// seen is the first connection of the last session value built from:
@@ -46,7 +48,7 @@ type sessionView struct {
 }
 
 func newSessionView(id string) sessionView {
-	return sessionView{id: id, tail: newRing(sessionTailLines)}
+	return sessionView{id: id, tail: newRing[EventLine](sessionTailLines)}
 }
 
 func (v *sessionView) set(all []events.Session, names *nameCache) {
@@ -240,7 +242,15 @@ var tailCols = []column{
 
 func (v *sessionView) render(m *Model, width, height int, b *strings.Builder) {
 	line := func(s string) { b.WriteString(s); b.WriteByte('\n') }
-	line(m.styles.Muted.Render(Clip(v.summary(width), width)))
+	if flag := overLimit(v.s.Counts.Connections, m.opts.MaxConnections); flag != "" {
+		// The flag first, in the warning style, so a narrow screen keeps it.
+		flag = "⚑ over the limit of " + strconv.Itoa(m.opts.MaxConnections)
+		flag = Clip(flag, width)
+		rest := Clip(" · "+v.summary(width), width-ansi.StringWidth(flag))
+		line(m.styles.Warning.Render(flag) + m.styles.Muted.Render(rest))
+	} else {
+		line(m.styles.Muted.Render(Clip(v.summary(width), width)))
+	}
 	height--
 	// Connections get half of what is left, streams and events a quarter
 	// each; every pane has a title line and a header line. A short

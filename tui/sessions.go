@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/gavelhq/gavel/events"
 )
 
@@ -167,8 +169,29 @@ func (v *sessionsView) title() string {
 	return t + " ⇅" + v.sort.String()
 }
 
+// overLimit is the flag of a session with more connections than the
+// per-session cap (0: no cap), else "".
+func overLimit(conns, limit int) string {
+	if limit <= 0 || conns <= limit {
+		return ""
+	}
+	return "⚑ over " + strconv.Itoa(limit)
+}
+
+// tableCols are the sessions table's columns: with a connection cap, a
+// LIMIT column at the end flags the sessions over it.
+func (v *sessionsView) tableCols(limit int) []column {
+	if limit <= 0 {
+		return sessionCols
+	}
+	w := ansi.StringWidth(overLimit(limit+1, limit))
+	return append(sessionCols[:len(sessionCols):len(sessionCols)], column{title: "LIMIT", width: w})
+}
+
 func (v *sessionsView) render(m *Model, width, height int, b *strings.Builder) {
-	cols := fit(sessionCols, width)
+	limit := m.opts.MaxConnections
+	cols := fit(v.tableCols(limit), width)
+	limitAt := cellStart(cols, len(sessionCols))
 	b.WriteString(m.styles.TableHeader.Render(header(cols, width)))
 	b.WriteByte('\n')
 	v.list.height = max(height-1, 1)
@@ -195,11 +218,18 @@ func (v *sessionsView) render(m *Model, width, height int, b *strings.Builder) {
 		case !r.live:
 			badge = "ended"
 		}
+		flag := overLimit(r.conns, limit)
 		row := renderRow(cols, []string{
 			v.short(r.id, cols[0].width), orDash(r.label), strconv.Itoa(r.conns), strconv.Itoa(r.pubs),
-			strconv.Itoa(r.streams), strconv.Itoa(r.viewers), badge, age(m.now, r.startedAt),
+			strconv.Itoa(r.streams), strconv.Itoa(r.viewers), badge, age(m.now, r.startedAt), flag,
 		}, width)
-		b.WriteString(m.rowStyle(i == v.list.cursor, row))
+		if flag != "" && i != v.list.cursor {
+			// The flag in the warning style (its text says it under NO_COLOR).
+			b.WriteString(m.rowStyle(false, ansi.Truncate(row, limitAt, "")))
+			b.WriteString(m.styles.Warning.Render(ansi.TruncateLeft(row, limitAt, "")))
+		} else {
+			b.WriteString(m.rowStyle(i == v.list.cursor, row))
+		}
 		b.WriteByte('\n')
 	}
 	for i := to - from; i < v.list.height; i++ {

@@ -59,7 +59,7 @@ type Styles struct {
 	TableHeader, Selected, SelectedDim Paint
 	Live, Reconnecting, Stale, Demo    Paint
 	Recording, Broadcasting, Ended     Paint
-	Prompt, Flash, Error               Paint
+	Prompt, Flash, Error, Warning      Paint
 	Help                               help.Styles
 }
 
@@ -85,6 +85,7 @@ func NewStyles(isDark bool) Styles {
 		Prompt:       paint(s().Bold(true)),
 		Flash:        paint(s().Foreground(t.Warn)),
 		Error:        paint(s().Bold(true).Foreground(t.Bad)),
+		Warning:      paint(s().Bold(true).Foreground(t.Warn)),
 		Help:         help.DefaultStyles(isDark),
 	}
 }

@@ -41,6 +41,9 @@ type RelayConfig struct {
 type ConsoleConfig struct {
 	Relay string `toml:"relay"`
 	Token string `toml:"token"`
+	// MaxConnections flags, in the console, a session with more
+	// connections than this; 0 is off.
+	MaxConnections int `toml:"max_connections"`
 }
 
 // Environment variables that override the file.

@@ -1,0 +1,154 @@
+package tui
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/gavelhq/gavel/events"
+)
+
+// archiveRow is one archive's line, built once per batch.
+type archiveRow struct {
+	id, session, label, name, status, mode string
+	createdAt, updatedAt                   int64
+	recording                              bool
+	search                                 string
+}
+
+// archivesView is every archive of every session the console knows,
+// most recently changed first.
+type archivesView struct {
+	rows      []archiveRow
+	shown     []int
+	list      listState
+	filter    string
+	selected  string
+	recording int // archives started or paused
+}
+
+func (v *archivesView) set(all []events.Session, names *nameCache) {
+	v.rows = v.rows[:0]
+	v.recording = 0
+	for i := range all {
+		s := &all[i]
+		if len(s.Archives) == 0 {
+			continue
+		}
+		sid, label := Sanitize(s.ID), sessionLabel(s, names)
+		for _, a := range s.Archives {
+			r := archiveRow{id: Sanitize(a.ID), session: sid, label: label, name: Sanitize(a.Name),
+				status: Sanitize(a.Status), mode: Sanitize(a.OutputMode), createdAt: a.CreatedAt, updatedAt: a.UpdatedAt,
+				recording: a.Status == "started" || a.Status == "paused"}
+			if r.recording {
+				v.recording++
+			}
+			v.rows = append(v.rows, r)
+		}
+	}
+	slices.SortFunc(v.rows, func(a, b archiveRow) int {
+		return cmp.Or(cmp.Compare(b.updatedAt, a.updatedAt), cmp.Compare(a.id, b.id))
+	})
+	v.refilter()
+}
+
+// refilter recomputes the rows shown and keeps the cursor on the same
+// archive (by id) as rows move.
+func (v *archivesView) refilter() {
+	v.shown = filterIndex(len(v.rows), v.filter, func(i int) string {
+		r := &v.rows[i]
+		if r.search == "" {
+			r.search = strings.ToLower(r.id + " " + r.session + " " + r.label + " " + r.name + " " + r.status + " " + r.mode)
+		}
+		return r.search
+	})
+	if v.selected != "" {
+		for i, ix := range v.shown {
+			if v.rows[ix].id == v.selected {
+				v.list.cursor = i
+				break
+			}
+		}
+	}
+	v.list.clamp(len(v.shown))
+	v.remember()
+}
+
+func (v *archivesView) remember() {
+	if r, ok := v.current(); ok {
+		v.selected = r.id
+	}
+}
+
+func (v *archivesView) current() (archiveRow, bool) {
+	if v.list.cursor < 0 || v.list.cursor >= len(v.shown) {
+		return archiveRow{}, false
+	}
+	return v.rows[v.shown[v.list.cursor]], true
+}
+
+var archiveCols = []column{
+	{title: "ARCHIVE", width: 8, flex: true, maxw: 40},
+	{title: "SESSION", width: 10, flex: true, maxw: 34},
+	{title: "HOST", width: 8, flex: true, maxw: 32},
+	{title: "NAME", width: 8, flex: true, maxw: 40},
+	{title: "STATUS", width: 9},
+	{title: "MODE", width: 10},
+	{title: "CREATED", width: 7, right: true},
+	{title: "UPDATED", width: 7, right: true},
+}
+
+func (v *archivesView) title() string {
+	t := fmt.Sprintf("archives[%d]", len(v.rows))
+	if v.filter != "" {
+		t += fmt.Sprintf(" </%s> %d/%d", v.filter, len(v.shown), len(v.rows))
+	}
+	if v.recording > 0 {
+		t += fmt.Sprintf(" ●%d recording", v.recording)
+	}
+	return t
+}
+
+func (v *archivesView) render(m *Model, width, height int, b *strings.Builder) {
+	cols := fit(archiveCols, width)
+	b.WriteString(m.styles.TableHeader.Render(header(cols, width)))
+	b.WriteByte('\n')
+	v.list.height = max(height-1, 1)
+	from, to := v.list.window(len(v.shown))
+	if len(v.shown) == 0 {
+		msg := "  no archives yet"
+		if v.filter != "" {
+			msg = "  nothing matches /" + v.filter
+		}
+		b.WriteString(m.styles.Muted.Render(msg))
+		b.WriteByte('\n')
+		from, to = 0, 1
+	}
+	statusAt, modeAt := cellStart(cols, 4), cellStart(cols, 5)
+	for i := from; i < to && len(v.shown) > 0; i++ {
+		r := &v.rows[v.shown[i]]
+		status := orDash(r.status)
+		if r.recording {
+			status = "●" + status // visible under NO_COLOR too
+		}
+		row := renderRow(cols, []string{
+			shortID(r.id, cols[0].width), shortID(r.session, cols[1].width), orDash(r.label), orDash(r.name),
+			status, orDash(r.mode), age(m.now, r.createdAt), age(m.now, r.updatedAt),
+		}, width)
+		if r.recording && i != v.list.cursor {
+			// The status cell in the recording style, the rest as usual.
+			b.WriteString(m.rowStyle(false, ansi.Truncate(row, statusAt, "")))
+			b.WriteString(m.styles.Recording.Render(ansi.Cut(row, statusAt, modeAt)))
+			b.WriteString(m.rowStyle(false, ansi.TruncateLeft(row, modeAt, "")))
+		} else {
+			b.WriteString(m.rowStyle(i == v.list.cursor, row))
+		}
+		b.WriteByte('\n')
+	}
+	for i := to - from; i < v.list.height; i++ {
+		b.WriteByte('\n')
+	}
+}

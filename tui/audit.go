@@ -1,0 +1,170 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/gavelhq/gavel/events"
+)
+
+// AuditLine is one moderation action as the console shows it: who did
+// what to whom, and how it ended. Its strings are already sanitized.
+type AuditLine struct {
+	Seq     uint64
+	At      time.Time
+	Actor   string
+	Role    string
+	Action  string
+	Session string
+	Target  string
+	OK      bool
+	Error   string
+}
+
+// NewAuditLine describes one audit entry.
+func NewAuditLine(seq uint64, a events.Audit) AuditLine {
+	return AuditLine{Seq: seq, At: a.At, Actor: Sanitize(a.Actor), Role: Sanitize(string(a.Role)),
+		Action: Sanitize(a.Action), Session: Sanitize(a.Session), Target: Sanitize(a.Target), OK: a.OK, Error: Sanitize(a.Error)}
+}
+
+// Outcome is "ok", or "failed: <error>".
+func (l AuditLine) Outcome() string {
+	switch {
+	case l.OK:
+		return "ok"
+	case l.Error == "":
+		return "failed"
+	}
+	return "failed: " + l.Error
+}
+
+// DefaultAuditLines is how many lines the audit log keeps.
+const DefaultAuditLines = 2000
+
+// auditView is the moderation log: newest at the bottom, following new
+// lines until the user moves up, like the events view.
+type auditView struct {
+	lines    *ring[AuditLine]
+	shown    []int // with a filter: indexes into lines that match
+	filter   string
+	list     listState
+	follow   bool
+	upstream uint64 // lines the feed dropped before they reached the UI
+}
+
+func newAuditView(capacity int) auditView {
+	return auditView{lines: newRing[AuditLine](capacity), follow: true}
+}
+
+func (v *auditView) add(lines []AuditLine, upstreamDropped uint64) {
+	if len(lines) == 0 && upstreamDropped == v.upstream {
+		return
+	}
+	for _, l := range lines {
+		v.lines.push(l)
+	}
+	v.upstream = upstreamDropped
+	v.refilter()
+}
+
+func (v *auditView) dropped() uint64 { return v.lines.dropped + v.upstream }
+
+func (v *auditView) count() int {
+	if v.filter == "" {
+		return v.lines.len()
+	}
+	return len(v.shown)
+}
+
+func (v *auditView) line(i int) AuditLine {
+	if v.filter == "" {
+		return v.lines.at(i)
+	}
+	return v.lines.at(v.shown[i])
+}
+
+func (v *auditView) refilter() {
+	if v.filter == "" {
+		v.shown = nil
+	} else {
+		v.shown = filterIndex(v.lines.len(), v.filter, func(i int) string {
+			l := v.lines.at(i)
+			return strings.ToLower(l.Actor + " " + l.Role + " " + l.Action + " " + l.Session + " " + l.Target + " " + l.Outcome())
+		})
+	}
+	if v.follow {
+		v.list.cursor = v.count() - 1
+	}
+	v.list.clamp(v.count())
+}
+
+var auditCols = []column{
+	{title: "TIME", width: 8},
+	{title: "ACTOR", width: 9, flex: true, maxw: 32},
+	{title: "ROLE", width: 9},
+	{title: "ACTION", width: 9, flex: true, maxw: 20},
+	{title: "SESSION", width: 8, flex: true, maxw: 34},
+	{title: "TARGET", width: 8, flex: true, maxw: 34},
+	{title: "OUTCOME", width: 23, flex: true},
+}
+
+func (v *auditView) render(m *Model, width, height int, b *strings.Builder) {
+	cols := fit(auditCols, width)
+	b.WriteString(m.styles.TableHeader.Render(header(cols, width)))
+	b.WriteByte('\n')
+	v.list.height = max(height-1, 1)
+	from, to := v.list.window(v.count())
+	if v.count() == 0 {
+		msg := "  no moderation actions yet"
+		if v.filter != "" {
+			msg = "  nothing matches /" + v.filter
+		}
+		b.WriteString(m.styles.Muted.Render(msg))
+		b.WriteByte('\n')
+		from, to = 0, 1
+	}
+	outcomeAt := cellStart(cols, len(cols)-1)
+	for i := from; i < to && v.count() > 0; i++ {
+		l := v.line(i)
+		row := renderRow(cols, []string{
+			l.At.Local().Format("15:04:05"), orDash(l.Actor), orDash(l.Role), orDash(l.Action),
+			orDash(shortID(l.Session, cols[4].width)), orDash(shortID(l.Target, cols[5].width)), l.Outcome(),
+		}, width)
+		if !l.OK && i != v.list.cursor { // the outcome in the error style
+			b.WriteString(m.rowStyle(false, ansi.Truncate(row, outcomeAt, "")))
+			b.WriteString(m.styles.Error.Render(ansi.TruncateLeft(row, outcomeAt, "")))
+		} else {
+			b.WriteString(m.rowStyle(i == v.list.cursor, row))
+		}
+		b.WriteByte('\n')
+	}
+	for i := to - from; i < v.list.height; i++ {
+		b.WriteByte('\n')
+	}
+}
+
+// cellStart is the cell offset at which column i of a fitted table begins.
+func cellStart(cols []column, i int) int {
+	at := 0
+	for _, c := range cols[:i] {
+		at += c.width + 1
+	}
+	return at
+}
+
+func (v *auditView) title() string {
+	t := fmt.Sprintf("audit[%d]", v.lines.len())
+	if v.filter != "" {
+		t += fmt.Sprintf(" </%s> %d/%d", v.filter, len(v.shown), v.lines.len())
+	}
+	if d := v.dropped(); d > 0 {
+		t += fmt.Sprintf(" dropped %d", d)
+	}
+	if v.follow {
+		t += " following"
+	}
+	return t
+}
