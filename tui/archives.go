@@ -22,13 +22,12 @@ type archiveRow struct {
 // archivesView is every archive of every session the console knows,
 // most recently changed first.
 type archivesView struct {
-	rows      []archiveRow
-	shown     []int
-	list      listState
-	filter    string
-	selected  string
+	stickyRows[archiveRow]
 	recording int // archives started or paused
 }
+
+func (r archiveRow) rowKey() string    { return r.id }
+func (r archiveRow) rowSearch() string { return r.search }
 
 func (v *archivesView) set(all []events.Session, names *nameCache) {
 	v.rows = v.rows[:0]
@@ -43,6 +42,7 @@ func (v *archivesView) set(all []events.Session, names *nameCache) {
 			r := archiveRow{id: Sanitize(a.ID), session: sid, label: label, name: Sanitize(a.Name),
 				status: Sanitize(a.Status), mode: Sanitize(a.OutputMode), createdAt: a.CreatedAt, updatedAt: a.UpdatedAt,
 				recording: a.Status == "started" || a.Status == "paused"}
+			r.search = strings.ToLower(r.id + " " + r.session + " " + r.label + " " + r.name + " " + r.status + " " + r.mode)
 			if r.recording {
 				v.recording++
 			}
@@ -53,41 +53,6 @@ func (v *archivesView) set(all []events.Session, names *nameCache) {
 		return cmp.Or(cmp.Compare(b.updatedAt, a.updatedAt), cmp.Compare(a.id, b.id))
 	})
 	v.refilter()
-}
-
-// refilter recomputes the rows shown and keeps the cursor on the same
-// archive (by id) as rows move.
-func (v *archivesView) refilter() {
-	v.shown = filterIndex(len(v.rows), v.filter, func(i int) string {
-		r := &v.rows[i]
-		if r.search == "" {
-			r.search = strings.ToLower(r.id + " " + r.session + " " + r.label + " " + r.name + " " + r.status + " " + r.mode)
-		}
-		return r.search
-	})
-	if v.selected != "" {
-		for i, ix := range v.shown {
-			if v.rows[ix].id == v.selected {
-				v.list.cursor = i
-				break
-			}
-		}
-	}
-	v.list.clamp(len(v.shown))
-	v.remember()
-}
-
-func (v *archivesView) remember() {
-	if r, ok := v.current(); ok {
-		v.selected = r.id
-	}
-}
-
-func (v *archivesView) current() (archiveRow, bool) {
-	if v.list.cursor < 0 || v.list.cursor >= len(v.shown) {
-		return archiveRow{}, false
-	}
-	return v.rows[v.shown[v.list.cursor]], true
 }
 
 var archiveCols = []column{

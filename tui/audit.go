@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -46,59 +45,12 @@ const DefaultAuditLines = 2000
 
 // auditView is the moderation log: newest at the bottom, following new
 // lines until the user moves up, like the events view.
-type auditView struct {
-	lines    *ring[AuditLine]
-	shown    []int // with a filter: indexes into lines that match
-	filter   string
-	list     listState
-	follow   bool
-	upstream uint64 // lines the feed dropped before they reached the UI
-}
+type auditView struct{ tailLog[AuditLine] }
 
 func newAuditView(capacity int) auditView {
-	return auditView{lines: newRing[AuditLine](capacity), follow: true}
-}
-
-func (v *auditView) add(lines []AuditLine, upstreamDropped uint64) {
-	if len(lines) == 0 && upstreamDropped == v.upstream {
-		return
-	}
-	for _, l := range lines {
-		v.lines.push(l)
-	}
-	v.upstream = upstreamDropped
-	v.refilter()
-}
-
-func (v *auditView) dropped() uint64 { return v.lines.dropped + v.upstream }
-
-func (v *auditView) count() int {
-	if v.filter == "" {
-		return v.lines.len()
-	}
-	return len(v.shown)
-}
-
-func (v *auditView) line(i int) AuditLine {
-	if v.filter == "" {
-		return v.lines.at(i)
-	}
-	return v.lines.at(v.shown[i])
-}
-
-func (v *auditView) refilter() {
-	if v.filter == "" {
-		v.shown = nil
-	} else {
-		v.shown = filterIndex(v.lines.len(), v.filter, func(i int) string {
-			l := v.lines.at(i)
-			return strings.ToLower(l.Actor + " " + l.Role + " " + l.Action + " " + l.Session + " " + l.Target + " " + l.Outcome())
-		})
-	}
-	if v.follow {
-		v.list.cursor = v.count() - 1
-	}
-	v.list.clamp(v.count())
+	return auditView{newTailLog(capacity, func(l AuditLine) string {
+		return strings.ToLower(l.Actor + " " + l.Role + " " + l.Action + " " + l.Session + " " + l.Target + " " + l.Outcome())
+	})}
 }
 
 var auditCols = []column{
@@ -155,16 +107,4 @@ func cellStart(cols []column, i int) int {
 	return at
 }
 
-func (v *auditView) title() string {
-	t := fmt.Sprintf("audit[%d]", v.lines.len())
-	if v.filter != "" {
-		t += fmt.Sprintf(" </%s> %d/%d", v.filter, len(v.shown), v.lines.len())
-	}
-	if d := v.dropped(); d > 0 {
-		t += fmt.Sprintf(" dropped %d", d)
-	}
-	if v.follow {
-		t += " following"
-	}
-	return t
-}
+func (v *auditView) title() string { return v.titled("audit") }

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -182,53 +181,10 @@ const sessionTailLines = 500
 
 // eventsView is the global tail: newest at the bottom, following new
 // lines until the user moves up.
-type eventsView struct {
-	lines    *ring[EventLine]
-	shown    []int // with a filter: indexes into lines that match
-	filter   string
-	list     listState
-	follow   bool
-	upstream uint64 // lines the feed dropped before they reached the UI
-}
+type eventsView struct{ tailLog[EventLine] }
 
 func newEventsView(capacity int) eventsView {
-	return eventsView{lines: newRing[EventLine](capacity), follow: true}
-}
-
-func (v *eventsView) add(lines []EventLine, upstreamDropped uint64) {
-	for _, l := range lines {
-		v.lines.push(l)
-	}
-	v.upstream = upstreamDropped
-	v.refilter()
-}
-
-func (v *eventsView) dropped() uint64 { return v.lines.dropped + v.upstream }
-
-func (v *eventsView) count() int {
-	if v.filter == "" {
-		return v.lines.len()
-	}
-	return len(v.shown)
-}
-
-func (v *eventsView) line(i int) EventLine {
-	if v.filter == "" {
-		return v.lines.at(i)
-	}
-	return v.lines.at(v.shown[i])
-}
-
-func (v *eventsView) refilter() {
-	if v.filter == "" {
-		v.shown = nil
-	} else {
-		v.shown = filterIndex(v.lines.len(), v.filter, func(i int) string { return searchText(v.lines.at(i)) })
-	}
-	if v.follow {
-		v.list.cursor = v.count() - 1
-	}
-	v.list.clamp(v.count())
+	return eventsView{newTailLog(capacity, searchText)}
 }
 
 func searchText(l EventLine) string {
@@ -262,19 +218,7 @@ func (v *eventsView) render(m *Model, width, height int, b *strings.Builder) {
 	}
 }
 
-func (v *eventsView) title() string {
-	t := fmt.Sprintf("events[%d]", v.lines.len())
-	if v.filter != "" {
-		t += fmt.Sprintf(" </%s> %d/%d", v.filter, len(v.shown), v.lines.len())
-	}
-	if d := v.dropped(); d > 0 {
-		t += fmt.Sprintf(" dropped %d", d)
-	}
-	if v.follow {
-		t += " following"
-	}
-	return t
-}
+func (v *eventsView) title() string { return v.titled("events") }
 
 func orDash(s string) string {
 	if s == "" {

@@ -38,15 +38,14 @@ type sessionRow struct {
 }
 
 type sessionsView struct {
-	rows     []sessionRow
-	shown    []int
-	list     listState
-	filter   string
-	sort     sortKey
-	showAll  bool // ended sessions too
-	selected string
-	total    int // live (or all) sessions before the filter
+	stickyRows[sessionRow]
+	sort    sortKey
+	showAll bool // ended sessions too
+	total   int  // live (or all) sessions before the filter
 }
+
+func (r sessionRow) rowKey() string    { return r.id }
+func (r sessionRow) rowSearch() string { return r.search }
 
 // short is a session id for a column w wide: its tail, which is what
 // tells Video API ids apart (they share a long prefix). The sessions
@@ -115,35 +114,6 @@ func (v *sessionsView) sortRows() {
 		}
 		return cmp.Or(c, cmp.Compare(a.id, b.id))
 	})
-}
-
-// refilter recomputes the rows shown and keeps the cursor on the same
-// session (by id) as rows move.
-func (v *sessionsView) refilter() {
-	v.shown = filterIndex(len(v.rows), v.filter, func(i int) string { return v.rows[i].search })
-	if v.selected != "" {
-		for i, ix := range v.shown {
-			if v.rows[ix].id == v.selected {
-				v.list.cursor = i
-				break
-			}
-		}
-	}
-	v.list.clamp(len(v.shown))
-	v.remember()
-}
-
-func (v *sessionsView) remember() {
-	if r, ok := v.current(); ok {
-		v.selected = r.id
-	}
-}
-
-func (v *sessionsView) current() (sessionRow, bool) {
-	if v.list.cursor < 0 || v.list.cursor >= len(v.shown) {
-		return sessionRow{}, false
-	}
-	return v.rows[v.shown[v.list.cursor]], true
 }
 
 var sessionCols = []column{
