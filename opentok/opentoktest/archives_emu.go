@@ -429,12 +429,8 @@ func (s *Server) listArchives(w http.ResponseWriter, r *http.Request, who owner)
 			all = append(all, a)
 		}
 	}
-	slices.SortFunc(all, func(x, y *archive) int { return int(y.seq - x.seq) })
-	items := []archiveJSON{}
-	for _, a := range page(all, offset, count) {
-		items = append(items, s.archiveObject(a, who))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"count": len(all), "items": items})
+	writeNewestFirst(w, all, func(a *archive) int64 { return a.seq }, offset, count,
+		func(a *archive) archiveJSON { return s.archiveObject(a, who) })
 }
 
 // deleteArchive removes the cloud copy of an available or uploaded archive;

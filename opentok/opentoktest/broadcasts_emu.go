@@ -261,12 +261,8 @@ func (s *Server) listBroadcasts(w http.ResponseWriter, r *http.Request, who owne
 			all = append(all, bc)
 		}
 	}
-	slices.SortFunc(all, func(x, y *broadcast) int { return int(y.seq - x.seq) })
-	items := []broadcastJSON{}
-	for _, bc := range page(all, offset, count) {
-		items = append(items, s.broadcastObject(bc, who))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"count": len(all), "items": items})
+	writeNewestFirst(w, all, func(bc *broadcast) int64 { return bc.seq }, offset, count,
+		func(bc *broadcast) broadcastJSON { return s.broadcastObject(bc, who) })
 }
 
 func (s *Server) setBroadcastLayout(w http.ResponseWriter, r *http.Request, who owner) {

@@ -7,6 +7,7 @@ package opentoktest
 // share; archives_emu.go and broadcasts_emu.go hold the rest.
 
 import (
+	"cmp"
 	"net/http"
 	"slices"
 	"strconv"
@@ -282,12 +283,18 @@ func listQuery(r *http.Request) (offset, count int, sessionID, bad string) {
 	return offset, count, sessionID, ""
 }
 
-// page cuts one page out of items, already newest first.
-func page[T any](items []T, offset, count int) []T {
-	if offset >= len(items) {
-		return []T{}
+// writeNewestFirst answers a list the way the service's list endpoints do:
+// the matched items newest first (by creation order), one page of them,
+// and the count of all that matched.
+func writeNewestFirst[T, J any](w http.ResponseWriter, matched []T, seq func(T) int64, offset, count int, object func(T) J) {
+	slices.SortFunc(matched, func(a, b T) int { return cmp.Compare(seq(b), seq(a)) })
+	items := []J{}
+	if offset < len(matched) {
+		for _, x := range matched[offset:min(offset+count, len(matched))] {
+			items = append(items, object(x))
+		}
 	}
-	return items[offset:min(offset+count, len(items))]
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(matched), "items": items})
 }
 
 // startSession finds the session a start body names, answering 400, 404,

@@ -500,12 +500,7 @@ func (s *Server) listRenders(w http.ResponseWriter, r *http.Request, who owner) 
 			all = append(all, rn)
 		}
 	}
-	slices.SortFunc(all, func(a, b *render) int { return int(b.seq - a.seq) })
-	items := []renderObject{}
-	for _, rn := range page(all, offset, count) {
-		items = append(items, rn.object())
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"count": len(all), "items": items})
+	writeNewestFirst(w, all, func(rn *render) int64 { return rn.seq }, offset, count, (*render).object)
 }
 
 // ---- Audio Connector ----
