@@ -69,6 +69,14 @@ func TestEventsCommandPrintsTheStream(t *testing.T) {
 	if _, _, err := srv.Log().Append(ctx, events.Record{Type: events.FrameEvent, Source: events.SourceCallback, Group: events.GroupSession, Event: json.RawMessage(body)}, "m1"); err != nil {
 		t.Fatal(err)
 	}
+	// The snapshot holds the first event only once the hub has applied it;
+	// attaching earlier would (rightly) give an empty snapshot and the
+	// first event live.
+	for wait := time.Now().Add(10 * time.Second); srv.Hub().Applied() < 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(wait) {
+			t.Fatal("the hub never applied the first event")
+		}
+	}
 	token, _ := relay.IssueToken([]byte(relaySecret), "bob", events.RoleViewer, time.Hour, time.Now())
 
 	pr, pw := io.Pipe()
