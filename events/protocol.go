@@ -85,6 +85,9 @@ type Audit struct {
 	Target  string    `json:"target,omitempty"`
 	OK      bool      `json:"ok"`
 	Error   string    `json:"error"`
+	// Except are the streams a mute_all left alone: with the outcome, it
+	// is what lets every console show which streams the service muted.
+	Except []string `json:"except,omitempty"`
 }
 
 // Command is a console's request for a moderation action.

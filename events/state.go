@@ -85,6 +85,10 @@ type Session struct {
 	Archives    []ArchiveState    `json:"archives,omitempty"`
 	Broadcasts  []BroadcastState  `json:"broadcasts,omitempty"`
 	Counts      Counts            `json:"counts"`
+	// MuteAll is true while a mute-all is in force: streams published
+	// meanwhile are muted too, except MuteExcept.
+	MuteAll    bool     `json:"mute_all,omitempty"`
+	MuteExcept []string `json:"mute_except,omitempty"`
 }
 
 // ConnectionState is one live connection.
@@ -111,6 +115,10 @@ type StreamState struct {
 	// which does not say whose it is; the streamCreated callback attributes
 	// it when (if) it arrives.
 	Unattributed bool `json:"unattributed,omitempty"`
+	// Muted is true once a moderator's force-mute (or mute-all) of it
+	// succeeded. The service reports no audio changes, so a publisher who
+	// unmuted since still shows muted; no callback says otherwise.
+	Muted bool `json:"muted,omitempty"`
 }
 
 // ArchiveState is the latest known status of an archive.
@@ -172,6 +180,8 @@ type session struct {
 	archives    map[string]*ArchiveState
 	broadcasts  map[string]*BroadcastState
 	n           counters
+	muteAll     bool
+	muteExcept  []string // a handful at most: the streams a mute-all spared
 }
 
 type counters struct {
@@ -206,6 +216,7 @@ type stream struct {
 	prev, next *stream
 	rank       int8
 	dead       bool
+	muted      bool
 }
 
 // touch finds or creates ev's session and folds in what every event says
@@ -284,6 +295,45 @@ func (s *State) Apply(ev Event) bool {
 		}
 		x, changed := s.touch(&ev, sid)
 		return x.broadcast(&ev) || changed
+	}
+	return false
+}
+
+// ApplyAudit folds in what a moderation action did that no callback
+// reports: a successful force-mute mutes its stream, a mute-all mutes
+// every live stream but the excepted ones and every later one until
+// mute_all_off (which unmutes nothing: the service has no unmute). Audit
+// entries come in the log's order, so unlike callbacks they need no
+// merge rules. It reports whether a Session view changed.
+func (s *State) ApplyAudit(a Audit) bool {
+	if !a.OK || a.Session == "" {
+		return false
+	}
+	x := s.sessions[a.Session]
+	if x == nil {
+		return false
+	}
+	switch a.Action {
+	case ActionMute:
+		st := x.streams[a.Target]
+		if st == nil || st.dead || st.muted {
+			return false
+		}
+		st.muted = true
+		return true
+	case ActionMuteAll:
+		changed := !x.muteAll || !slices.Equal(x.muteExcept, a.Except)
+		x.muteAll, x.muteExcept = true, slices.Clone(a.Except)
+		for _, st := range x.streams {
+			if !st.dead && !st.muted && !slices.Contains(a.Except, st.id) {
+				st.muted, changed = true, true
+			}
+		}
+		return changed
+	case ActionMuteAllOff:
+		changed := x.muteAll
+		x.muteAll, x.muteExcept = false, nil
+		return changed
 	}
 	return false
 }
@@ -399,6 +449,7 @@ func (x *session) streamCreated(ev *Event) bool {
 		if c != nil {
 			x.attach(st, c)
 		}
+		st.muted = x.muteAll && !slices.Contains(x.muteExcept, st.id)
 		return true
 	}
 	st.lastAt = max(st.lastAt, ev.Timestamp)
@@ -634,6 +685,7 @@ func (s *State) Sessions() []Session {
 
 func (x *session) view() Session {
 	v := Session{ID: x.id, ProjectID: x.projectID, Live: x.live(), LastEventAt: x.lastEventAt, Counts: x.counts(),
+		MuteAll: x.muteAll, MuteExcept: slices.Clone(x.muteExcept),
 		Connections: make([]ConnectionState, 0, x.n.conns), Streams: make([]StreamState, 0, x.n.streams)}
 	for _, c := range x.conns {
 		if !c.dead {
@@ -642,7 +694,7 @@ func (x *session) view() Session {
 	}
 	for _, st := range x.streams {
 		if !st.dead {
-			ss := StreamState{ID: st.id, Name: st.name, VideoType: st.videoType, CreatedAt: st.createdAt, Unattributed: st.conn == nil}
+			ss := StreamState{ID: st.id, Name: st.name, VideoType: st.videoType, CreatedAt: st.createdAt, Unattributed: st.conn == nil, Muted: st.muted}
 			if st.conn != nil {
 				ss.ConnectionID = st.conn.id
 			}
@@ -717,6 +769,8 @@ type sessionJSON struct {
 	Streams     []streamJSON     `json:"streams,omitempty"`
 	Archives    []ArchiveState   `json:"archives,omitempty"`
 	Broadcasts  []BroadcastState `json:"broadcasts,omitempty"`
+	MuteAll     bool             `json:"mute_all,omitempty"`
+	MuteExcept  []string         `json:"mute_except,omitempty"`
 }
 
 type connJSON struct {
@@ -739,6 +793,7 @@ type streamJSON struct {
 	Rank         int8   `json:"rank,omitempty"`
 	Dead         bool   `json:"dead,omitempty"`
 	DiedAt       int64  `json:"died_at,omitempty"`
+	Muted        bool   `json:"muted,omitempty"`
 }
 
 // MarshalJSON writes the whole state, tombstones included, in a stable
@@ -746,14 +801,14 @@ type streamJSON struct {
 func (s *State) MarshalJSON() ([]byte, error) {
 	out := stateJSON{Version: stateVersion, Sessions: make([]sessionJSON, 0, len(s.sessions))}
 	for _, x := range s.sessions {
-		sj := sessionJSON{ID: x.id, ProjectID: x.projectID, LastEventAt: x.lastEventAt}
+		sj := sessionJSON{ID: x.id, ProjectID: x.projectID, LastEventAt: x.lastEventAt, MuteAll: x.muteAll, MuteExcept: x.muteExcept}
 		for _, c := range x.conns {
 			sj.Connections = append(sj.Connections, connJSON{ID: c.id, Data: c.data, CreatedAt: c.createdAt, LastAt: c.lastAt,
 				Rank: c.rank, Dead: c.dead, DiedAt: c.diedAt})
 		}
 		for _, st := range x.streams {
 			j := streamJSON{ID: st.id, Name: st.name, VideoType: st.videoType, CreatedAt: st.createdAt, LastAt: st.lastAt,
-				Rank: st.rank, Dead: st.dead, DiedAt: st.diedAt}
+				Rank: st.rank, Dead: st.dead, DiedAt: st.diedAt, Muted: st.muted}
 			if st.conn != nil {
 				j.ConnectionID = st.conn.id
 			}
@@ -795,7 +850,7 @@ func (s *State) UnmarshalJSON(data []byte) error {
 		if _, dup := sessions[sj.ID]; dup {
 			return fmt.Errorf("events: state: session %s twice", sj.ID)
 		}
-		x := &session{id: sj.ID, projectID: sj.ProjectID, lastEventAt: sj.LastEventAt,
+		x := &session{id: sj.ID, projectID: sj.ProjectID, lastEventAt: sj.LastEventAt, muteAll: sj.MuteAll, muteExcept: sj.MuteExcept,
 			conns: make(map[string]*conn, len(sj.Connections)), streams: make(map[string]*stream, len(sj.Streams))}
 		sessions[sj.ID] = x
 		for _, cj := range sj.Connections {
@@ -812,7 +867,7 @@ func (s *State) UnmarshalJSON(data []byte) error {
 			if j.ID == "" || x.streams[j.ID] != nil {
 				return fmt.Errorf("events: state: session %s: stream %q missing or twice", sj.ID, j.ID)
 			}
-			st := &stream{id: j.ID, name: j.Name, videoType: j.VideoType, createdAt: j.CreatedAt, lastAt: j.LastAt, rank: j.Rank, dead: j.Dead, diedAt: j.DiedAt}
+			st := &stream{id: j.ID, name: j.Name, videoType: j.VideoType, createdAt: j.CreatedAt, lastAt: j.LastAt, rank: j.Rank, dead: j.Dead, diedAt: j.DiedAt, muted: j.Muted}
 			x.streams[st.id] = st
 			if st.dead {
 				continue

@@ -944,3 +944,59 @@ func TestUnmarshalRefusesDamage(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyAuditMutes: the service reports no audio changes, so what a
+// console shows as muted comes from successful mute audits — and must
+// survive the relay's snapshot file.
+func TestApplyAuditMutes(t *testing.T) {
+	s := NewState()
+	sid := mustSession(t, applyAll(s, []Event{connEv(ConnectionCreated, "c1", 10, ""),
+		streamEv(StreamCreated, "s1", "c1", "camera", 11, ""), streamEv(StreamCreated, "s2", "c1", "screen", 12, "")})).ID
+	muted := func(st *State) map[string]bool {
+		v, _ := st.Session(sid)
+		out := map[string]bool{}
+		for _, x := range v.Streams {
+			out[x.ID] = x.Muted
+		}
+		return out
+	}
+	if s.ApplyAudit(Audit{Action: ActionMute, Session: sid, Target: "s1", OK: false, Error: "404"}) {
+		t.Fatal("a failed mute changed the state")
+	}
+	if !s.ApplyAudit(Audit{Action: ActionMute, Session: sid, Target: "s1", OK: true}) {
+		t.Fatal("a mute reported no change")
+	}
+	if s.ApplyAudit(Audit{Action: ActionMute, Session: sid, Target: "s1", OK: true}) {
+		t.Fatal("muting a muted stream reported a change")
+	}
+	if got := muted(s); !got["s1"] || got["s2"] {
+		t.Fatalf("after mute s1: %v", got)
+	}
+	// Mute-all spares the excepted stream and mutes later ones…
+	s.ApplyAudit(Audit{Action: ActionMuteAll, Session: sid, Target: sid, OK: true, Except: []string{"s2"}})
+	s.Apply(streamEv(StreamCreated, "s3", "c1", "camera", 13, ""))
+	s.Apply(streamEv(StreamCreated, "s2x", "c1", "camera", 14, ""))
+	if got := muted(s); !got["s1"] || got["s2"] || !got["s3"] || !got["s2x"] {
+		t.Fatalf("under mute-all except s2: %v", got)
+	}
+	// …until it is turned off, which unmutes nothing.
+	if !s.ApplyAudit(Audit{Action: ActionMuteAllOff, Session: sid, Target: sid, OK: true}) {
+		t.Fatal("mute_all_off reported no change")
+	}
+	s.Apply(streamEv(StreamCreated, "s4", "c1", "camera", 15, ""))
+	want := map[string]bool{"s1": true, "s2": false, "s3": true, "s2x": true, "s4": false}
+	if got := muted(s); !maps.Equal(got, want) {
+		t.Fatalf("after mute_all_off: %v, want %v", got, want)
+	}
+	data, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewState()
+	if err := json.Unmarshal(data, r); err != nil {
+		t.Fatal(err)
+	}
+	if got := muted(r); !maps.Equal(got, want) {
+		t.Fatalf("restored: %v, want %v", got, want)
+	}
+}

@@ -38,6 +38,9 @@ type Options struct {
 	// MaxConnections is the per-session connection cap (console
 	// max_connections): a session with more connections is flagged. 0 is off.
 	MaxConnections int
+	// ReadOnly removes every moderation key (--read-only), whatever the
+	// token's role; a viewer token does the same.
+	ReadOnly bool
 }
 
 // StateMsg is one batch from the feed: the whole picture (immutable: the
@@ -59,6 +62,10 @@ type StateMsg struct {
 	AuditsDropped uint64
 	Link          relayclient.Status
 	Seq           uint64
+	// Results are the relay's answers to this console's commands since
+	// the last batch; Role is what the relay's hello said the token may do.
+	Results []events.Result
+	Role    events.Role
 }
 
 // tickMsg moves the clock the ages and the STALE badge are measured by.
@@ -119,6 +126,14 @@ type Model struct {
 	flash      string
 	quitting   bool
 	syncOutput bool
+
+	// Moderation: where commands go, the jobs in progress, an open
+	// question, the token's role, and the clock (a field, for tests).
+	cmdr  Commander
+	mod   *moderation
+	ask   *ask
+	role  events.Role
+	clock func() time.Time
 }
 
 type footerCache struct{ m map[string]string }
@@ -135,9 +150,12 @@ func NewModel(opts Options) Model {
 		stack:   []viewKind{viewSessions},
 		events:  newEventsView(DefaultEventLines),
 		audit:   newAuditView(DefaultAuditLines),
+		mod:     newModeration(),
+		clock:   time.Now,
 	}
 	m.link = relayclient.Status{State: relayclient.Connecting, Since: m.now}
 	m.setStyles()
+	m.applyRole()
 	return m
 }
 
@@ -181,12 +199,43 @@ func (m Model) current() viewKind { return m.stack[len(m.stack)-1] }
 
 // Update handles one message; it does no I/O.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	tm, cmd := m.update(msg)
+	if mm, ok := tm.(Model); ok {
+		mm.layout()
+		return mm, cmd
+	}
+	return tm, cmd
+}
+
+// layout gives every list the height Render will draw it at. View works
+// on a copy of the Model, so heights set while rendering are lost; a
+// cursor moved against a stale height would scroll the window at every
+// step instead of only when it leaves the window.
+func (m *Model) layout() {
+	body := m.height - 4
+	rows := max(body-1, 1) // a table's header line
+	m.sessions.list.height = rows
+	m.events.list.height = rows
+	m.audit.list.height = rows
+	m.archives.list.height = rows
+	nc, ns, nt, _ := sessionPanes(body-1, m.session.pane)
+	m.session.connList.height, m.session.streamList.height, m.session.tailList.height = nc, ns, nt
+}
+
+func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case StateMsg:
 		m.applyState(msg)
+		return m, m.results(msg.Results)
 	case tickMsg:
 		m.now = time.Time(msg)
+		m.watchUnpublish()
 		return m, tick()
+	case sendTickMsg:
+		m.mod.ticking = false
+		return m, m.pump()
+	case sentMsg:
+		return m, m.sent(msg)
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.help.SetWidth(msg.Width)
@@ -201,7 +250,15 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (m *Model) applyState(msg StateMsg) {
 	m.all = msg.Sessions
+	wasLive := m.link.State == relayclient.Live
 	m.link, m.seq = msg.Link, msg.Seq
+	if wasLive && m.link.State != relayclient.Live {
+		m.linkLost()
+	}
+	if msg.Role != "" && msg.Role != m.role {
+		m.role = msg.Role
+		m.applyRole()
+	}
 	m.sessions.set(msg.Sessions, m.names)
 	if m.session.id != "" {
 		m.session.set(msg.Sessions, m.names)
@@ -210,13 +267,35 @@ func (m *Model) applyState(msg StateMsg) {
 	m.events.add(msg.Events, msg.EventsDropped)
 	m.audit.add(msg.Audits, msg.AuditsDropped)
 	m.archives.set(msg.Sessions, m.names)
+	m.watchUnpublish()
 }
+
+// applyRole takes the moderation keys away from a console that may not
+// use them — --read-only, or a viewer token — so they are gone from
+// handling, the footer and the help alike; minting tokens is the admin's.
+func (m *Model) applyRole() {
+	watchOnly := m.opts.ReadOnly || m.role == events.RoleViewer
+	for _, a := range m.keys.Actions() {
+		if a.Dangerous {
+			a.SetEnabled(!watchOnly)
+		}
+	}
+	if m.role != "" && m.role != events.RoleAdmin {
+		m.keys.Token.SetEnabled(false)
+	}
+}
+
+// watchOnly is true when this console may not act.
+func (m *Model) watchOnly() bool { return m.opts.ReadOnly || m.role == events.RoleViewer }
 
 func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	k := &m.keys
 	if k.ForceQuit.Matches(msg) {
 		m.quitting = true
 		return m, tea.Quit
+	}
+	if m.ask != nil {
+		return m.askKey(msg)
 	}
 	m.flash = ""
 	if m.prompt != promptNone {
@@ -263,6 +342,9 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case k.Bottom.Matches(msg):
 		m.move(1 << 30)
 	default:
+		if cmd, ok := m.moderate(msg); ok {
+			return m, cmd
+		}
 		m.viewKey(msg)
 	}
 	return m, nil
@@ -515,6 +597,13 @@ func (m *Model) linkBadge() string {
 func (m *Model) headerLine() string {
 	left := m.styles.Title.Render("gavel")
 	right := m.linkBadge()
+	if m.watchOnly() {
+		word := "READ-ONLY"
+		if !m.opts.ReadOnly {
+			word = "VIEWER"
+		}
+		right = m.styles.Warning.Render("🔒 "+word) + " " + right
+	}
 	if m.opts.Demo {
 		right = m.styles.Demo.Render(" DEMO ") + " " + right
 	}
@@ -572,6 +661,9 @@ func (m *Model) viewTitle() string {
 }
 
 func (m *Model) footer() string {
+	if m.ask != nil {
+		return m.styles.Confirm.Render(Clip(m.ask.line(), m.width))
+	}
 	switch {
 	case m.prompt == promptFilter:
 		return m.styles.Prompt.Render(Clip("/"+m.promptText+"▏", m.width))
@@ -579,6 +671,18 @@ func (m *Model) footer() string {
 		return m.styles.Prompt.Render(Clip(":"+m.promptText+"▏", m.width)) + m.styles.Muted.Render("  "+strings.Join(viewNames(), " · "))
 	case m.flash != "":
 		return m.styles.Flash.Render(Clip(m.flash, m.width))
+	}
+	if text, kind := m.notice(); text != "" {
+		st := m.styles.Flash
+		switch kind {
+		case noticeDone:
+			st = m.styles.Live
+		case noticeFailed:
+			st = m.styles.Error
+		case noticePending:
+			st = m.styles.Prompt
+		}
+		return st.Render(Clip(text, m.width))
 	}
 	return m.shortHelp()
 }
@@ -637,7 +741,14 @@ func (m *Model) Render() string {
 	body := m.height - 4
 	if m.showHelp {
 		m.help.ShowAll = true
-		h := m.help.FullHelpView(m.helpKeys().FullHelp())
+		// Two rows of columns: at 80 wide, five columns side by side
+		// would push the last ones off the screen.
+		groups := m.helpKeys().FullHelp()
+		split := min(3, len(groups))
+		h := m.help.FullHelpView(groups[:split])
+		if split < len(groups) {
+			h += "\n\n" + m.help.FullHelpView(groups[split:])
+		}
 		m.help.ShowAll = false
 		lines := strings.Split(h, "\n")
 		lines = append(append(lines, ""), countingLegend...)
@@ -685,9 +796,13 @@ func Run(ctx context.Context, opts Options) error {
 	defer cancel()
 	m := NewModel(opts)
 	m.syncOutput = wantSyncOutput(os.Getenv)
-	p := tea.NewProgram(m, tea.WithContext(ctx))
+	var f *feed
 	if opts.RelayURL != "" {
-		f := newFeed(opts)
+		f = newFeed(opts)
+		m.cmdr = f.client
+	}
+	p := tea.NewProgram(m, tea.WithContext(ctx))
+	if f != nil {
 		go f.run(ctx)
 		go f.pump(ctx, batchInterval, p.Send)
 	}

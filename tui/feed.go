@@ -23,7 +23,8 @@ const batchInterval = 50 * time.Millisecond
 // UI gets immutable values: session views the State built afresh, and
 // the event and audit lines since the last batch.
 type feed struct {
-	opts Options
+	opts   Options
+	client *relayclient.Client
 
 	mu            sync.Mutex
 	mirror        *relayclient.Mirror
@@ -38,22 +39,25 @@ type feed struct {
 	auditsDropped uint64
 	link          relayclient.Status
 	maxLines      int
+	results       []events.Result // answers to this console's commands
+	role          events.Role
 }
 
 func newFeed(opts Options) *feed {
-	return &feed{
+	f := &feed{
 		opts: opts, mirror: relayclient.NewMirror(), touched: map[string]struct{}{},
 		cache: map[string]events.Session{}, maxLines: DefaultEventLines,
 		link:  relayclient.Status{State: relayclient.Connecting, Since: time.Now()},
 		dirty: true,
 	}
+	f.client = relayclient.New(relayclient.Config{URL: opts.RelayURL, Token: opts.Token, OnStatus: f.status})
+	return f
 }
 
 // run keeps the relay link up until ctx ends. A refused token ends the
 // client; the console stays up and says why.
 func (f *feed) run(ctx context.Context) {
-	c := relayclient.New(relayclient.Config{URL: f.opts.RelayURL, Token: f.opts.Token, OnStatus: f.status})
-	err := c.Run(ctx, f.apply)
+	err := f.client.Run(ctx, f.apply)
 	if err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 		f.status(relayclient.Status{State: relayclient.Stale, Since: time.Now(), Err: err})
 	}
@@ -82,11 +86,22 @@ func (f *feed) apply(fr relayclient.Frame) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if fr.Result != nil {
+		f.results = append(f.results, *fr.Result)
+		f.dirty = true
+		return nil
+	}
+	if fr.Hello != nil && fr.Hello.Role != f.role {
+		f.role, f.dirty = fr.Hello.Role, true
+	}
 	changed := f.mirror.Apply(fr)
 	if fr.Snapshot != nil && changed {
 		f.all, f.dirty = true, true
 	}
-	if changed && fr.Event != nil {
+	if changed && (fr.Event != nil || fr.Audit != nil) {
+		if fr.Audit != nil {
+			sid = fr.Audit.Audit.Session // a mute changes its session
+		}
 		f.touched[sid] = struct{}{}
 		f.dirty = true
 	}
@@ -153,8 +168,9 @@ func (f *feed) batch() (StateMsg, bool) {
 		f.list = list
 	}
 	msg := StateMsg{Sessions: f.list, Events: f.lines, EventsDropped: f.dropped,
-		Audits: f.audits, AuditsDropped: f.auditsDropped, Link: f.link, Seq: f.mirror.Seq}
-	f.lines, f.audits, f.all, f.dirty = nil, nil, false, false
+		Audits: f.audits, AuditsDropped: f.auditsDropped, Link: f.link, Seq: f.mirror.Seq,
+		Results: f.results, Role: f.role}
+	f.lines, f.audits, f.results, f.all, f.dirty = nil, nil, nil, false, false
 	clear(f.touched)
 	return msg, true
 }

@@ -27,6 +27,11 @@ type KeyMap struct {
 	Open, Back, Pane                        Action
 	Filter, Command, Sort, ShowAll, Follow  Action
 	Help, Quit, ForceQuit                   Action
+	// Moderation (issue 6): Dangerous ones are gone for a viewer or
+	// --read-only.
+	Signal, Mute, MuteAll, MuteAllOff, Unpublish Action
+	Disconnect, Clear, Record, Token             Action
+	Copy, Mark                                   Action
 }
 
 func action(name string, keys []string, helpKey, desc string) Action {
@@ -48,19 +53,38 @@ func DefaultKeyMap() KeyMap {
 		Pane:      action("pane", []string{"tab"}, "tab", "next pane"),
 		Filter:    action("filter", []string{"/"}, "/", "filter"),
 		Command:   action("command", []string{":"}, ":", "view"),
-		Sort:      action("sort", []string{"s"}, "s", "sort"),
+		Sort:      action("sort", []string{"o"}, "o", "order by"),
 		ShowAll:   action("show-ended", []string{"a"}, "a", "show ended"),
 		Follow:    action("follow", []string{"f"}, "f", "follow"),
 		Help:      action("help", []string{"?"}, "?", "help"),
 		Quit:      action("quit", []string{"q"}, "q", "quit"),
 		ForceQuit: action("force-quit", []string{"ctrl+c"}, "ctrl+c", "quit"),
+
+		Signal:     dangerous(action("signal", []string{"s"}, "s", "signal")),
+		Mute:       dangerous(action("mute", []string{"m"}, "m", "mute")),
+		MuteAll:    dangerous(action("mute-all", []string{"M"}, "M", "mute all but marked")),
+		MuteAllOff: dangerous(action("mute-all-off", []string{"alt+m"}, "alt+m", "end mute-all")),
+		Unpublish:  dangerous(action("unpublish", []string{"u"}, "u", "unpublish")),
+		Disconnect: dangerous(action("disconnect", []string{"d"}, "d", "disconnect")),
+		Clear:      dangerous(action("clear-session", []string{"D"}, "D", "disconnect everyone")),
+		Record:     dangerous(action("record", []string{"r"}, "r", "record/stop")),
+		Token:      dangerous(action("token", []string{"t"}, "t", "token")),
+		Copy:       action("copy-id", []string{"y"}, "y", "copy id"),
+		Mark:       action("mark", []string{"space"}, "space", "mark"),
 	}
+}
+
+func dangerous(a Action) Action {
+	a.Dangerous = true
+	return a
 }
 
 // Actions lists every action, for lookups by name.
 func (k *KeyMap) Actions() []*Action {
 	return []*Action{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom, &k.Open, &k.Back, &k.Pane,
-		&k.Filter, &k.Command, &k.Sort, &k.ShowAll, &k.Follow, &k.Help, &k.Quit, &k.ForceQuit}
+		&k.Filter, &k.Command, &k.Sort, &k.ShowAll, &k.Follow, &k.Help, &k.Quit, &k.ForceQuit,
+		&k.Signal, &k.Mute, &k.MuteAll, &k.MuteAllOff, &k.Unpublish, &k.Disconnect, &k.Clear, &k.Record, &k.Token,
+		&k.Copy, &k.Mark}
 }
 
 // viewDef is one view : switches to. The command, its aliases, the
@@ -129,9 +153,9 @@ func (h viewHelp) ShortHelp() []key.Binding {
 	k := h.km
 	switch h.kind {
 	case viewSessions:
-		return h.bindings(&k.Open, &k.Filter, &k.Sort, &k.Command, &k.Help, &k.Quit)
+		return h.bindings(&k.Open, &k.Filter, &k.Sort, &k.Record, &k.Command, &k.Help, &k.Quit)
 	case viewSession:
-		return h.bindings(&k.Back, &k.Pane, &k.Filter, &k.Command, &k.Help, &k.Quit)
+		return h.bindings(&k.Back, &k.Pane, &k.Mark, &k.Disconnect, &k.Mute, &k.Unpublish, &k.Signal, &k.Record, &k.Filter, &k.Help, &k.Quit)
 	case viewArchives:
 		as := []*Action{&k.Open, &k.Filter, &k.Command, &k.Help, &k.Quit}
 		if !h.root {
@@ -151,12 +175,14 @@ func (h viewHelp) ShortHelp() []key.Binding {
 func (h viewHelp) FullHelp() [][]key.Binding {
 	k := h.km
 	move := h.bindings(&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom)
-	var view []key.Binding
+	var view, moderate []key.Binding
 	switch h.kind {
 	case viewSessions:
-		view = h.bindings(&k.Open, &k.Filter, &k.Sort, &k.ShowAll)
+		view = h.bindings(&k.Open, &k.Filter, &k.Sort, &k.ShowAll, &k.Copy)
+		moderate = h.bindings(&k.Signal, &k.MuteAll, &k.MuteAllOff, &k.Clear, &k.Record, &k.Token)
 	case viewSession:
-		view = h.bindings(&k.Back, &k.Pane, &k.Filter)
+		view = h.bindings(&k.Back, &k.Pane, &k.Filter, &k.Mark, &k.Copy)
+		moderate = h.bindings(&k.Signal, &k.Mute, &k.MuteAll, &k.MuteAllOff, &k.Unpublish, &k.Disconnect, &k.Clear, &k.Record, &k.Token)
 	case viewArchives:
 		view = h.bindings(&k.Open, &k.Back, &k.Filter)
 	default:
@@ -168,6 +194,9 @@ func (h viewHelp) FullHelp() [][]key.Binding {
 		for _, d := range viewRegistry {
 			views = append(views, d.help)
 		}
+	}
+	if len(moderate) > 0 {
+		return [][]key.Binding{move, view, moderate, global, views}
 	}
 	return [][]key.Binding{move, view, global, views}
 }

@@ -19,7 +19,9 @@ type connRow struct {
 
 type streamRow struct {
 	id, name, kind, publisher string
+	conn                      string // its connection's id, "" if unattributed
 	createdAt                 int64
+	muted                     bool
 	search                    string
 }
 
@@ -41,6 +43,10 @@ type sessionView struct {
 	tail     *ring[EventLine]
 	tailList listState
 
+	// Marks (space) choose the rows a bulk action takes, by id: they
+	// survive rebuilds and filters (a bulk prompt counts the hidden ones).
+	markConns, markStreams map[string]struct{}
+
 	// seen is the first connection of the last session value built from:
 	// the feed hands on the same value while a session is unchanged.
 	seen  *events.ConnectionState
@@ -48,7 +54,7 @@ type sessionView struct {
 }
 
 func newSessionView(id string) sessionView {
-	return sessionView{id: id, tail: newRing[EventLine](sessionTailLines)}
+	return sessionView{id: id, tail: newRing[EventLine](sessionTailLines), markConns: map[string]struct{}{}, markStreams: map[string]struct{}{}}
 }
 
 func (v *sessionView) set(all []events.Session, names *nameCache) {
@@ -62,7 +68,7 @@ func (v *sessionView) set(all []events.Session, names *nameCache) {
 	if len(s.Connections) > 0 {
 		first = &s.Connections[0]
 	}
-	if v.found && first == v.seen && len(s.Connections) == v.seenN && len(s.Streams) == len(v.s.Streams) && s.Counts == v.s.Counts {
+	if v.found && first == v.seen && len(s.Connections) == v.seenN && len(s.Streams) == len(v.s.Streams) && s.Counts == v.s.Counts && !mutesChanged(&v.s, &s) {
 		v.s = s
 		return
 	}
@@ -79,7 +85,7 @@ func (v *sessionView) set(all []events.Session, names *nameCache) {
 	}
 	v.streams = v.streams[:0]
 	for _, x := range s.Streams {
-		r := streamRow{id: Sanitize(x.ID), name: Sanitize(x.Name), kind: streamKind(x.VideoType), createdAt: x.CreatedAt}
+		r := streamRow{id: Sanitize(x.ID), name: Sanitize(x.Name), kind: streamKind(x.VideoType), createdAt: x.CreatedAt, muted: x.Muted, conn: x.ConnectionID}
 		switch {
 		case x.Unattributed:
 			r.publisher = "unattributed"
@@ -88,7 +94,201 @@ func (v *sessionView) set(all []events.Session, names *nameCache) {
 		}
 		v.streams = append(v.streams, r)
 	}
+	v.pruneMarks()
 	v.refilter()
+}
+
+// mutesChanged: a mute changes no count, so the quick "same session"
+// test must look at the streams' flags too (few: streams, not viewers).
+func mutesChanged(a, b *events.Session) bool {
+	if a.MuteAll != b.MuteAll || len(a.Streams) != len(b.Streams) {
+		return true
+	}
+	for i := range a.Streams {
+		if a.Streams[i].Muted != b.Streams[i].Muted || a.Streams[i].ID != b.Streams[i].ID {
+			return true
+		}
+	}
+	return false
+}
+
+// pruneMarks forgets marks of connections and streams that have left.
+func (v *sessionView) pruneMarks() {
+	if len(v.markConns) > 0 {
+		live := make(map[string]struct{}, len(v.conns))
+		for _, r := range v.conns {
+			live[r.id] = struct{}{}
+		}
+		for id := range v.markConns {
+			if _, ok := live[id]; !ok {
+				delete(v.markConns, id)
+			}
+		}
+	}
+	if len(v.markStreams) > 0 {
+		live := make(map[string]struct{}, len(v.streams))
+		for _, r := range v.streams {
+			live[r.id] = struct{}{}
+		}
+		for id := range v.markStreams {
+			if _, ok := live[id]; !ok {
+				delete(v.markStreams, id)
+			}
+		}
+	}
+}
+
+// toggleMark marks or unmarks the selected connection or stream and moves
+// down, so space space space marks a run.
+func (v *sessionView) toggleMark() {
+	var id string
+	var set map[string]struct{}
+	switch v.pane {
+	case 0:
+		if r, ok := v.selectedConn(); ok {
+			id, set = r.id, v.markConns
+		}
+	case 1:
+		if r, ok := v.selectedStream(); ok {
+			id, set = r.id, v.markStreams
+		}
+	}
+	if set == nil {
+		return
+	}
+	if _, ok := set[id]; ok {
+		delete(set, id)
+	} else {
+		set[id] = struct{}{}
+	}
+	l, n := v.list()
+	l.move(1, n)
+}
+
+func (v *sessionView) clearMarks() {
+	clear(v.markConns)
+	clear(v.markStreams)
+}
+
+// marked returns the marked ids of a pane and how many of them the
+// filter hides.
+func marked[R any](set map[string]struct{}, rows []R, shown []int, id func(*R) string) (ids []string, hidden int) {
+	if len(set) == 0 {
+		return nil, 0
+	}
+	visible := 0
+	for _, i := range shown {
+		if _, ok := set[id(&rows[i])]; ok {
+			visible++
+		}
+	}
+	for _, r := range rows {
+		if _, ok := set[id(&r)]; ok {
+			ids = append(ids, id(&r))
+		}
+	}
+	return ids, len(ids) - visible
+}
+
+func (v *sessionView) markedConns() ([]string, int) {
+	return marked(v.markConns, v.conns, v.connShown, func(r *connRow) string { return r.id })
+}
+
+func (v *sessionView) markedStreams() ([]string, int) {
+	return marked(v.markStreams, v.streams, v.streamShown, func(r *streamRow) string { return r.id })
+}
+
+// selectedConn is the connection under the cursor of the connections
+// pane, or the publisher of the stream under the streams pane's cursor.
+func (v *sessionView) selectedConn() (*connRow, bool) {
+	switch v.pane {
+	case 0:
+		if c := v.connList.cursor; c >= 0 && c < len(v.connShown) {
+			return &v.conns[v.connShown[c]], true
+		}
+	case 1:
+		if r, ok := v.selectedStream(); ok && r.conn != "" {
+			for i := range v.conns {
+				if v.conns[i].id == r.conn {
+					return &v.conns[i], true
+				}
+			}
+		}
+	}
+	return nil, false
+}
+
+func (v *sessionView) selectedStream() (*streamRow, bool) {
+	if v.pane != 1 {
+		return nil, false
+	}
+	if c := v.streamList.cursor; c >= 0 && c < len(v.streamShown) {
+		return &v.streams[v.streamShown[c]], true
+	}
+	return nil, false
+}
+
+// selectedStreams is what m mutes without marks: the selected stream, or
+// every stream of the selected connection.
+func (v *sessionView) selectedStreams() ([]string, string) {
+	if r, ok := v.selectedStream(); ok {
+		return []string{r.id}, streamName(r)
+	}
+	if v.pane != 0 {
+		return nil, ""
+	}
+	c, ok := v.selectedConn()
+	if !ok {
+		return nil, ""
+	}
+	var ids []string
+	for i := range v.streams {
+		if v.streams[i].conn == c.id {
+			ids = append(ids, v.streams[i].id)
+		}
+	}
+	if len(ids) == 1 {
+		return ids, "the stream of " + connName(c)
+	}
+	return ids, plural(len(ids), "stream") + " of " + connName(c)
+}
+
+// unpublishTarget is one stream: the selected one, or the selected
+// connection's only stream.
+func (v *sessionView) unpublishTarget() (*streamRow, bool) {
+	if r, ok := v.selectedStream(); ok {
+		return r, true
+	}
+	c, ok := v.selectedConn()
+	if !ok || v.pane != 0 {
+		return nil, false
+	}
+	var found *streamRow
+	for i := range v.streams {
+		if v.streams[i].conn == c.id {
+			if found != nil {
+				return nil, false // several: the moderator picks one
+			}
+			found = &v.streams[i]
+		}
+	}
+	return found, found != nil
+}
+
+// selectedID is what y copies in this view: the selected connection's or
+// stream's id, else the session's.
+func (v *sessionView) selectedID() (id, what string) {
+	switch v.pane {
+	case 0:
+		if r, ok := v.selectedConn(); ok {
+			return r.id, "connection id"
+		}
+	case 1:
+		if r, ok := v.selectedStream(); ok {
+			return r.id, "stream id"
+		}
+	}
+	return v.id, "session id"
 }
 
 func cmpOr(a, b string) string {
@@ -226,7 +426,8 @@ var connCols = []column{
 }
 
 var streamCols = []column{
-	{title: "TYPE", width: 6},
+	{title: "TYPE", width: 8},
+	{title: "AUDIO", width: 5},
 	{title: "NAME", width: 14, flex: true, maxw: 40},
 	{title: "PUBLISHER", width: 14, flex: true, maxw: 48},
 	{title: "AGE", width: 6, right: true},
@@ -252,19 +453,7 @@ func (v *sessionView) render(m *Model, width, height int, b *strings.Builder) {
 		line(m.styles.Muted.Render(Clip(v.summary(width), width)))
 	}
 	height--
-	// Connections get half of what is left, streams and events a quarter
-	// each; every pane has a title line and a header line. A short
-	// terminal shows the focused pane alone.
-	body := height - 6
-	nc := max(body/2, 1)
-	ns := max(body/4, 1)
-	nt := max(body-nc-ns, 1)
-	show := [3]bool{true, true, true}
-	if body < 6 {
-		show = [3]bool{}
-		show[v.pane] = true
-		nc, ns, nt = height-2, height-2, height-2
-	}
+	nc, ns, nt, show := sessionPanes(height, v.pane)
 	paneTitle := func(i int, s string) {
 		mark := "  "
 		st := m.styles.Muted
@@ -285,29 +474,55 @@ func (v *sessionView) render(m *Model, width, height int, b *strings.Builder) {
 	}
 }
 
+// sessionPanes splits a session view's height (below its summary line):
+// connections get half, streams and events a quarter each; every pane
+// has a title line and a header line. A short terminal shows the focused
+// pane alone.
+func sessionPanes(height, pane int) (nc, ns, nt int, show [3]bool) {
+	body := height - 6
+	nc = max(body/2, 1)
+	ns = max(body/4, 1)
+	nt = max(body-nc-ns, 1)
+	show = [3]bool{true, true, true}
+	if body < 6 {
+		show = [3]bool{}
+		show[pane] = true
+		nc, ns, nt = max(height-2, 1), max(height-2, 1), max(height-2, 1)
+	}
+	return nc, ns, nt, show
+}
+
 func (v *sessionView) renderConns(m *Model, width, nc int, paneTitle func(int, string), line func(string), b *strings.Builder) {
-	paneTitle(0, fmt.Sprintf("connections[%d]", len(v.connShown)))
+	paneTitle(0, fmt.Sprintf("connections[%d]", len(v.connShown))+markedNote(len(v.markConns)))
 	cols := fit(connCols, width)
 	line(m.styles.TableHeader.Render(header(cols, width)))
 	v.connList.height = nc
 	from, to := v.connList.window(len(v.connShown))
 	for i := from; i < to; i++ {
 		r := &v.conns[v.connShown[i]]
-		row := renderRow(cols, []string{orDash(r.name), orDash(r.role), age(m.now, r.createdAt), strconv.Itoa(r.streams), shortID(r.id, cols[4].width)}, width)
+		row := renderRow(cols, []string{markCell(v.markConns, r.id, orDash(r.name)), orDash(r.role), age(m.now, r.createdAt), strconv.Itoa(r.streams), shortID(r.id, cols[4].width)}, width)
 		line(m.rowStyleIn(v.pane == 0, i == v.connList.cursor, row))
 	}
 	blank(b, nc-(to-from))
 }
 
 func (v *sessionView) renderStreams(m *Model, width, ns int, paneTitle func(int, string), line func(string), b *strings.Builder) {
-	paneTitle(1, fmt.Sprintf("streams[%d]", len(v.streamShown)))
+	t := fmt.Sprintf("streams[%d]", len(v.streamShown)) + markedNote(len(v.markStreams))
+	if v.s.MuteAll {
+		t += " · MUTE-ALL on (new streams join muted)"
+	}
+	paneTitle(1, t)
 	cols := fit(streamCols, width)
 	line(m.styles.TableHeader.Render(header(cols, width)))
 	v.streamList.height = ns
 	from, to := v.streamList.window(len(v.streamShown))
 	for i := from; i < to; i++ {
 		r := &v.streams[v.streamShown[i]]
-		row := renderRow(cols, []string{r.kind, orDash(r.name), orDash(r.publisher), age(m.now, r.createdAt), shortID(r.id, cols[4].width)}, width)
+		audio := ""
+		if r.muted {
+			audio = "muted"
+		}
+		row := renderRow(cols, []string{markCell(v.markStreams, r.id, r.kind), audio, orDash(r.name), orDash(r.publisher), age(m.now, r.createdAt), shortID(r.id, cols[5].width)}, width)
 		line(m.rowStyleIn(v.pane == 1, i == v.streamList.cursor, row))
 	}
 	blank(b, ns-(to-from))
@@ -325,6 +540,22 @@ func (v *sessionView) renderTail(m *Model, width, nt int, paneTitle func(int, st
 		line(m.rowStyleIn(v.pane == 2, i == v.tailList.cursor, row))
 	}
 	blank(b, nt-(to-from))
+}
+
+// markCell prefixes a marked row's first cell with ✓ (visible under
+// NO_COLOR).
+func markCell(set map[string]struct{}, id, cell string) string {
+	if _, ok := set[id]; ok {
+		return "✓ " + cell
+	}
+	return cell
+}
+
+func markedNote(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" · %d marked", n)
 }
 
 func blank(b *strings.Builder, n int) {

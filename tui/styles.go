@@ -60,6 +60,7 @@ type Styles struct {
 	Live, Reconnecting, Stale, Demo    Paint
 	Recording, Broadcasting, Ended     Paint
 	Prompt, Flash, Error, Warning      Paint
+	Confirm                            Paint // an open (y/N) question
 	Help                               help.Styles
 }
 
@@ -86,6 +87,7 @@ func NewStyles(isDark bool) Styles {
 		Flash:        paint(s().Foreground(t.Warn)),
 		Error:        paint(s().Bold(true).Foreground(t.Bad)),
 		Warning:      paint(s().Bold(true).Foreground(t.Warn)),
+		Confirm:      paint(s().Bold(true).Reverse(true).Foreground(t.Warn)),
 		Help:         help.DefaultStyles(isDark),
 	}
 }

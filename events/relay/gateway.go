@@ -76,6 +76,9 @@ func refuse(status int, format string, args ...any) error {
 func (g *Gateway) Handle(ctx context.Context, claims Claims, cmd events.Command) events.Result {
 	data, target, err := g.execute(ctx, claims, cmd)
 	audit := events.Audit{At: g.now().UTC(), Actor: claims.Name, Role: claims.Role, Action: cmd.Action, Session: cmd.Session, Target: target, OK: err == nil}
+	if cmd.Action == events.ActionMuteAll && err == nil {
+		audit.Except = muteAllExcept(cmd.Params)
+	}
 	res := events.Result{Type: events.FrameResult, ID: cmd.ID, OK: err == nil}
 	if err != nil {
 		status, msg := describe(err)
@@ -136,6 +139,14 @@ func describe(err error) (int, string) {
 	default:
 		return http.StatusBadGateway, err.Error()
 	}
+}
+
+// muteAllExcept reads a mute_all's excluded streams (params already
+// accepted by execute).
+func muteAllExcept(raw json.RawMessage) []string {
+	var p params
+	_ = json.Unmarshal(raw, &p)
+	return p.Except
 }
 
 // params are the command parameters every action may use.

@@ -251,6 +251,9 @@ func (h *Hub) apply(seq uint64, rec events.Record) error {
 		superseded = h.state.Superseded(ev)
 		h.state.Apply(ev)
 	}
+	if rec.Type == events.FrameAudit && rec.Audit != nil {
+		h.state.ApplyAudit(*rec.Audit)
+	}
 	data := encodeRecordFrame(seq, rec, superseded)
 	h.setAppliedLocked(seq)
 	f := outFrame{seq: seq, data: data}

@@ -750,7 +750,21 @@ func TestStateFromSessionsRebuildsTheViews(t *testing.T) {
 	apply(events.GroupSession, `{"sessionId":"2_gone","projectId":"1","event":"connectionCreated","timestamp":10,"connection":{"id":"g1","createdAt":10}}`)
 	apply(events.GroupSession, `{"sessionId":"2_gone","projectId":"1","event":"connectionDestroyed","timestamp":20,"connection":{"id":"g1","createdAt":10}}`)
 
+	// Mutes a moderator made: one stream, then a mute-all sparing another.
+	st.ApplyAudit(events.Audit{Action: events.ActionMute, Session: "2_a", Target: "s1", OK: true})
+	st.ApplyAudit(events.Audit{Action: events.ActionMuteAll, Session: "2_a", OK: true, Except: []string{"s2", "s4"}})
+	apply(events.GroupSession, `{"sessionId":"2_a","projectId":"1","event":"streamCreated","timestamp":3600,"stream":{"id":"s20","connection":{"id":"c19","createdAt":1019,"data":"name=19"},"createdAt":3600,"videoType":"camera"}}`)
+
 	want := st.Sessions()
+	var mutedN int
+	for _, x := range want[0].Streams {
+		if x.Muted {
+			mutedN++
+		}
+	}
+	if !want[0].MuteAll || mutedN == 0 || mutedN == len(want[0].Streams) {
+		t.Fatalf("the fixture should hold muted and unmuted streams under a mute-all: %+v", want[0])
+	}
 	got := relayclient.StateFromSessions(want).Sessions()
 	wj, _ := json.Marshal(want)
 	gj, _ := json.Marshal(got)

@@ -53,6 +53,7 @@ func (m *Mirror) Apply(f Frame) bool {
 		return m.State.Apply(ev)
 	case f.Audit != nil:
 		m.Seq = f.Audit.Seq
+		return m.State.ApplyAudit(f.Audit.Audit)
 	}
 	return false
 }
@@ -105,6 +106,16 @@ func StateFromSessions(sessions []events.Session) *events.State {
 			ev.Kind, ev.Timestamp = events.BroadcastStatus, b.UpdatedAt
 			ev.Broadcast = &events.Broadcast{ID: b.ID, Status: b.Status, SessionID: s.ID, UpdatedAt: b.UpdatedAt}
 			st.Apply(ev)
+		}
+		// Mutes last, as the audit entries that made them: mute-all first
+		// (it mutes every stream but the excepted), then each stream's own.
+		if s.MuteAll {
+			st.ApplyAudit(events.Audit{Action: events.ActionMuteAll, Session: s.ID, OK: true, Except: s.MuteExcept})
+		}
+		for _, x := range s.Streams {
+			if x.Muted {
+				st.ApplyAudit(events.Audit{Action: events.ActionMute, Session: s.ID, Target: x.ID, OK: true})
+			}
 		}
 	}
 	return st

@@ -1,0 +1,370 @@
+package tui
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/relayclient"
+)
+
+// The moderation keys: what each acts on, what it asks, what it sends.
+// A session-level key works from the sessions table (on the selected
+// session) and inside a session; the others need a session open.
+
+// target is the session an action is about, with words for it.
+type target struct {
+	id, label string
+	s         *events.Session
+}
+
+// name is "Town hall (…f3a9c1)", or the short id alone.
+func (t target) name() string {
+	if t.label == "" {
+		return shortID(t.id, 16)
+	}
+	return t.label + " (" + shortID(t.id, 10) + ")"
+}
+
+// sessionTarget is the selected session in the sessions table, or the one
+// open.
+func (m *Model) sessionTarget() (target, bool) {
+	id := ""
+	switch m.current() {
+	case viewSessions:
+		if r, ok := m.sessions.current(); ok {
+			id = r.id
+		}
+	case viewSession:
+		id = m.session.id
+	}
+	if id == "" {
+		return target{}, false
+	}
+	i, ok := findSession(m.all, id)
+	if !ok {
+		return target{}, false
+	}
+	s := &m.all[i]
+	return target{id: id, label: sessionLabel(s, m.names), s: s}, true
+}
+
+func connName(r *connRow) string {
+	if r.name == "" {
+		return shortID(r.id, 16)
+	}
+	return r.name + " (" + shortID(r.id, 10) + ")"
+}
+
+func streamName(r *streamRow) string {
+	s := r.kind
+	if r.name != "" {
+		s += " “" + r.name + "”"
+	}
+	if r.publisher != "" && r.publisher != "unattributed" {
+		s += " of " + r.publisher
+	}
+	return s + " (" + shortID(r.id, 10) + ")"
+}
+
+// ready refuses an action the console cannot take now, saying why.
+func (m *Model) ready(verb string) bool {
+	switch {
+	case m.cmdr == nil || !m.hasLink:
+		m.say(noticeFailed, "✗ cannot "+verb+": no relay to send it through")
+		return false
+	case m.link.State != relayclient.Live:
+		m.say(noticeFailed, "✗ cannot "+verb+": the relay link is "+strings.ToLower(m.link.State.String())+" — actions wait until it is LIVE")
+		return false
+	}
+	return true
+}
+
+// moderate handles the moderation keys; it reports whether msg was one.
+func (m *Model) moderate(msg tea.KeyPressMsg) (tea.Cmd, bool) {
+	k := &m.keys
+	v := m.current()
+	if v != viewSessions && v != viewSession {
+		return nil, false
+	}
+	switch {
+	case k.Copy.Matches(msg):
+		return m.copyID(), true
+	case k.Disconnect.Matches(msg) && v == viewSession:
+		return m.disconnect(), true
+	case k.Clear.Matches(msg):
+		return m.clearSession(), true
+	case k.Mute.Matches(msg) && v == viewSession:
+		return m.mute(), true
+	case k.MuteAll.Matches(msg):
+		return m.muteAll(), true
+	case k.MuteAllOff.Matches(msg):
+		return m.muteAllOff(), true
+	case k.Unpublish.Matches(msg) && v == viewSession:
+		return m.unpublish(), true
+	case k.Record.Matches(msg):
+		return m.record(), true
+	case k.Mark.Matches(msg) && v == viewSession:
+		m.session.toggleMark()
+		return nil, true
+	}
+	return nil, false
+}
+
+// disconnect: the marked connections, else the selected one (or the
+// selected stream's publisher); always asks.
+func (m *Model) disconnect() tea.Cmd {
+	t, ok := m.sessionTarget()
+	if !ok {
+		return nil
+	}
+	v := &m.session
+	ids, hidden := v.markedConns()
+	what := ""
+	switch {
+	case len(ids) > 0:
+		what = plural(len(ids), "marked connection")
+	default:
+		r, ok := v.selectedConn()
+		if !ok {
+			m.say(noticeInfo, "select a connection (or mark some with space) to disconnect")
+			return nil
+		}
+		ids, what = []string{r.id}, connName(r)
+	}
+	if !m.ready("disconnect") {
+		return nil
+	}
+	q := "Disconnect " + what + " from " + t.name() + "?"
+	if hidden > 0 {
+		q = fmt.Sprintf("Disconnect %s from %s (%d of them hidden by the filter)?", what, t.name(), hidden)
+	}
+	m.confirm(q, func(m *Model) tea.Cmd {
+		m.session.clearMarks()
+		return m.start(&job{verb: "disconnect", past: "disconnected", what: what}, disconnectCmds(t.id, ids)...)
+	})
+	return nil
+}
+
+// clearSession disconnects everyone in the session.
+func (m *Model) clearSession() tea.Cmd {
+	t, ok := m.sessionTarget()
+	if !ok {
+		return nil
+	}
+	ids := make([]string, 0, len(t.s.Connections))
+	for _, c := range t.s.Connections {
+		ids = append(ids, c.ID)
+	}
+	if len(ids) == 0 {
+		m.say(noticeInfo, t.name()+" has no one connected")
+		return nil
+	}
+	if !m.ready("clear the session") {
+		return nil
+	}
+	what := plural(len(ids), "connection")
+	m.confirm(fmt.Sprintf("Disconnect everyone — all %s — from %s?", what, t.name()), func(m *Model) tea.Cmd {
+		return m.start(&job{verb: "disconnect", past: "disconnected", what: "all " + what + " from " + t.name()}, disconnectCmds(t.id, ids)...)
+	})
+	return nil
+}
+
+func disconnectCmds(session string, ids []string) []events.Command {
+	out := make([]events.Command, len(ids))
+	for i, id := range ids {
+		out[i] = events.Command{Action: events.ActionDisconnect, Session: session, Connection: id}
+	}
+	return out
+}
+
+// mute force-mutes the marked streams, else the selected stream, else the
+// selected connection's streams. Not destructive (the publisher can
+// unmute), so it does not ask.
+func (m *Model) mute() tea.Cmd {
+	t, ok := m.sessionTarget()
+	if !ok {
+		return nil
+	}
+	v := &m.session
+	ids, _ := v.markedStreams()
+	what := ""
+	if len(ids) > 0 {
+		what = plural(len(ids), "marked stream")
+	} else if ids, what = v.selectedStreams(); len(ids) == 0 {
+		m.say(noticeInfo, "select a stream or a publishing connection to mute")
+		return nil
+	}
+	if !m.ready("mute") {
+		return nil
+	}
+	cmds := make([]events.Command, len(ids))
+	for i, id := range ids {
+		cmds[i] = events.Command{Action: events.ActionMute, Session: t.id, Stream: id}
+	}
+	return m.start(&job{verb: "mute", past: "muted", what: what}, cmds...)
+}
+
+// muteAll mutes every stream in the session, now and later, but the
+// marked ones; asks.
+func (m *Model) muteAll() tea.Cmd {
+	t, ok := m.sessionTarget()
+	if !ok {
+		return nil
+	}
+	var except []string
+	if m.current() == viewSession {
+		except, _ = m.session.markedStreams()
+	}
+	if !m.ready("mute the session") {
+		return nil
+	}
+	q := "Mute every stream in " + t.name() + ", and every stream published until mute-all is turned off (alt+m)?"
+	if len(except) > 0 {
+		q = fmt.Sprintf("Mute every stream in %s except the %s, and every stream published until mute-all is turned off (alt+m)?", t.name(), plural(len(except), "marked stream"))
+	}
+	params, _ := json.Marshal(map[string]any{"except": except})
+	m.confirm(q, func(m *Model) tea.Cmd {
+		return m.start(&job{verb: "mute all in", past: "muted all in", what: t.name()},
+			events.Command{Action: events.ActionMuteAll, Session: t.id, Params: params})
+	})
+	return nil
+}
+
+// muteAllOff ends a mute-all. It unmutes nothing — the service has no
+// unmute — so the line says so.
+func (m *Model) muteAllOff() tea.Cmd {
+	t, ok := m.sessionTarget()
+	if !ok || !m.ready("end mute-all") {
+		return nil
+	}
+	return m.start(&job{verb: "end mute-all in", past: "ended mute-all in", what: t.name() + " — streams already muted stay muted (the service has no unmute)"},
+		events.Command{Action: events.ActionMuteAllOff, Session: t.id})
+}
+
+// unpublish asks the selected stream's publisher to stop publishing it
+// (the gavel-unpublish signal); done when the stream ends.
+func (m *Model) unpublish() tea.Cmd {
+	t, ok := m.sessionTarget()
+	if !ok {
+		return nil
+	}
+	r, ok := m.session.unpublishTarget()
+	if !ok {
+		m.say(noticeInfo, "select one stream (tab to the streams pane) to unpublish")
+		return nil
+	}
+	if !m.ready("unpublish") {
+		return nil
+	}
+	pub := r.publisher
+	if pub == "" || pub == "unattributed" {
+		pub = "its publisher"
+	}
+	w := &unpublishWatch{session: t.id, stream: r.id, streamLabel: streamName(r), connLabel: pub}
+	return m.start(&job{verb: "unpublish", past: "asked to unpublish", what: streamName(r), unpublish: w},
+		events.Command{Action: events.ActionUnpublish, Session: t.id, Stream: r.id})
+}
+
+// offerAfterUnpublish: the stream is still there; mute it or disconnect
+// its publisher instead.
+func (m *Model) offerAfterUnpublish(w *unpublishWatch) {
+	m.choose(fmt.Sprintf("%s is still published after %s.", w.streamLabel, unpublishWait),
+		askOption{key: "m", label: "mute it", run: func(m *Model) tea.Cmd {
+			if !m.ready("mute") {
+				return nil
+			}
+			return m.start(&job{verb: "mute", past: "muted", what: w.streamLabel},
+				events.Command{Action: events.ActionMute, Session: w.session, Stream: w.stream})
+		}},
+		askOption{key: "d", label: "disconnect " + w.connLabel, run: func(m *Model) tea.Cmd {
+			conn := m.streamConn(w.session, w.stream)
+			if conn == "" {
+				m.say(noticeInfo, w.streamLabel+" has ended meanwhile, or its publisher is unknown")
+				return nil
+			}
+			if !m.ready("disconnect") {
+				return nil
+			}
+			m.confirm("Disconnect "+w.connLabel+"?", func(m *Model) tea.Cmd {
+				return m.start(&job{verb: "disconnect", past: "disconnected", what: w.connLabel}, disconnectCmds(w.session, []string{conn})...)
+			})
+			return nil
+		}},
+	)
+}
+
+func (m *Model) streamConn(session, stream string) string {
+	i, ok := findSession(m.all, session)
+	if !ok {
+		return ""
+	}
+	for _, st := range m.all[i].Streams {
+		if st.ID == stream {
+			return st.ConnectionID
+		}
+	}
+	return ""
+}
+
+// record stops the running recording (asks) or starts one.
+func (m *Model) record() tea.Cmd {
+	t, ok := m.sessionTarget()
+	if !ok {
+		return nil
+	}
+	if t.s.Counts.Recording {
+		if !m.ready("stop recording") {
+			return nil
+		}
+		name := ""
+		for _, a := range t.s.Archives {
+			if a.Status == "started" || a.Status == "paused" {
+				name = a.Name
+			}
+		}
+		q := "Stop recording " + t.name() + "?"
+		if name != "" {
+			q = "Stop recording " + t.name() + " (archive “" + Sanitize(name) + "”)?"
+		}
+		m.confirm(q, func(m *Model) tea.Cmd {
+			return m.start(&job{verb: "stop recording", past: "stopped recording", what: t.name()},
+				events.Command{Action: events.ActionArchiveStop, Session: t.id})
+		})
+		return nil
+	}
+	if !m.ready("start recording") {
+		return nil
+	}
+	return m.start(&job{verb: "start recording", past: "started recording", what: t.name()},
+		events.Command{Action: events.ActionArchiveStart, Session: t.id})
+}
+
+// copyID copies the selected id with OSC 52 (which works over SSH) and
+// shows it, for terminals that drop OSC 52.
+func (m *Model) copyID() tea.Cmd {
+	id, what := "", ""
+	switch m.current() {
+	case viewSessions:
+		if r, ok := m.sessions.current(); ok {
+			id, what = r.id, "session id"
+		}
+	case viewSession:
+		id, what = m.session.selectedID()
+	}
+	if id == "" {
+		return nil
+	}
+	m.say(noticeInfo, "copied "+what+" "+id)
+	return tea.SetClipboard(id)
+}
+
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}

@@ -1,0 +1,377 @@
+package tui
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/relayclient"
+)
+
+// Moderation is the console's side of the relay's gateway. A key makes one
+// job — one command, or many for a bulk action (the Video API disconnects
+// one connection per call) — whose commands go out through the relay link
+// at a pace the relay accepts, and whose progress the footer shows from
+// pending to done or failed. Nothing here does I/O in Update: sending is
+// a tea.Cmd, answers come back in StateMsg.Results.
+
+// Commander sends one command on the relay link (relayclient.Client does).
+type Commander interface {
+	Send(events.Command) error
+}
+
+// The relay answers 429 above about 5 commands a second (bursts of 20) or
+// 8 in flight per console; a bulk job stays under both, so it is never
+// refused for its own speed.
+const (
+	maxInFlight = 6
+	sendBurst   = 16
+	sendEvery   = 250 * time.Millisecond // 4 a second once the burst is spent
+	// noticeFor is how long a finished job's line stays in the footer.
+	noticeFor = 8 * time.Second
+	// unpublishWait is how long an unpublish request waits for its
+	// streamDestroyed before the console offers mute or disconnect.
+	unpublishWait = 15 * time.Second
+)
+
+// job is one moderator action and its commands' outcome.
+type job struct {
+	verb, past string // "disconnect", "disconnected"
+	what       string // "Alice (…abc123)", "5 connections"
+	total      int
+	ok, failed int
+	firstErr   string
+	// onOK runs on a command's success (the token form shows its token).
+	onOK func(m *Model, data json.RawMessage) tea.Cmd
+
+	// An unpublish is done when its stream leaves, not when the relay
+	// has sent the request.
+	unpublish         *unpublishWatch
+	finished, dropped bool
+	at                time.Time // finished at
+}
+
+type unpublishWatch struct {
+	session, stream, streamLabel string
+	conn, connLabel              string
+	since                        time.Time // relay confirmed the request
+	waiting                      bool
+}
+
+func (j *job) done() bool { return j.ok+j.failed >= j.total }
+
+// line is the footer's words for the job.
+func (j *job) line() (string, noticeKind) {
+	switch {
+	case j.unpublish != nil && j.unpublish.waiting && !j.finished:
+		return "⋯ asked " + j.unpublish.connLabel + " to unpublish " + j.unpublish.streamLabel + " — waiting for the stream to end", noticePending
+	case !j.done():
+		s := "⋯ " + ing(j.verb) + " " + j.what
+		if j.total > 1 {
+			s += fmt.Sprintf(" — %d/%d", j.ok+j.failed, j.total)
+		}
+		return s, noticePending
+	case j.failed == 0:
+		return "✓ " + j.past + " " + j.what, noticeDone
+	case j.ok == 0:
+		return "✗ " + j.verb + " " + j.what + ": " + j.firstErr, noticeFailed
+	}
+	return fmt.Sprintf("✗ %s %d of %d; %d failed: %s", j.past, j.ok, j.total, j.failed, j.firstErr), noticeFailed
+}
+
+func ing(verb string) string {
+	switch verb {
+	case "stop recording":
+		return "stopping the recording of"
+	case "start recording":
+		return "starting to record"
+	case "mute all in":
+		return "muting all in"
+	case "end mute-all in":
+		return "ending mute-all in"
+	case "mint a token for":
+		return "minting a token for"
+	}
+	if n := len(verb); n > 1 && verb[n-1] == 'e' {
+		return verb[:n-1] + "ing"
+	}
+	return verb + "ing"
+}
+
+type noticeKind int
+
+const (
+	noticeInfo noticeKind = iota
+	noticePending
+	noticeDone
+	noticeFailed
+)
+
+type queued struct {
+	cmd events.Command
+	job *job
+}
+
+// moderation is the outbox and the jobs it serves. It is shared by the
+// Model's copies (a pointer), like the other caches.
+type moderation struct {
+	next     int
+	queue    []queued
+	inFlight map[string]queued // command id → the command and its job
+	jobs     []*job            // newest last; finished ones leave after noticeFor
+	tokens   float64
+	refilled time.Time
+	ticking  bool // a sendTickMsg is on its way
+	// info is a one-off line (copied, cancelled, refused) with its expiry.
+	info     string
+	infoKind noticeKind
+	infoTill time.Time
+}
+
+func newModeration() *moderation {
+	return &moderation{inFlight: map[string]queued{}, tokens: sendBurst}
+}
+
+// sendTickMsg asks for another look at the queue once the pace allows.
+type sendTickMsg struct{}
+
+// sentMsg is Send's outcome for one command: an error means it never left.
+type sentMsg struct {
+	id  string
+	err error
+}
+
+// start queues a job's commands and sends what the pace allows now.
+func (m *Model) start(j *job, cmds ...events.Command) tea.Cmd {
+	md := m.mod
+	j.total = len(cmds)
+	md.jobs = append(md.jobs, j)
+	for _, c := range cmds {
+		md.next++
+		c.Type, c.ID = events.FrameCommand, "g"+strconv.Itoa(md.next)
+		md.queue = append(md.queue, queued{cmd: c, job: j})
+	}
+	return m.pump()
+}
+
+// pump sends queued commands while the pace and the in-flight limit allow,
+// and schedules itself again if some must wait.
+func (m *Model) pump() tea.Cmd {
+	md := m.mod
+	now := m.clock()
+	if !md.refilled.IsZero() {
+		md.tokens = min(sendBurst, md.tokens+float64(now.Sub(md.refilled))/float64(sendEvery))
+	}
+	md.refilled = now
+	var cmds []tea.Cmd
+	for len(md.queue) > 0 && len(md.inFlight) < maxInFlight && md.tokens >= 1 {
+		q := md.queue[0]
+		md.queue = md.queue[1:]
+		md.tokens--
+		md.inFlight[q.cmd.ID] = q
+		cmds = append(cmds, sendCmd(m.cmdr, q.cmd))
+	}
+	// Waiting on the pace needs a tick; waiting on answers does not (each
+	// answer pumps again).
+	if len(md.queue) > 0 && len(md.inFlight) < maxInFlight && !md.ticking {
+		md.ticking = true
+		cmds = append(cmds, tea.Tick(sendEvery, func(time.Time) tea.Msg { return sendTickMsg{} }))
+	}
+	return tea.Batch(cmds...)
+}
+
+func sendCmd(c Commander, cmd events.Command) tea.Cmd {
+	return func() tea.Msg {
+		if c == nil {
+			return sentMsg{id: cmd.ID, err: relayclient.ErrNotConnected}
+		}
+		return sentMsg{id: cmd.ID, err: c.Send(cmd)}
+	}
+}
+
+// answered records one command's outcome.
+func (m *Model) answered(id string, ok bool, errText string, data json.RawMessage) tea.Cmd {
+	md := m.mod
+	q, found := md.inFlight[id]
+	if !found {
+		return nil // not ours, or already failed when the link dropped
+	}
+	j := q.job
+	delete(md.inFlight, id)
+	var cmd tea.Cmd
+	if ok {
+		j.ok++
+		if j.unpublish != nil {
+			j.unpublish.waiting, j.unpublish.since = true, m.clock()
+		}
+		if j.onOK != nil {
+			cmd = j.onOK(m, data)
+		}
+	} else {
+		j.failed++
+		if j.firstErr == "" {
+			j.firstErr = errText
+		}
+	}
+	if j.done() && (j.unpublish == nil || !j.unpublish.waiting) {
+		j.finished, j.at = true, m.clock()
+	}
+	return tea.Batch(cmd, m.pump())
+}
+
+// results folds in the relay's answers from a batch.
+func (m *Model) results(rs []events.Result) tea.Cmd {
+	var cmds []tea.Cmd
+	for _, r := range rs {
+		if !r.OK && r.Error != nil && r.Error.Status == 429 {
+			// Over the relay's rate after all (another console of the
+			// same token): send it again once the pace allows.
+			if q, ok := m.mod.inFlight[r.ID]; ok {
+				delete(m.mod.inFlight, r.ID)
+				m.mod.tokens = 0
+				m.mod.queue = append([]queued{q}, m.mod.queue...)
+				cmds = append(cmds, m.pump())
+				continue
+			}
+		}
+		msg := ""
+		if r.Error != nil {
+			msg = r.Error.Message
+		}
+		cmds = append(cmds, m.answered(r.ID, r.OK, msg, r.Data))
+	}
+	return tea.Batch(cmds...)
+}
+
+// sent handles a command that could not be sent at all.
+func (m *Model) sent(msg sentMsg) tea.Cmd {
+	if msg.err == nil {
+		return nil
+	}
+	text := msg.err.Error()
+	if errors.Is(msg.err, relayclient.ErrNotConnected) {
+		text = "not sent: the relay link is down"
+	}
+	return m.answered(msg.id, false, text, nil)
+}
+
+// linkLost fails what the relay can no longer answer: a result lost with
+// the connection never comes, so saying nothing would leave it pending
+// for ever. Whether an in-flight command happened is in :audit.
+func (m *Model) linkLost() {
+	md := m.mod
+	for id := range md.inFlight {
+		m.answered(id, false, "the relay link dropped before it answered — :audit shows whether it happened", nil)
+	}
+	for _, q := range md.queue {
+		q.job.failed++
+		if q.job.firstErr == "" {
+			q.job.firstErr = "not sent: the relay link is down"
+		}
+		if q.job.done() {
+			q.job.finished, q.job.at = true, m.clock()
+		}
+	}
+	md.queue = nil
+}
+
+// watchUnpublish settles unpublish requests: done when the stream has
+// left, and after unpublishWait the console offers mute or disconnect.
+func (m *Model) watchUnpublish() {
+	now := m.clock()
+	for _, j := range m.mod.jobs {
+		w := j.unpublish
+		if w == nil || !w.waiting || j.finished {
+			continue
+		}
+		if !m.streamLive(w.session, w.stream) {
+			w.waiting, j.finished, j.at = false, true, now
+			j.past, j.what = "unpublished", w.streamLabel+" of "+w.connLabel
+			continue
+		}
+		if now.Sub(w.since) >= unpublishWait && m.ask == nil {
+			w.waiting, j.finished, j.at = false, true, now
+			j.failed, j.ok = 1, 0
+			j.verb, j.what = "unpublish", w.streamLabel
+			j.firstErr = fmt.Sprintf("still published after %s (the app may not honour gavel-unpublish)", unpublishWait)
+			m.offerAfterUnpublish(w)
+		}
+	}
+}
+
+func (m *Model) streamLive(session, stream string) bool {
+	i, ok := findSession(m.all, session)
+	if !ok {
+		return false
+	}
+	for _, st := range m.all[i].Streams {
+		if st.ID == stream {
+			return true
+		}
+	}
+	return false
+}
+
+// pending reports whether any job still waits for the relay.
+func (md *moderation) pending() int {
+	n := 0
+	for _, j := range md.jobs {
+		if !j.finished {
+			n++
+		}
+	}
+	return n
+}
+
+// say shows a one-off line (not a job) for noticeFor.
+func (m *Model) say(kind noticeKind, text string) {
+	m.mod.info, m.mod.infoKind, m.mod.infoTill = text, kind, m.clock().Add(noticeFor)
+}
+
+// notice is the footer's moderation line: the newest job still pending,
+// else the newest recent one-off or finished job; "" when there is none.
+func (m *Model) notice() (string, noticeKind) {
+	md := m.mod
+	now := m.clock()
+	// Forget jobs finished long enough ago.
+	keep := md.jobs[:0]
+	for _, j := range md.jobs {
+		if !j.finished || now.Sub(j.at) < noticeFor {
+			keep = append(keep, j)
+		}
+	}
+	clear(md.jobs[len(keep):])
+	md.jobs = keep
+	var newest *job
+	for i := len(md.jobs) - 1; i >= 0; i-- {
+		if !md.jobs[i].finished {
+			newest = md.jobs[i]
+			break
+		}
+	}
+	if newest != nil {
+		s, k := newest.line()
+		if n := md.pending(); n > 1 {
+			s += fmt.Sprintf(" (+%d more pending)", n-1)
+		}
+		return s, k
+	}
+	if md.info != "" && now.Before(md.infoTill) {
+		latestJob := time.Time{}
+		if len(md.jobs) > 0 {
+			latestJob = md.jobs[len(md.jobs)-1].at
+		}
+		if md.infoTill.Add(-noticeFor).After(latestJob) {
+			return md.info, md.infoKind
+		}
+	}
+	if len(md.jobs) > 0 {
+		return md.jobs[len(md.jobs)-1].line()
+	}
+	return "", noticeInfo
+}

@@ -1,0 +1,396 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/relayclient"
+)
+
+// outbox is the relay link as the Model sees it: it records what the
+// console sent. (The same flows run against a real relay and emulator in
+// moderation_e2e_test.go; here they are driven key by key.)
+type outbox struct{ sent []events.Command }
+
+func (o *outbox) Send(c events.Command) error {
+	o.sent = append(o.sent, c)
+	return nil
+}
+
+// modHarness is a console on the fixture with a controllable clock.
+type modHarness struct {
+	t   *testing.T
+	m   Model
+	out *outbox
+	now time.Time
+}
+
+func newModHarness(t *testing.T, opts ...func(*Options)) *modHarness {
+	o := Options{RelayURL: "ws://relay.test/v1/stream", Title: "acme-prod"}
+	for _, f := range opts {
+		f(&o)
+	}
+	h := &modHarness{t: t, out: &outbox{}, now: epoch}
+	m := NewModel(o)
+	m.now = epoch
+	m.cmdr = h.out
+	m.clock = func() time.Time { return h.now }
+	h.m = m
+	h.update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	msg := fixture().msg(relayclient.Live)
+	msg.Role = events.RoleModerator
+	h.update(msg)
+	return h
+}
+
+// update runs one message and every command it gives, as the program
+// would, feeding their messages back (sends are recorded, not answered).
+func (h *modHarness) update(msg tea.Msg) {
+	var tm tea.Model
+	var cmd tea.Cmd
+	tm, cmd = h.m.Update(msg)
+	h.m = tm.(Model)
+	h.run(cmd)
+}
+
+func (h *modHarness) run(cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	switch msg := cmd().(type) {
+	case tea.BatchMsg:
+		for _, c := range msg {
+			h.run(c)
+		}
+	case sentMsg:
+		h.update(msg)
+	case sendTickMsg:
+		// A paced send: let the time pass, then deliver it.
+		h.now = h.now.Add(sendEvery)
+		h.update(msg)
+	}
+}
+
+func (h *modHarness) press(keys ...string) {
+	for _, k := range keys {
+		h.update(keyMsg(k))
+	}
+}
+
+// later lets the question guard pass.
+func (h *modHarness) later() { h.now = h.now.Add(time.Second) }
+
+func (h *modHarness) screen() string { return plain(h.m) }
+
+func (h *modHarness) answer(ok bool, msg string, ids ...string) {
+	var rs []events.Result
+	for _, id := range ids {
+		r := events.Result{Type: events.FrameResult, ID: id, OK: ok}
+		if !ok {
+			r.Error = &events.ResultError{Status: 409, Message: msg}
+		}
+		rs = append(rs, r)
+	}
+	st := fixture().msg(relayclient.Live)
+	st.Events = nil // already shown
+	st.Results = rs
+	h.update(st)
+}
+
+// openTownHall drills into the town hall (the largest session: first row).
+func (h *modHarness) openTownHall() {
+	h.press("enter")
+	if h.m.current() != viewSession || h.m.session.id != townHall {
+		h.t.Fatalf("not in the town hall:\n%s", h.screen())
+	}
+}
+
+func TestDisconnectAsksAndNoIsTheDefault(t *testing.T) {
+	h := newModHarness(t)
+	h.openTownHall() // cursor on Dana Okafor, the host
+	h.press("d")
+	if h.m.ask == nil {
+		t.Fatalf("d did not ask:\n%s", h.screen())
+	}
+	q := h.m.ask.question
+	for _, want := range []string{"Disconnect Dana Okafor (", "c-host-0001", "Dana Okafor (…"} {
+		if !strings.Contains(q+h.screen(), want) {
+			t.Errorf("question %q lacks %q", q, want)
+		}
+	}
+	if !strings.Contains(h.screen(), "y yes · N/enter/esc no") {
+		t.Errorf("the prompt does not say No is the default:\n%s", h.screen())
+	}
+	// Keys typed before the question appeared do not answer it.
+	h.press("y")
+	if h.m.ask == nil || len(h.out.sent) != 0 {
+		t.Fatal("y within the guard answered the question")
+	}
+	h.later()
+	h.press("j", "x") // not answers: ignored, the question stays
+	if h.m.ask == nil {
+		t.Fatal("an unrelated key closed the question")
+	}
+	for _, no := range []string{"enter", "esc", "n"} {
+		h.press(no)
+		if h.m.ask != nil || len(h.out.sent) != 0 {
+			t.Fatalf("%s did not cancel (sent %v)", no, h.out.sent)
+		}
+		if !strings.Contains(h.screen(), "cancelled") {
+			t.Errorf("%s: no word of the cancel:\n%s", no, h.screen())
+		}
+		h.press("d")
+		h.later()
+	}
+	h.press("y")
+	if len(h.out.sent) != 1 {
+		t.Fatalf("sent %v", h.out.sent)
+	}
+	c := h.out.sent[0]
+	if c.Action != events.ActionDisconnect || c.Session != townHall || c.Connection != "c-host-0001" || c.ID == "" {
+		t.Fatalf("command %+v", c)
+	}
+	if s := h.screen(); !strings.Contains(s, "⋯ disconnecting Dana Okafor") {
+		t.Errorf("no pending line:\n%s", s)
+	}
+	h.answer(true, "", c.ID)
+	if s := h.screen(); !strings.Contains(s, "✓ disconnected Dana Okafor") {
+		t.Errorf("no done line:\n%s", s)
+	}
+}
+
+func TestFailureShownInWords(t *testing.T) {
+	h := newModHarness(t)
+	h.openTownHall()
+	h.press("r") // recording: it asks before stopping
+	if h.m.ask == nil || !strings.Contains(h.m.ask.question, "Stop recording Dana Okafor (") {
+		t.Fatalf("r on a recording session: %+v", h.m.ask)
+	}
+	h.later()
+	h.press("y")
+	c := h.out.sent[0]
+	if c.Action != events.ActionArchiveStop || c.Session != townHall {
+		t.Fatalf("command %+v", c)
+	}
+	h.answer(false, "archive stop: the archive is not recording", c.ID)
+	if s := h.screen(); !strings.Contains(s, "✗ stop recording Dana Okafor") || !strings.Contains(s, "the archive is not recording") {
+		t.Errorf("failure not in words:\n%s", s)
+	}
+}
+
+func TestBulkCountsIncludeHiddenMarks(t *testing.T) {
+	h := newModHarness(t)
+	h.openTownHall()
+	// Mark three viewers: Viewer 00, 01, 02 (rows 5–7).
+	h.press("j", "j", "j", "j", "space", "space", "space")
+	if got, _ := h.m.session.markedConns(); len(got) != 3 {
+		t.Fatalf("marked %v", got)
+	}
+	if s := h.screen(); !strings.Contains(s, "3 marked") || !strings.Contains(s, "✓ Viewer 01") {
+		t.Errorf("marks not shown:\n%s", s)
+	}
+	// A filter that shows only one of them.
+	h.press("/")
+	for _, r := range "viewer 01" {
+		h.press(string(r))
+	}
+	h.press("enter", "d")
+	if h.m.ask == nil {
+		t.Fatal("no question")
+	}
+	if q := h.m.ask.question; !strings.Contains(q, "3 marked connections") || !strings.Contains(q, "2 of them hidden by the filter") {
+		t.Fatalf("question %q", q)
+	}
+	h.later()
+	h.press("y")
+	var got []string
+	for _, c := range h.out.sent {
+		got = append(got, c.Connection)
+	}
+	if strings.Join(got, ",") != "c-view-0000,c-view-0001,c-view-0002" {
+		t.Fatalf("disconnected %v", got)
+	}
+	if n, _ := h.m.session.markedConns(); len(n) != 0 {
+		t.Errorf("marks kept after the action: %v", n)
+	}
+}
+
+func TestClearSessionIsPaced(t *testing.T) {
+	h := newModHarness(t)
+	h.press("D") // from the sessions table: the town hall, 37 connections
+	if h.m.ask == nil || !strings.Contains(h.m.ask.question, "all 37 connections") {
+		t.Fatalf("D: %+v", h.m.ask)
+	}
+	h.later()
+	h.out.sent = nil
+	tm, cmd := h.m.Update(keyMsg("y"))
+	h.m = tm.(Model)
+	// Run the first sends only: the relay allows 8 in flight.
+	h.run(cmd)
+	if n := len(h.out.sent); n != maxInFlight {
+		t.Fatalf("first wave %d commands, want %d", n, maxInFlight)
+	}
+	// Each answer lets another out, never more than maxInFlight waiting.
+	for i := 0; len(h.out.sent) < 37 && i < 100; i++ {
+		first := h.out.sent[len(h.out.sent)-maxInFlight]
+		h.answer(true, "", first.ID)
+		if inFlight := len(h.m.mod.inFlight); inFlight > maxInFlight {
+			t.Fatalf("%d in flight", inFlight)
+		}
+	}
+	if len(h.out.sent) != 37 {
+		t.Fatalf("sent %d of 37", len(h.out.sent))
+	}
+	if s := h.screen(); !strings.Contains(s, "disconnecting all 37 connections") || !strings.Contains(s, "/37") {
+		t.Errorf("no progress:\n%s", s)
+	}
+}
+
+func TestViewerAndReadOnlyCannotAct(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		opts  func(*Options)
+		role  events.Role
+		badge string
+	}{
+		{"viewer token", func(*Options) {}, events.RoleViewer, "🔒 VIEWER"},
+		{"--read-only", func(o *Options) { o.ReadOnly = true }, events.RoleAdmin, "🔒 READ-ONLY"},
+	} {
+		h := newModHarness(t, tc.opts)
+		msg := fixture().msg(relayclient.Live)
+		msg.Role = tc.role
+		h.update(msg)
+		h.openTownHall()
+		h.press("d", "D", "m", "M", "u", "r", "s", "t", "alt+m")
+		if h.m.ask != nil || len(h.out.sent) != 0 {
+			t.Fatalf("%s: acted: ask %+v, sent %v", tc.name, h.m.ask, h.out.sent)
+		}
+		if s := h.screen(); !strings.Contains(s, tc.badge) || strings.Contains(s, "disconnect") {
+			t.Errorf("%s: badge or footer wrong:\n%s", tc.name, s)
+		}
+		h.press("?")
+		if s := h.screen(); strings.Contains(s, "disconnect") || strings.Contains(s, "mute") || strings.Contains(s, "record/stop") || strings.Contains(s, "signal") || strings.Contains(s, "unpublish") {
+			t.Errorf("%s: help offers moderation:\n%s", tc.name, s)
+		}
+	}
+}
+
+func TestActionsRefusedWhileLinkDown(t *testing.T) {
+	h := newModHarness(t)
+	h.openTownHall()
+	down := fixture().msg(relayclient.Reconnecting)
+	h.update(down)
+	h.press("d")
+	if h.m.ask != nil || len(h.out.sent) != 0 {
+		t.Fatal("acted while the link was down")
+	}
+	if s := h.screen(); !strings.Contains(s, "cannot disconnect: the relay link is reconnecting") {
+		t.Errorf("no reason given:\n%s", s)
+	}
+}
+
+func TestLinkLostFailsWhatIsInFlight(t *testing.T) {
+	h := newModHarness(t)
+	h.openTownHall()
+	h.press("tab", "m") // mute Dana's camera: not destructive, no question
+	if len(h.out.sent) != 1 || h.out.sent[0].Action != events.ActionMute || h.out.sent[0].Stream != "s-cam-host" {
+		t.Fatalf("sent %+v", h.out.sent)
+	}
+	h.update(fixture().msg(relayclient.Reconnecting))
+	if s := h.screen(); !strings.Contains(s, "✗ mute") || !strings.Contains(s, "dropped before it answered") {
+		t.Errorf("in-flight mute not failed:\n%s", s)
+	}
+}
+
+func TestUnpublishWaitsForTheStreamThenOffers(t *testing.T) {
+	h := newModHarness(t)
+	h.openTownHall()
+	h.press("tab", "j") // streams pane: Ravi Shah's camera
+	h.press("u")
+	if len(h.out.sent) != 1 || h.out.sent[0].Action != events.ActionUnpublish || h.out.sent[0].Stream != "s-cam-panel0" {
+		t.Fatalf("sent %+v", h.out.sent)
+	}
+	h.answer(true, "", h.out.sent[0].ID)
+	if s := h.screen(); !strings.Contains(s, "asked Ravi Shah to unpublish") || !strings.Contains(s, "waiting for the stream to end") {
+		t.Fatalf("not pending after the relay's ok:\n%s", s)
+	}
+	// The stream stays: after the wait, the console offers mute or disconnect.
+	h.now = h.now.Add(unpublishWait + time.Second)
+	h.update(tickMsg(h.now))
+	if h.m.ask == nil || len(h.m.ask.options) != 2 {
+		t.Fatalf("no offer:\n%s", h.screen())
+	}
+	if s := h.screen(); !strings.Contains(s, "still published") || !strings.Contains(s, "m mute it") || !strings.Contains(s, "d disconnect Ravi Shah") {
+		t.Errorf("offer:\n%s", s)
+	}
+	h.later()
+	h.press("d") // disconnect: still asks (y/N)
+	if h.m.ask == nil || !strings.Contains(h.m.ask.question, "Disconnect Ravi Shah") {
+		t.Fatalf("d in the offer: %+v", h.m.ask)
+	}
+	h.later()
+	h.press("y")
+	if last := h.out.sent[len(h.out.sent)-1]; last.Action != events.ActionDisconnect || last.Connection != "c-panel-0000" {
+		t.Fatalf("sent %+v", last)
+	}
+
+	// And when the stream does end, the request is confirmed.
+	h2 := newModHarness(t)
+	h2.openTownHall()
+	h2.press("tab", "j", "u")
+	h2.answer(true, "", h2.out.sent[0].ID)
+	b := fixture()
+	b.unpublish(townHall, "s-cam-panel0", "Ravi Shah", events.ReasonForceUnpublished, 0)
+	h2.update(b.msg(relayclient.Live))
+	if s := h2.screen(); !strings.Contains(s, "✓ unpublished camera") {
+		t.Errorf("not confirmed:\n%s", s)
+	}
+}
+
+func TestMuteAllSparesMarkedStreams(t *testing.T) {
+	h := newModHarness(t)
+	h.openTownHall()
+	h.press("tab", "space") // mark Dana's camera
+	h.press("M")
+	if h.m.ask == nil || !strings.Contains(h.m.ask.question, "except the 1 marked stream") {
+		t.Fatalf("M: %+v", h.m.ask)
+	}
+	h.later()
+	h.press("y")
+	c := h.out.sent[0]
+	if c.Action != events.ActionMuteAll || string(c.Params) != `{"except":["s-cam-host"]}` {
+		t.Fatalf("command %+v params %s", c, c.Params)
+	}
+	h.answer(true, "", c.ID)
+	// alt+m says plainly that nothing is unmuted.
+	h.press("alt+m")
+	c = h.out.sent[1]
+	if c.Action != events.ActionMuteAllOff {
+		t.Fatalf("alt+m sent %+v", c)
+	}
+	h.answer(true, "", c.ID)
+	if s := h.screen(); !strings.Contains(s, "already muted stay muted") {
+		t.Errorf("alt+m outcome:\n%s", s)
+	}
+}
+
+func TestMutedStreamShown(t *testing.T) {
+	b := fixture()
+	b.st.ApplyAudit(events.Audit{Action: events.ActionMute, Session: townHall, Target: "s-cam-panel1", OK: true})
+	h := newModHarness(t)
+	h.update(b.msg(relayclient.Live))
+	h.openTownHall()
+	var line string
+	for _, l := range strings.Split(h.screen(), "\n") {
+		if strings.Contains(l, "s-cam-panel1") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "muted") {
+		t.Errorf("Mei Chen's camera not shown muted: %q", line)
+	}
+}
