@@ -29,7 +29,7 @@ func TestDefaultSortBySize(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("rows %v, want %v", got, want)
 	}
-	m = press(m, "s") // viewers
+	m = press(m, "o") // viewers
 	if m.sessions.sort != sortViewers || m.sessions.rows[m.sessions.shown[0]].id != townHall {
 		t.Fatalf("sort %v first %s", m.sessions.sort, m.sessions.rows[m.sessions.shown[0]].id)
 	}
@@ -230,10 +230,10 @@ func TestHelpFromKeyMap(t *testing.T) {
 	// Unbinding an action takes it out of the footer and the help.
 	m = press(m, "?")
 	m.keys.Sort.SetEnabled(false)
-	if strings.Contains(plain(m), "s sort") {
+	if strings.Contains(plain(m), "o sort") {
 		t.Fatal("disabled sort still in the footer")
 	}
-	if m = press(m, "s"); m.sessions.sort != sortSize {
+	if m = press(m, "o"); m.sessions.sort != sortSize {
 		t.Fatal("disabled sort still sorts")
 	}
 }

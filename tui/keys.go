@@ -15,6 +15,10 @@ type Action struct {
 	Name string
 	// Dangerous marks actions a read-only console must not offer.
 	Dangerous bool
+	// In lists the views the action is handled in; empty is every view.
+	// Two actions may share a key only where no view has both (Remap
+	// refuses the rest), so a view-scoped key never shadows another.
+	In []viewKind
 }
 
 // Matches reports whether msg is one of the action's keys (and the
@@ -29,12 +33,13 @@ type KeyMap struct {
 	Help, Quit, ForceQuit                   Action
 }
 
-func action(name string, keys []string, helpKey, desc string) Action {
-	return Action{Name: name, Binding: key.NewBinding(key.WithKeys(keys...), key.WithHelp(helpKey, desc))}
+func action(name string, keys []string, helpKey, desc string, in ...viewKind) Action {
+	return Action{Name: name, Binding: key.NewBinding(key.WithKeys(keys...), key.WithHelp(helpKey, desc)), In: in}
 }
 
 // DefaultKeyMap is k9s's grammar: j/k, g/G, enter/esc, / filter, : views,
-// ? help, q quit; ctrl+c always quits.
+// ? help, q quit; ctrl+c always quits. Sort is o, not k9s's shift-letters,
+// leaving s free for the session views' signal.
 func DefaultKeyMap() KeyMap {
 	return KeyMap{
 		Up:        action("up", []string{"up", "k"}, "↑/k", "up"),
@@ -45,19 +50,21 @@ func DefaultKeyMap() KeyMap {
 		Bottom:    action("bottom", []string{"end", "G"}, "G", "bottom"),
 		Open:      action("open", []string{"enter"}, "enter", "open"),
 		Back:      action("back", []string{"esc"}, "esc", "back"),
-		Pane:      action("pane", []string{"tab"}, "tab", "next pane"),
+		Pane:      action("pane", []string{"tab"}, "tab", "next pane", viewSession),
 		Filter:    action("filter", []string{"/"}, "/", "filter"),
 		Command:   action("command", []string{":"}, ":", "view"),
-		Sort:      action("sort", []string{"s"}, "s", "sort"),
-		ShowAll:   action("show-ended", []string{"a"}, "a", "show ended"),
-		Follow:    action("follow", []string{"f"}, "f", "follow"),
+		Sort:      action("sort", []string{"o"}, "o", "sort", viewSessions),
+		ShowAll:   action("show-ended", []string{"a"}, "a", "show ended", viewSessions),
+		Follow:    action("follow", []string{"f"}, "f", "follow", viewEvents, viewAudit),
 		Help:      action("help", []string{"?"}, "?", "help"),
 		Quit:      action("quit", []string{"q"}, "q", "quit"),
 		ForceQuit: action("force-quit", []string{"ctrl+c"}, "ctrl+c", "quit"),
 	}
 }
 
-// Actions lists every action, for lookups by name.
+// Actions lists every action, for lookups by name: remapping, conflict
+// checks and the footer's cache key all go through it, so an action added
+// here is configurable with no other code.
 func (k *KeyMap) Actions() []*Action {
 	return []*Action{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom, &k.Open, &k.Back, &k.Pane,
 		&k.Filter, &k.Command, &k.Sort, &k.ShowAll, &k.Follow, &k.Help, &k.Quit, &k.ForceQuit}
