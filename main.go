@@ -146,8 +146,9 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) stri
 		Stdout: stdout,
 		Stderr: stderr,
 	})...)
-	root.AddCommand(demoCmd())
-	addConsole(root, func() (Config, error) { return loadConfig(configPath, getenv) }, newClient, stderr)
+	load := func() (Config, error) { return loadConfig(configPath, getenv) }
+	root.AddCommand(demoCmd(load))
+	addConsole(root, load, newClient, stderr)
 	return root
 }
 
@@ -159,15 +160,21 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) stri
 // cobra's "unknown command": the root takes no arguments.
 func addConsole(root *cobra.Command, load func() (Config, error), newClient func() (*opentok.Client, error), stderr io.Writer) {
 	var relayURL, token, listen string
+	var flags consoleFlags
 	root.Flags().StringVar(&relayURL, "relay", "", "the relay's console stream, ws(s)://HOST/v1/stream (default console.relay; none: run a relay in-process)")
 	root.Flags().StringVar(&token, "token", "", "console token from `gavel relay token` (default console.token)")
 	root.Flags().StringVar(&listen, "listen", "", "with no --relay: where the in-process relay listens for callbacks (default relay.listen, 127.0.0.1:8080)")
+	addConsoleFlags(root, &flags)
 	root.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := load()
 		if err != nil {
 			return &cli.ConfigError{Err: err}
 		}
 		cc := cfg.Console
+		opts, err := consoleOptions(cmd, cc, flags)
+		if err != nil {
+			return err
+		}
 		if cmd.Flags().Changed("relay") {
 			cc.Relay = relayURL
 		}
@@ -179,7 +186,7 @@ func addConsole(root *cobra.Command, load func() (Config, error), newClient func
 			if cmd.Flags().Changed("listen") {
 				cfg.Relay.Listen = listen
 			}
-			return runEmbedded(cmd.Context(), cfg.Relay, cc.MaxConnections, newClient, stderr)
+			return runEmbedded(cmd.Context(), cfg.Relay, opts, newClient, stderr)
 		case cmd.Flags().Changed("listen"):
 			return &cli.UsageError{Err: errors.New("--listen is for the in-process relay: it cannot be combined with --relay/--token (or console.relay/console.token)")}
 		case cc.Relay == "":
@@ -187,8 +194,42 @@ func addConsole(root *cobra.Command, load func() (Config, error), newClient func
 		case cc.Token == "":
 			return &cli.UsageError{Err: fmt.Errorf("no token: pass --token (from `gavel relay token`), or set console.token or %s", relaycmd.EnvRelayToken)}
 		}
-		return tui.Run(cmd.Context(), tui.Options{RelayURL: cc.Relay, Token: cc.Token, MaxConnections: cc.MaxConnections})
+		opts.RelayURL, opts.Token = cc.Relay, cc.Token
+		return tui.Run(cmd.Context(), opts)
 	}
+}
+
+// consoleFlags are the flags of every command that opens the console.
+type consoleFlags struct {
+	theme    string
+	readOnly bool
+}
+
+func addConsoleFlags(cmd *cobra.Command, f *consoleFlags) {
+	cmd.Flags().StringVar(&f.theme, "theme", "", "console colours: auto (the terminal's background), dark or light (default console.theme, else auto)")
+	cmd.Flags().BoolVar(&f.readOnly, "read-only", false, "watch only: no moderation keys, whatever the token allows (default console.read_only)")
+}
+
+// consoleOptions is what every console takes from [console] and --theme:
+// the connection cap, the key overrides, the theme and the session aliases.
+// They are checked here, so a mistake exits 2 with its message before a
+// relay starts or the terminal is taken over (where it could not be read).
+func consoleOptions(cmd *cobra.Command, cc relaycmd.ConsoleConfig, flags consoleFlags) (tui.Options, error) {
+	mode, err := tui.ParseThemeMode(cc.Theme)
+	if err != nil {
+		return tui.Options{}, &cli.ConfigError{Err: fmt.Errorf("config: console.theme: %w", err)}
+	}
+	if cmd.Flags().Changed("theme") {
+		if mode, err = tui.ParseThemeMode(flags.theme); err != nil {
+			return tui.Options{}, &cli.UsageError{Err: fmt.Errorf("--theme: %w", err)}
+		}
+	}
+	opts := tui.Options{MaxConnections: cc.MaxConnections, Keys: cc.KeyBindings(), Theme: mode, Aliases: cc.Aliases,
+		ReadOnly: cc.ReadOnly || flags.readOnly}
+	if err := opts.Validate(); err != nil {
+		return tui.Options{}, &cli.ConfigError{Err: fmt.Errorf("config: %w", err)}
+	}
+	return opts, nil
 }
 
 // demoMaxConnections is the demo's connection cap: the simulated town hall
@@ -199,7 +240,7 @@ const demoMaxConnections = 1500
 // Nothing is printed before the console starts (it would draw over it
 // unseen): the callback URL to register with Vonage is in the console's
 // header, and printed to stderr once the console has quit.
-func runEmbedded(ctx context.Context, rc relaycmd.RelayConfig, maxConns int, newClient func() (*opentok.Client, error), stderr io.Writer) error {
+func runEmbedded(ctx context.Context, rc relaycmd.RelayConfig, opts tui.Options, newClient func() (*opentok.Client, error), stderr io.Writer) error {
 	// As in `gavel demo`: a closed terminal or SIGTERM ends the console
 	// like q does, so the relay still shuts down cleanly.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGHUP, syscall.SIGTERM)
@@ -217,7 +258,8 @@ func runEmbedded(ctx context.Context, rc relaycmd.RelayConfig, maxConns int, new
 	if e.WatchOnly {
 		title += " · watch only: no [api] credentials"
 	}
-	runErr := tui.Run(ctx, tui.Options{RelayURL: e.StreamURL, Token: e.Token, Title: title, MaxConnections: maxConns})
+	opts.RelayURL, opts.Token, opts.Title = e.StreamURL, e.Token, title
+	runErr := tui.Run(ctx, opts)
 	stopErr := e.Stop()
 	fmt.Fprintf(stderr, "gavel: the in-process relay took callbacks at %s (and /archive, /broadcast)\n", e.CallbackURL)
 	if e.WatchOnly {
@@ -227,9 +269,11 @@ func runEmbedded(ctx context.Context, rc relaycmd.RelayConfig, maxConns int, new
 }
 
 // demoCmd is `gavel demo`: the console on an emulator and a relay started
-// in-process, full of simulated sessions. It needs no config or account.
-func demoCmd() *cobra.Command {
-	return &cobra.Command{
+// in-process, full of simulated sessions. It needs no config or account;
+// a config file, if there is one, still sets its keys, theme and aliases.
+func demoCmd(load func() (Config, error)) *cobra.Command {
+	var flags consoleFlags
+	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Live console on simulated sessions (an in-process emulator and relay; no account needed)",
 		Long: "Start a Video API emulator full of simulated sessions (a 2000-viewer town hall, a classroom,\n" +
@@ -237,6 +281,14 @@ func demoCmd() *cobra.Command {
 			"and open the live console on them. Nothing leaves the machine; q quits and cleans up.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return &cli.ConfigError{Err: err}
+			}
+			opts, err := consoleOptions(cmd, cfg.Console, flags)
+			if err != nil {
+				return err
+			}
 			// A closed terminal (SSH drop: SIGHUP) or SIGTERM ends the
 			// console like q does, so Close still removes the relay's
 			// temporary directory.
@@ -248,12 +300,15 @@ func demoCmd() *cobra.Command {
 			}
 			// The scenarios fill the emulator in the background: the
 			// console's first frame does not wait for them.
-			runErr := tui.Run(ctx, tui.Options{RelayURL: d.RelayURL(), Token: d.Token(), Demo: true,
-				// Below the town hall's audience, so the demo shows the flag.
-				MaxConnections: demoMaxConnections})
+			opts.RelayURL, opts.Token, opts.Demo = d.RelayURL(), d.Token(), true
+			// Below the town hall's audience, so the demo shows the flag.
+			opts.MaxConnections = demoMaxConnections
+			runErr := tui.Run(ctx, opts)
 			return errors.Join(runErr, d.Close())
 		},
 	}
+	addConsoleFlags(cmd, &flags)
+	return cmd
 }
 
 // Config is the whole config file. Each section belongs to the package that
@@ -357,10 +412,10 @@ func decodeConfig(path string, data []byte, cfg *Config) error {
 // describeParseError says where the file is wrong without quoting it: the
 // parser's own message repeats the offending text, which may be a secret
 // written without quotes (api_secret = s3cr3t). Our own value errors
-// (durations) quote nothing secret and are kept.
+// (durations, console key lists) quote nothing secret and are kept.
 func describeParseError(path string, pe toml.ParseError) error {
 	where := fmt.Sprintf("config %s: line %d, column %d", path, pe.Position.Line, pe.Position.Col)
-	if strings.HasPrefix(pe.Message, "expected a duration") {
+	if strings.HasPrefix(pe.Message, "expected a duration") || strings.HasPrefix(pe.Message, relaycmd.KeyListError) {
 		return fmt.Errorf("%s: %s: %s", where, pe.LastKey, pe.Message)
 	}
 	if pe.LastKey != "" {

@@ -41,6 +41,33 @@ type Options struct {
 	// ReadOnly removes every moderation key (--read-only), whatever the
 	// token's role; a viewer token does the same.
 	ReadOnly bool
+	// Keys rebinds actions by name (config [console.keys]); see
+	// KeyMap.Remap. Validate reports what it would refuse.
+	Keys map[string][]string
+	// Theme forces a palette; auto (or "") follows the terminal.
+	Theme ThemeMode
+	// Aliases label sessions by id (config [console.aliases]), over the
+	// host's name from the connection data.
+	Aliases map[string]string
+}
+
+// Validate reports what NewModel could not honour: keys that do not remap
+// cleanly, an unknown theme. Callers check it before taking the terminal
+// over, where an error can still be read.
+func (o Options) Validate() error {
+	if _, err := ParseThemeMode(string(o.Theme)); err != nil {
+		return fmt.Errorf("theme: %w", err)
+	}
+	_, err := o.keyMap()
+	return err
+}
+
+// keyMap is the default keymap with Keys applied, or unchanged and the
+// reason when they do not apply.
+func (o Options) keyMap() (KeyMap, error) {
+	k := DefaultKeyMap()
+	err := k.Remap(o.Keys)
+	return k, err
 }
 
 // StateMsg is one batch from the feed: the whole picture (immutable: the
@@ -139,13 +166,15 @@ type Model struct {
 type footerCache struct{ m map[string]string }
 
 // NewModel returns the console's model, at the sessions view, with no
-// data until a StateMsg arrives.
+// data until a StateMsg arrives. Keys that Validate refuses leave the
+// default keys, and the flash line says why.
 func NewModel(opts Options) Model {
+	keys, keysErr := opts.keyMap()
 	m := Model{
-		opts: opts, keys: DefaultKeyMap(), isDark: true, help: help.New(),
+		opts: opts, keys: keys, isDark: opts.Theme != ThemeLight, help: help.New(),
 		width: 80, height: 24, now: time.Now(),
 		hasLink: opts.RelayURL != "",
-		names:   &nameCache{},
+		names:   newNameCache(opts.Aliases),
 		footers: &footerCache{},
 		stack:   []viewKind{viewSessions},
 		events:  newEventsView(DefaultEventLines),
@@ -156,6 +185,9 @@ func NewModel(opts Options) Model {
 	m.link = relayclient.Status{State: relayclient.Connecting, Since: m.now}
 	m.setStyles()
 	m.applyRole()
+	if keysErr != nil {
+		m.flash = keysErr.Error()
+	}
 	return m
 }
 
@@ -168,9 +200,13 @@ func tick() tea.Cmd {
 	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
 }
 
-// Init asks the terminal's background and starts the clock.
+// Init asks the terminal's background (unless the theme is forced) and
+// starts the clock.
 func (m Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{tea.RequestBackgroundColor, tick()}
+	cmds := []tea.Cmd{tick()}
+	if m.opts.Theme.auto() {
+		cmds = append(cmds, tea.RequestBackgroundColor)
+	}
 	if m.syncOutput {
 		cmds = append(cmds, syncOutputOptIn)
 	}
@@ -240,8 +276,10 @@ func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.width, m.height = msg.Width, msg.Height
 		m.help.SetWidth(msg.Width)
 	case tea.BackgroundColorMsg:
-		m.isDark = msg.IsDark()
-		m.setStyles()
+		if m.opts.Theme.auto() { // a forced theme outranks the terminal's report
+			m.isDark = msg.IsDark()
+			m.setStyles()
+		}
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	}
@@ -792,6 +830,9 @@ func (m Model) View() tea.View {
 // is never a reason to stop: while it is down the console keeps the last
 // picture, dimmed, and says so in the header.
 func Run(ctx context.Context, opts Options) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	m := NewModel(opts)

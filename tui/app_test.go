@@ -231,10 +231,10 @@ func TestHelpFromKeyMap(t *testing.T) {
 	// Unbinding an action takes it out of the footer and the help.
 	m = press(m, "?")
 	m.keys.Sort.SetEnabled(false)
-	if strings.Contains(plain(m), "o order by") {
+	if strings.Contains(plain(m), "o sort") {
 		t.Fatal("disabled sort still in the footer")
 	}
-	if m = press(m, "s"); m.sessions.sort != sortSize {
+	if m = press(m, "o"); m.sessions.sort != sortSize {
 		t.Fatal("disabled sort still sorts")
 	}
 }

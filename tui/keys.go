@@ -15,6 +15,10 @@ type Action struct {
 	Name string
 	// Dangerous marks actions a read-only console must not offer.
 	Dangerous bool
+	// In lists the views the action is handled in; empty is every view.
+	// Two actions may share a key only where no view has both (Remap
+	// refuses the rest), so a view-scoped key never shadows another.
+	In []viewKind
 }
 
 // Matches reports whether msg is one of the action's keys (and the
@@ -34,12 +38,13 @@ type KeyMap struct {
 	Copy, Mark                                   Action
 }
 
-func action(name string, keys []string, helpKey, desc string) Action {
-	return Action{Name: name, Binding: key.NewBinding(key.WithKeys(keys...), key.WithHelp(helpKey, desc))}
+func action(name string, keys []string, helpKey, desc string, in ...viewKind) Action {
+	return Action{Name: name, Binding: key.NewBinding(key.WithKeys(keys...), key.WithHelp(helpKey, desc)), In: in}
 }
 
 // DefaultKeyMap is k9s's grammar: j/k, g/G, enter/esc, / filter, : views,
-// ? help, q quit; ctrl+c always quits.
+// ? help, q quit; ctrl+c always quits. Sort is o, not k9s's shift-letters,
+// leaving s free for the session views' signal.
 func DefaultKeyMap() KeyMap {
 	return KeyMap{
 		Up:        action("up", []string{"up", "k"}, "↑/k", "up"),
@@ -50,27 +55,27 @@ func DefaultKeyMap() KeyMap {
 		Bottom:    action("bottom", []string{"end", "G"}, "G", "bottom"),
 		Open:      action("open", []string{"enter"}, "enter", "open"),
 		Back:      action("back", []string{"esc"}, "esc", "back"),
-		Pane:      action("pane", []string{"tab"}, "tab", "next pane"),
+		Pane:      action("pane", []string{"tab"}, "tab", "next pane", viewSession),
 		Filter:    action("filter", []string{"/"}, "/", "filter"),
 		Command:   action("command", []string{":"}, ":", "view"),
-		Sort:      action("sort", []string{"o"}, "o", "order by"),
-		ShowAll:   action("show-ended", []string{"a"}, "a", "show ended"),
-		Follow:    action("follow", []string{"f"}, "f", "follow"),
+		Sort:      action("sort", []string{"o"}, "o", "sort", viewSessions),
+		ShowAll:   action("show-ended", []string{"a"}, "a", "show ended", viewSessions),
+		Follow:    action("follow", []string{"f"}, "f", "follow", viewEvents, viewAudit),
 		Help:      action("help", []string{"?"}, "?", "help"),
 		Quit:      action("quit", []string{"q"}, "q", "quit"),
 		ForceQuit: action("force-quit", []string{"ctrl+c"}, "ctrl+c", "quit"),
 
-		Signal:     dangerous(action("signal", []string{"s"}, "s", "signal")),
-		Mute:       dangerous(action("mute", []string{"m"}, "m", "mute")),
-		MuteAll:    dangerous(action("mute-all", []string{"M"}, "M", "mute all but marked")),
-		MuteAllOff: dangerous(action("mute-all-off", []string{"alt+m"}, "alt+m", "end mute-all")),
-		Unpublish:  dangerous(action("unpublish", []string{"u"}, "u", "unpublish")),
-		Disconnect: dangerous(action("disconnect", []string{"d"}, "d", "disconnect")),
-		Clear:      dangerous(action("clear-session", []string{"D"}, "D", "disconnect everyone")),
-		Record:     dangerous(action("record", []string{"r"}, "r", "record/stop")),
-		Token:      dangerous(action("token", []string{"t"}, "t", "token")),
-		Copy:       action("copy-id", []string{"y"}, "y", "copy id"),
-		Mark:       action("mark", []string{"space"}, "space", "mark"),
+		Signal:     dangerous(action("signal", []string{"s"}, "s", "signal", viewSessions, viewSession)),
+		Mute:       dangerous(action("mute", []string{"m"}, "m", "mute", viewSession)),
+		MuteAll:    dangerous(action("mute-all", []string{"M"}, "M", "mute all but marked", viewSessions, viewSession)),
+		MuteAllOff: dangerous(action("mute-all-off", []string{"alt+m"}, "alt+m", "end mute-all", viewSessions, viewSession)),
+		Unpublish:  dangerous(action("unpublish", []string{"u"}, "u", "unpublish", viewSession)),
+		Disconnect: dangerous(action("disconnect", []string{"d"}, "d", "disconnect", viewSession)),
+		Clear:      dangerous(action("clear-session", []string{"D"}, "D", "disconnect everyone", viewSessions, viewSession)),
+		Record:     dangerous(action("record", []string{"r"}, "r", "record/stop", viewSessions, viewSession)),
+		Token:      dangerous(action("token", []string{"t"}, "t", "token", viewSessions, viewSession)),
+		Copy:       action("copy-id", []string{"y"}, "y", "copy id", viewSessions, viewSession),
+		Mark:       action("mark", []string{"space"}, "space", "mark", viewSession),
 	}
 }
 
@@ -80,6 +85,10 @@ func dangerous(a Action) Action {
 }
 
 // Actions lists every action, for lookups by name.
+
+// Actions lists every action, for lookups by name: remapping, conflict
+// checks and the footer's cache key all go through it, so an action added
+// here is configurable with no other code.
 func (k *KeyMap) Actions() []*Action {
 	return []*Action{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom, &k.Open, &k.Back, &k.Pane,
 		&k.Filter, &k.Command, &k.Sort, &k.ShowAll, &k.Follow, &k.Help, &k.Quit, &k.ForceQuit,

@@ -57,9 +57,13 @@ func (v *sessionsView) short(id string, w int) string { return shortID(id, w) }
 // the host is normally among the first to join.
 const labelScan = 64
 
-// sessionLabel is the name of the session's host: the first connection
-// whose data says role host or moderator, else the first with a name.
+// sessionLabel is what the console calls a session: its alias from the
+// config, else the name of its host (the first connection whose data says
+// role host or moderator, else the first with a name).
 func sessionLabel(s *events.Session, names *nameCache) string {
+	if a := names.aliases[s.ID]; a != "" {
+		return a
+	}
 	first := ""
 	for i, c := range s.Connections {
 		if i >= labelScan {
@@ -230,9 +234,26 @@ func compactDuration(d time.Duration) string {
 }
 
 // nameCache remembers what each connection data string says, so a batch
-// of a 10,000-connection session does not parse 10,000 JSON objects.
+// of a 10,000-connection session does not parse 10,000 JSON objects, and
+// holds the config's session aliases.
 type nameCache struct {
 	m map[string]parsedData
+	// aliases label sessions by id ([console.aliases]), sanitised once:
+	// a config file is text from elsewhere too.
+	aliases map[string]string
+}
+
+func newNameCache(aliases map[string]string) *nameCache {
+	c := &nameCache{}
+	for id, label := range aliases {
+		if label = Sanitize(label); label != "" {
+			if c.aliases == nil {
+				c.aliases = make(map[string]string, len(aliases))
+			}
+			c.aliases[id] = label
+		}
+	}
+	return c
 }
 
 type parsedData struct{ name, role string }

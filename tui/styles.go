@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"image/color"
 	"strings"
 
@@ -26,6 +27,33 @@ func NewTheme(isDark bool) Theme {
 		Demo:   ld(lipgloss.Color("#5f00af"), lipgloss.Color("#d7afff")),
 	}
 }
+
+// ThemeMode chooses the palette: auto follows the background the terminal
+// reports; dark and light hold whatever it reports (a terminal that
+// answers wrongly, or not at all, over SSH or tmux).
+type ThemeMode string
+
+// The theme modes; the zero value is auto.
+const (
+	ThemeAuto  ThemeMode = "auto"
+	ThemeDark  ThemeMode = "dark"
+	ThemeLight ThemeMode = "light"
+)
+
+// ParseThemeMode reads a config value or flag; "" is auto. The error says
+// what is allowed; the caller names the key or flag.
+func ParseThemeMode(s string) (ThemeMode, error) {
+	switch m := ThemeMode(s); m {
+	case "", ThemeAuto:
+		return ThemeAuto, nil
+	case ThemeDark, ThemeLight:
+		return m, nil
+	}
+	return "", fmt.Errorf("expected auto, dark or light, got %q", s)
+}
+
+// auto: the terminal's report decides.
+func (t ThemeMode) auto() bool { return t == "" || t == ThemeAuto }
 
 // Paint is a style for one line of plain text, reduced to the escape
 // sequences around it: Lip Gloss's Render measures and splits the text

@@ -44,6 +44,88 @@ type ConsoleConfig struct {
 	// MaxConnections flags, in the console, a session with more
 	// connections than this; 0 is off.
 	MaxConnections int `toml:"max_connections"`
+	// ReadOnly takes the moderation keys away (as --read-only does).
+	ReadOnly bool `toml:"read_only"`
+	// Record holds the recording form's defaults ([console.record]).
+	Record RecordDefaults `toml:"record"`
+	// Theme is the console's palette: auto (the terminal's background,
+	// the default), dark or light. The console checks the value.
+	Theme string `toml:"theme"`
+	// Keys rebinds console actions by name ([console.keys]); the console
+	// checks names, keys and conflicts.
+	Keys map[string]KeyList `toml:"keys"`
+	// Aliases label sessions by id in the console ([console.aliases]).
+	Aliases map[string]string `toml:"aliases"`
+}
+
+// KeyBindings is [console.keys] as the console takes it.
+func (c ConsoleConfig) KeyBindings() map[string][]string {
+	if len(c.Keys) == 0 {
+		return nil
+	}
+	out := make(map[string][]string, len(c.Keys))
+	for name, keys := range c.Keys {
+		out[name] = keys
+	}
+	return out
+}
+
+// KeyList is one action's keys in [console.keys]: a string (quit = "Q")
+// or an array of strings (filter = ["/", "ctrl+f"]).
+type KeyList []string
+
+// KeyListError starts the message of a value that is neither; main keeps
+// it when it rewords the decoder's errors (it quotes no value).
+const KeyListError = "expected a key or an array of keys"
+
+// UnmarshalTOML takes either form; the decoder prefixes the key and line.
+func (l *KeyList) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case string:
+		*l = KeyList{v}
+		return nil
+	case []any:
+		keys := make(KeyList, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return fmt.Errorf("%s (\"q\" or [\"/\", \"ctrl+f\"]), got an array holding %s", KeyListError, tomlKind(e))
+			}
+			keys = append(keys, s)
+		}
+		*l = keys
+		return nil
+	}
+	return fmt.Errorf("%s (\"q\" or [\"/\", \"ctrl+f\"]), got %s", KeyListError, tomlKind(v))
+}
+
+// tomlKind names a decoded TOML value's type, never the value: a mistyped
+// line may be a secret.
+func tomlKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a number"
+	case bool:
+		return "true or false"
+	case map[string]any:
+		return "a table"
+	case []any, []map[string]any:
+		return "an array"
+	}
+	return "a date or time"
+}
+
+// RecordDefaults prefill the console's recording form; the console checks
+// the values (names the key and what it expected).
+type RecordDefaults struct {
+	Name       string `toml:"name"`
+	OutputMode string `toml:"output_mode"`
+	Resolution string `toml:"resolution"`
+	Layout     string `toml:"layout"`
 }
 
 // Environment variables that override the file.
