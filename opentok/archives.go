@@ -52,6 +52,10 @@ type TranscriptionProperties struct {
 	HasSummary          bool   `json:"hasSummary,omitempty"`          // also produce a summary
 }
 
+// Validate checks the options as Start does, so a form can refuse them
+// before anything is sent.
+func (o ArchiveOptions) Validate() error { return o.validate() }
+
 func (o ArchiveOptions) validate() error {
 	const op = "archive start"
 	if err := requireID(op, "sessionId", o.SessionID); err != nil {

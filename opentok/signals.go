@@ -17,6 +17,10 @@ type Signal struct {
 	Data string `json:"data"`
 }
 
+// Validate checks the signal against the service's limits, as Send does,
+// so a form can refuse it before anything is sent.
+func (sig Signal) Validate() error { return sig.validate("signal") }
+
 func (sig Signal) validate(op string) error {
 	if n := len(sig.Type); n > MaxSignalTypeBytes {
 		return invalid(op, "type", "at most %d bytes (got %d)", MaxSignalTypeBytes, n)

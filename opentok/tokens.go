@@ -114,24 +114,7 @@ func (c *Client) Token(sessionID string, opts TokenOptions) (Token, error) {
 	if opts.Legacy && c.creds.kind != kindProject {
 		return Token{}, invalid(op, "legacy", "T1 tokens are signed with a project's API key and secret; %s has neither, so use a JWT token (Legacy: false)", c.creds)
 	}
-	role := opts.Role
-	if role == "" {
-		role = RolePublisher
-	}
-	if !role.valid() {
-		return Token{}, invalid(op, "role", "must be subscriber, publisher, publisheronly or moderator (got %q)", opts.Role)
-	}
-	if !utf8.ValidString(opts.Data) {
-		return Token{}, invalid(op, "data", "must be valid UTF-8")
-	}
-	if n := utf8.RuneCountInString(opts.Data); n > MaxConnectionDataLength {
-		return Token{}, invalid(op, "data", "at most %d characters (got %d)", MaxConnectionDataLength, n)
-	}
-	exp, err := tokenExpiry(op, opts, now)
-	if err != nil {
-		return Token{}, err
-	}
-	classes, err := layoutClassList(op, opts.InitialLayoutClassList)
+	role, exp, classes, err := opts.check(op, now)
 	if err != nil {
 		return Token{}, err
 	}
@@ -153,6 +136,39 @@ func (c *Client) Token(sessionID string, opts TokenOptions) (Token, error) {
 		return Token{}, fmt.Errorf("%s: %w", op, err)
 	}
 	return Token{Value: value, ExpiresAt: exp, Role: role, SessionID: sessionID}, nil
+}
+
+// Validate checks the options by the rules Token applies, on the machine's
+// clock, without credentials or a session: a form can refuse a bad role,
+// data or lifetime before anything is sent.
+func (opts TokenOptions) Validate() error {
+	_, _, _, err := opts.check("token", time.Now())
+	return err
+}
+
+// check applies the rules on the options alone and resolves them: the role
+// (publisher when unset), the expiry and the joined layout classes.
+func (opts TokenOptions) check(op string, now time.Time) (role Role, exp time.Time, classes string, err error) {
+	role = opts.Role
+	if role == "" {
+		role = RolePublisher
+	}
+	if !role.valid() {
+		return "", time.Time{}, "", invalid(op, "role", "must be subscriber, publisher, publisheronly or moderator (got %q)", opts.Role)
+	}
+	if !utf8.ValidString(opts.Data) {
+		return "", time.Time{}, "", invalid(op, "data", "must be valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(opts.Data); n > MaxConnectionDataLength {
+		return "", time.Time{}, "", invalid(op, "data", "at most %d characters (got %d)", MaxConnectionDataLength, n)
+	}
+	if exp, err = tokenExpiry(op, opts, now); err != nil {
+		return "", time.Time{}, "", err
+	}
+	if classes, err = layoutClassList(op, opts.InitialLayoutClassList); err != nil {
+		return "", time.Time{}, "", err
+	}
+	return role, exp, classes, nil
 }
 
 // validateTokenSession requires a session ID and, when it decodes, that it
@@ -194,6 +210,10 @@ func tokenExpiry(op string, opts TokenOptions, now time.Time) (time.Time, error)
 		return time.Time{}, invalid(op, "ttl", "must be positive (got %s)", opts.TTL)
 	case opts.TTL > MaxTokenTTL:
 		return time.Time{}, invalid(op, "ttl", "at most %d days (got %s)", MaxTokenLifetimeDays, opts.TTL)
+	case opts.TTL > 0 && opts.TTL < time.Second:
+		// Refused whatever the clock says: below, whether a sub-second TTL
+		// reaches the next whole second depends on the moment it is asked.
+		return time.Time{}, invalid(op, "ttl", "at least 1s: tokens expire in whole seconds (got %s)", opts.TTL)
 	default:
 		ttl := opts.TTL
 		if ttl == 0 {
