@@ -106,6 +106,7 @@ type Model struct {
 	all      []events.Session
 	names    *nameCache
 	footers  *footerCache
+	hist     *connHistory // connection counts sampled for the sessions table's sparkline
 	stack    []viewKind
 	sessions sessionsView
 	session  sessionView
@@ -132,6 +133,7 @@ func NewModel(opts Options) Model {
 		hasLink: opts.RelayURL != "",
 		names:   &nameCache{},
 		footers: &footerCache{},
+		hist:    &connHistory{},
 		stack:   []viewKind{viewSessions},
 		events:  newEventsView(DefaultEventLines),
 		audit:   newAuditView(DefaultAuditLines),
@@ -202,6 +204,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) applyState(msg StateMsg) {
 	m.all = msg.Sessions
 	m.link, m.seq = msg.Link, msg.Seq
+	m.hist.observe(msg.Sessions, m.now, !m.dimmed())
 	m.sessions.set(msg.Sessions, m.names)
 	if m.session.id != "" {
 		m.session.set(msg.Sessions, m.names)
