@@ -140,6 +140,7 @@ type Model struct {
 	all      []events.Session
 	names    *nameCache
 	footers  *footerCache
+	hist     *connHistory // connection counts sampled for the sessions table's sparkline
 	stack    []viewKind
 	sessions sessionsView
 	session  sessionView
@@ -176,6 +177,7 @@ func NewModel(opts Options) Model {
 		hasLink: opts.RelayURL != "",
 		names:   newNameCache(opts.Aliases),
 		footers: &footerCache{},
+		hist:    &connHistory{},
 		stack:   []viewKind{viewSessions},
 		events:  newEventsView(DefaultEventLines),
 		audit:   newAuditView(DefaultAuditLines),
@@ -297,6 +299,7 @@ func (m *Model) applyState(msg StateMsg) {
 		m.role = msg.Role
 		m.applyRole()
 	}
+	m.hist.observe(msg.Sessions, m.now, !m.dimmed())
 	m.sessions.set(msg.Sessions, m.names)
 	if m.session.id != "" {
 		m.session.set(msg.Sessions, m.names)

@@ -24,7 +24,8 @@ func ms(d time.Duration) int64 { return epoch.Add(-d).UnixMilli() }
 
 type builder struct {
 	st    *events.State
-	lines []EventLine
+	evs   []events.Event // what was applied, in order: replay feeds them again over time
+	lines []EventLine    // lines[i] is evs[i]'s
 	seq   uint64
 }
 
@@ -32,6 +33,7 @@ func newBuilder() *builder { return &builder{st: events.NewState()} }
 
 func (b *builder) apply(ev events.Event) {
 	b.st.Apply(ev)
+	b.evs = append(b.evs, ev)
 	b.seq++
 	b.lines = append(b.lines, NewEventLine(b.seq, time.UnixMilli(ev.Timestamp), events.SourceCallback, ev))
 }

@@ -11,10 +11,12 @@ import (
 	"github.com/gavelhq/gavel/events/relayclient"
 )
 
+// The sessions table after five minutes of the fixture (and a session
+// that fills up in them), so the sparklines have a history to show.
 func TestGoldenSessions(t *testing.T) {
 	for _, sz := range [][2]int{{80, 24}, {200, 50}} {
 		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
-			m := newTestModel(sz[0], sz[1])
+			m := replay(t, growingFixture(), sz[0], sz[1], epoch.Add(-5*time.Minute))
 			requireGolden(t, m.View().Content)
 		})
 	}

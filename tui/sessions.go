@@ -164,8 +164,8 @@ func (v *sessionsView) tableCols(limit int) []column {
 
 func (v *sessionsView) render(m *Model, width, height int, b *strings.Builder) {
 	limit := m.opts.MaxConnections
-	cols := fit(v.tableCols(limit), width)
-	limitAt := cellStart(cols, len(sessionCols))
+	cols, hasSpark := withSpark(v.tableCols(limit), len(sessionCols), width)
+	limitAt := cellStart(cols, len(cols)-1) // LIMIT is the last column when there is one
 	b.WriteString(m.styles.TableHeader.Render(header(cols, width)))
 	b.WriteByte('\n')
 	v.list.height = max(height-1, 1)
@@ -193,7 +193,7 @@ func (v *sessionsView) render(m *Model, width, height int, b *strings.Builder) {
 			badge = "ended"
 		}
 		flag := overLimit(r.conns, limit)
-		row := renderRow(cols, []string{
+		row := m.sessionRow(cols, hasSpark, r.id, []string{
 			v.short(r.id, cols[0].width), orDash(r.label), strconv.Itoa(r.conns), strconv.Itoa(r.pubs),
 			strconv.Itoa(r.streams), strconv.Itoa(r.viewers), badge, age(m.now, r.startedAt), flag,
 		}, width)
