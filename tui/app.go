@@ -72,10 +72,12 @@ const (
 	viewEvents
 	viewAudit
 	viewArchives
+	viewConnections
+	viewStreams
 )
 
 func (k viewKind) String() string {
-	return [...]string{"sessions", "session", "events", "audit", "archives"}[k]
+	return [...]string{"sessions", "session", "events", "audit", "archives", "connections", "streams"}[k]
 }
 
 type promptMode int
@@ -112,6 +114,8 @@ type Model struct {
 	events   eventsView
 	audit    auditView
 	archives archivesView
+	conns    connectionsView
+	streams  streamsView
 
 	prompt     promptMode
 	promptText string
@@ -210,6 +214,9 @@ func (m *Model) applyState(msg StateMsg) {
 	m.events.add(msg.Events, msg.EventsDropped)
 	m.audit.add(msg.Audits, msg.AuditsDropped)
 	m.archives.set(msg.Sessions, m.names)
+	m.conns.set(msg.Sessions, m.names)
+	m.streams.audits(msg.Audits)
+	m.streams.set(msg.Sessions, m.names)
 }
 
 func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
@@ -322,6 +329,12 @@ func (m *Model) move(d int) {
 	case viewArchives:
 		m.archives.list.move(d, len(m.archives.shown))
 		m.archives.remember()
+	case viewConnections:
+		m.conns.list.move(d, len(m.conns.shown))
+		m.conns.remember()
+	case viewStreams:
+		m.streams.list.move(d, len(m.streams.shown))
+		m.streams.remember()
 	}
 }
 
@@ -346,6 +359,18 @@ func (m *Model) open() {
 		if r, ok := m.archives.current(); ok {
 			id = r.session
 		}
+	case viewConnections:
+		if r, ok := m.conns.current(); ok {
+			m.openSession(r.sess.id)
+			focusRow(&m.session, 0, r.id)
+		}
+		return
+	case viewStreams:
+		if r, ok := m.streams.current(); ok {
+			m.openSession(r.session)
+			focusRow(&m.session, 1, r.id)
+		}
+		return
 	}
 	if id == "" {
 		return
@@ -378,6 +403,10 @@ func (m *Model) filter() string {
 		return m.audit.filter
 	case viewArchives:
 		return m.archives.filter
+	case viewConnections:
+		return m.conns.filter
+	case viewStreams:
+		return m.streams.filter
 	}
 	return m.events.filter
 }
@@ -399,6 +428,12 @@ func (m *Model) setFilter(f string) {
 	case viewArchives:
 		m.archives.filter = f
 		m.archives.refilter()
+	case viewConnections:
+		m.conns.filter = f
+		m.conns.refilter()
+	case viewStreams:
+		m.streams.filter = f
+		m.streams.refilter()
 	}
 }
 
@@ -567,6 +602,10 @@ func (m *Model) viewTitle() string {
 		return m.audit.title()
 	case viewArchives:
 		return m.archives.title()
+	case viewConnections:
+		return m.conns.title()
+	case viewStreams:
+		return m.streams.title()
 	}
 	return m.events.title()
 }
@@ -576,7 +615,9 @@ func (m *Model) footer() string {
 	case m.prompt == promptFilter:
 		return m.styles.Prompt.Render(Clip("/"+m.promptText+"▏", m.width))
 	case m.prompt == promptCommand:
-		return m.styles.Prompt.Render(Clip(":"+m.promptText+"▏", m.width)) + m.styles.Muted.Render("  "+strings.Join(viewNames(), " · "))
+		// The list of views gets what the prompt leaves: it outgrew 40 columns.
+		p := Clip(":"+m.promptText+"▏", m.width)
+		return m.styles.Prompt.Render(p) + m.styles.Muted.Render(Clip("  "+strings.Join(viewNames(), " · "), m.width-ansi.StringWidth(p)))
 	case m.flash != "":
 		return m.styles.Flash.Render(Clip(m.flash, m.width))
 	}
@@ -619,6 +660,8 @@ var countingLegend = []string{
 	"  viewers     connections that publish nothing (the audience)",
 	"  streams     camera + screen + custom + audio-only",
 	"  ●REC        an archive is started or paused; BCST a broadcast is live",
+	"  muted       a moderator muted it since this console connected (audit trail)",
+	"  mute-all    its session is under mute-all (the streams it spared: unknown)",
 }
 
 // Render is the whole screen as a string, exactly height lines.
@@ -660,6 +703,10 @@ func (m *Model) Render() string {
 			m.audit.render(m, m.width, body, &b)
 		case viewArchives:
 			m.archives.render(m, m.width, body, &b)
+		case viewConnections:
+			m.conns.render(m, m.width, body, &b)
+		case viewStreams:
+			m.streams.render(m, m.width, body, &b)
 		}
 	}
 	b.WriteString(m.footer())
