@@ -106,10 +106,12 @@ const (
 	viewEvents
 	viewAudit
 	viewArchives
+	viewConnections
+	viewStreams
 )
 
 func (k viewKind) String() string {
-	return [...]string{"sessions", "session", "events", "audit", "archives"}[k]
+	return [...]string{"sessions", "session", "events", "audit", "archives", "connections", "streams"}[k]
 }
 
 type promptMode int
@@ -147,6 +149,8 @@ type Model struct {
 	events   eventsView
 	audit    auditView
 	archives archivesView
+	conns    connectionsView
+	streams  streamsView
 
 	prompt     promptMode
 	promptText string
@@ -309,6 +313,8 @@ func (m *Model) applyState(msg StateMsg) {
 	m.audit.add(msg.Audits, msg.AuditsDropped)
 	m.archives.set(msg.Sessions, m.names)
 	m.watchUnpublish()
+	m.conns.set(msg.Sessions, m.names)
+	m.streams.set(msg.Sessions, m.names)
 }
 
 // applyRole takes the moderation keys away from a console that may not
@@ -445,6 +451,12 @@ func (m *Model) move(d int) {
 	case viewArchives:
 		m.archives.list.move(d, len(m.archives.shown))
 		m.archives.remember()
+	case viewConnections:
+		m.conns.list.move(d, len(m.conns.shown))
+		m.conns.remember()
+	case viewStreams:
+		m.streams.list.move(d, len(m.streams.shown))
+		m.streams.remember()
 	}
 }
 
@@ -469,6 +481,18 @@ func (m *Model) open() {
 		if r, ok := m.archives.current(); ok {
 			id = r.session
 		}
+	case viewConnections:
+		if r, ok := m.conns.current(); ok {
+			m.openSession(r.sess.id)
+			focusRow(&m.session, 0, r.id)
+		}
+		return
+	case viewStreams:
+		if r, ok := m.streams.current(); ok {
+			m.openSession(r.session)
+			focusRow(&m.session, 1, r.id)
+		}
+		return
 	}
 	if id == "" {
 		return
@@ -501,6 +525,10 @@ func (m *Model) filter() string {
 		return m.audit.filter
 	case viewArchives:
 		return m.archives.filter
+	case viewConnections:
+		return m.conns.filter
+	case viewStreams:
+		return m.streams.filter
 	}
 	return m.events.filter
 }
@@ -522,6 +550,12 @@ func (m *Model) setFilter(f string) {
 	case viewArchives:
 		m.archives.filter = f
 		m.archives.refilter()
+	case viewConnections:
+		m.conns.filter = f
+		m.conns.refilter()
+	case viewStreams:
+		m.streams.filter = f
+		m.streams.refilter()
 	}
 }
 
@@ -697,6 +731,10 @@ func (m *Model) viewTitle() string {
 		return m.audit.title()
 	case viewArchives:
 		return m.archives.title()
+	case viewConnections:
+		return m.conns.title()
+	case viewStreams:
+		return m.streams.title()
 	}
 	return m.events.title()
 }
@@ -709,7 +747,9 @@ func (m *Model) footer() string {
 	case m.prompt == promptFilter:
 		return m.styles.Prompt.Render(Clip("/"+m.promptText+"▏", m.width))
 	case m.prompt == promptCommand:
-		return m.styles.Prompt.Render(Clip(":"+m.promptText+"▏", m.width)) + m.styles.Muted.Render("  "+strings.Join(viewNames(), " · "))
+		// The list of views gets what the prompt leaves: it outgrew 40 columns.
+		p := Clip(":"+m.promptText+"▏", m.width)
+		return m.styles.Prompt.Render(p) + m.styles.Muted.Render(Clip("  "+strings.Join(viewNames(), " · "), m.width-ansi.StringWidth(p)))
 	case m.flash != "":
 		return m.styles.Flash.Render(Clip(m.flash, m.width))
 	}
@@ -764,6 +804,8 @@ var countingLegend = []string{
 	"  viewers     connections that publish nothing (the audience)",
 	"  streams     camera + screen + custom + audio-only",
 	"  ●REC        an archive is started or paused; BCST a broadcast is live",
+	"  muted       a moderator force-muted it (audit trail: no callback reports audio,",
+	"              so its publisher may have unmuted since)",
 }
 
 // Render is the whole screen as a string, exactly height lines.
@@ -812,6 +854,10 @@ func (m *Model) Render() string {
 			m.audit.render(m, m.width, body, &b)
 		case viewArchives:
 			m.archives.render(m, m.width, body, &b)
+		case viewConnections:
+			m.conns.render(m, m.width, body, &b)
+		case viewStreams:
+			m.streams.render(m, m.width, body, &b)
 		}
 	}
 	b.WriteString(m.footer())

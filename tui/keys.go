@@ -109,10 +109,14 @@ type viewDef struct {
 // viewRegistry is the console's view registry, in the order the : prompt and
 // the help list them.
 var viewRegistry = registerViews(
-	viewDef{kind: viewSessions, name: "sessions", aliases: []string{"session", "sess", "s"}, desc: "live sessions"},
+	// Descriptions are short so that the ? screen keeps the list at 80
+	// columns, next to the movement, view and global keys.
+	viewDef{kind: viewSessions, name: "sessions", aliases: []string{"session", "sess", "s"}, desc: "all live"},
+	viewDef{kind: viewConnections, name: "connections", aliases: []string{"connection", "conns", "conn", "co", "people"}, desc: "who's where"},
+	viewDef{kind: viewStreams, name: "streams", aliases: []string{"stream", "st", "strm"}, desc: "all streams"},
 	viewDef{kind: viewEvents, name: "events", aliases: []string{"event", "ev", "e"}, desc: "event log"},
-	viewDef{kind: viewAudit, name: "audit", aliases: []string{"au", "moderation"}, desc: "moderation log"},
 	viewDef{kind: viewArchives, name: "archives", aliases: []string{"archive", "ar", "recordings"}, desc: "recordings"},
+	viewDef{kind: viewAudit, name: "audit", aliases: []string{"au", "moderation"}, desc: "moderation"},
 )
 
 var viewNameList []string
@@ -165,7 +169,7 @@ func (h viewHelp) ShortHelp() []key.Binding {
 		return h.bindings(&k.Open, &k.Filter, &k.Sort, &k.Record, &k.Command, &k.Help, &k.Quit)
 	case viewSession:
 		return h.bindings(&k.Back, &k.Pane, &k.Mark, &k.Disconnect, &k.Mute, &k.Unpublish, &k.Signal, &k.Record, &k.Filter, &k.Help, &k.Quit)
-	case viewArchives:
+	case viewArchives, viewConnections, viewStreams:
 		as := []*Action{&k.Open, &k.Filter, &k.Command, &k.Help, &k.Quit}
 		if !h.root {
 			as = append([]*Action{&k.Back}, as...)
@@ -192,7 +196,7 @@ func (h viewHelp) FullHelp() [][]key.Binding {
 	case viewSession:
 		view = h.bindings(&k.Back, &k.Pane, &k.Filter, &k.Mark, &k.Copy)
 		moderate = h.bindings(&k.Signal, &k.Mute, &k.MuteAll, &k.MuteAllOff, &k.Unpublish, &k.Disconnect, &k.Clear, &k.Record, &k.Token)
-	case viewArchives:
+	case viewArchives, viewConnections, viewStreams:
 		view = h.bindings(&k.Open, &k.Back, &k.Filter)
 	default:
 		view = h.bindings(&k.Open, &k.Back, &k.Follow, &k.Filter)

@@ -273,8 +273,10 @@ func TestViewerAndReadOnlyCannotAct(t *testing.T) {
 			t.Errorf("%s: badge or footer wrong:\n%s", tc.name, s)
 		}
 		h.press("?")
-		if s := h.screen(); strings.Contains(s, "disconnect") || strings.Contains(s, "mute") || strings.Contains(s, "record/stop") || strings.Contains(s, "signal") || strings.Contains(s, "unpublish") {
-			t.Errorf("%s: help offers moderation:\n%s", tc.name, s)
+		for _, desc := range []string{"disconnect", "mute all but marked", "end mute-all", "record/stop", "signal", "unpublish", "token"} {
+			if s := h.screen(); strings.Contains(s, desc) {
+				t.Errorf("%s: help offers %q:\n%s", tc.name, desc, s)
+			}
 		}
 	}
 }

@@ -74,24 +74,16 @@ func (v *sessionView) set(all []events.Session, names *nameCache) {
 	}
 	v.s, v.found, v.seen, v.seenN = s, true, first, len(s.Connections)
 	v.conns = v.conns[:0]
-	byConn := make(map[string]string, len(s.Connections))
 	for _, c := range s.Connections {
 		p := names.get(c.Data)
 		r := connRow{id: Sanitize(c.ID), name: p.name, role: p.role, createdAt: c.CreatedAt, streams: c.Streams}
 		v.conns = append(v.conns, r)
-		if c.Streams > 0 {
-			byConn[c.ID] = p.name
-		}
 	}
 	v.streams = v.streams[:0]
+	byConn := publisherNames(&s, names)
 	for _, x := range s.Streams {
-		r := streamRow{id: Sanitize(x.ID), name: Sanitize(x.Name), kind: streamKind(x.VideoType), createdAt: x.CreatedAt, muted: x.Muted, conn: x.ConnectionID}
-		switch {
-		case x.Unattributed:
-			r.publisher = "unattributed"
-		default:
-			r.publisher = cmpOr(byConn[x.ConnectionID], Sanitize(x.ConnectionID))
-		}
+		r := streamRow{id: Sanitize(x.ID), name: Sanitize(x.Name), kind: streamKind(x.VideoType), createdAt: x.CreatedAt,
+			muted: x.Muted, conn: x.ConnectionID, publisher: streamPublisher(&x, byConn)}
 		v.streams = append(v.streams, r)
 	}
 	v.pruneMarks()
@@ -289,6 +281,27 @@ func (v *sessionView) selectedID() (id, what string) {
 		}
 	}
 	return v.id, "session id"
+}
+
+// publisherNames maps each connection of s that publishes to its
+// participant's name.
+func publisherNames(s *events.Session, names *nameCache) map[string]string {
+	byConn := make(map[string]string, s.Counts.Publishers)
+	for _, c := range s.Connections {
+		if c.Streams > 0 {
+			byConn[c.ID] = names.get(c.Data).name
+		}
+	}
+	return byConn
+}
+
+// streamPublisher says who publishes x: its participant's name, else its
+// connection's id, or "unattributed" while only a reconcile has seen it.
+func streamPublisher(x *events.StreamState, byConn map[string]string) string {
+	if x.Unattributed {
+		return "unattributed"
+	}
+	return cmpOr(byConn[x.ConnectionID], Sanitize(x.ConnectionID))
 }
 
 func cmpOr(a, b string) string {

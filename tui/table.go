@@ -111,9 +111,15 @@ func header(cols []column, width int) string {
 }
 
 // fuzzy reports whether the runes of needle (lower case) appear in order
-// in hay (lower case): "alc" matches "alice".
+// in hay (lower case): "alc" matches "alice". Text after a NUL in hay
+// matches only as a substring: that is where a view puts its ids, which,
+// long and random, would match almost any short name fuzzily.
 func fuzzy(hay, needle string) bool {
 	if needle == "" {
+		return true
+	}
+	hay, exact, _ := strings.Cut(hay, "\x00")
+	if exact != "" && strings.Contains(exact, needle) {
 		return true
 	}
 	for _, r := range needle {

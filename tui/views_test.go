@@ -195,7 +195,7 @@ func TestOverLimitFlag(t *testing.T) {
 // The : prompt and ? list every registered view.
 func TestViewsListed(t *testing.T) {
 	m := press(newTestModel(100, 30), ":")
-	if out := plain(m); !strings.Contains(out, "sessions · events · audit · archives") {
+	if out := plain(m); !strings.Contains(out, "sessions · connections · streams · events · archives · audit") {
 		t.Errorf("prompt hint:\n%s", out)
 	}
 	m = press(m, "esc", "?")
