@@ -90,6 +90,12 @@ func TestConsoleConfigErrorsNameTheKey(t *testing.T) {
 			[]string{`--theme: expected auto, dark or light, got "Dark"`}},
 		{"alias of the wrong type", "[console.aliases]\n\"1_MX4\" = 3\n", nil,
 			[]string{"console.aliases", "expected a string, got an integer"}},
+		{"record output mode", "[console.record]\noutput_mode = \"mixed\"\n", nil,
+			[]string{`console.record.output_mode: one of composed, individual (got "mixed")`}},
+		{"record resolution of an individual archive", "[console.record]\noutput_mode = \"individual\"\nresolution = \"1280x720\"\n", nil,
+			[]string{"console.record.resolution"}},
+		{"read-only of the wrong type", "[console]\nread_only = \"yes\"\n", nil,
+			[]string{"line 2: console.read_only: expected boolean, got a string"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := c.args

@@ -224,8 +224,12 @@ func consoleOptions(cmd *cobra.Command, cc relaycmd.ConsoleConfig, flags console
 			return tui.Options{}, &cli.UsageError{Err: fmt.Errorf("--theme: %w", err)}
 		}
 	}
+	rec := tui.RecordDefaults(cc.Record)
+	if err := rec.Validate(); err != nil {
+		return tui.Options{}, &cli.ConfigError{Err: fmt.Errorf("config: console.record.%w", err)}
+	}
 	opts := tui.Options{MaxConnections: cc.MaxConnections, Keys: cc.KeyBindings(), Theme: mode, Aliases: cc.Aliases,
-		ReadOnly: cc.ReadOnly || flags.readOnly}
+		ReadOnly: cc.ReadOnly || flags.readOnly, Record: rec}
 	if err := opts.Validate(); err != nil {
 		return tui.Options{}, &cli.ConfigError{Err: fmt.Errorf("config: %w", err)}
 	}

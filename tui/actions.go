@@ -107,6 +107,10 @@ func (m *Model) moderate(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 		return m.unpublish(), true
 	case k.Record.Matches(msg):
 		return m.record(), true
+	case k.Signal.Matches(msg):
+		return m.signal(), true
+	case k.Token.Matches(msg):
+		return m.token(), true
 	case k.Mark.Matches(msg) && v == viewSession:
 		m.session.toggleMark()
 		return nil, true
@@ -339,8 +343,7 @@ func (m *Model) record() tea.Cmd {
 	if !m.ready("start recording") {
 		return nil
 	}
-	return m.start(&job{verb: "start recording", past: "started recording", what: t.name()},
-		events.Command{Action: events.ActionArchiveStart, Session: t.id})
+	return m.startRecording(t)
 }
 
 // copyID copies the selected id with OSC 52 (which works over SSH) and
@@ -358,8 +361,9 @@ func (m *Model) copyID() tea.Cmd {
 	if id == "" {
 		return nil
 	}
-	m.say(noticeInfo, "copied "+what+" "+id)
-	return tea.SetClipboard(id)
+	cmd, line := copyCmd(what, id)
+	m.say(noticeInfo, line)
+	return cmd
 }
 
 func plural(n int, thing string) string {

@@ -41,6 +41,8 @@ type Options struct {
 	// ReadOnly removes every moderation key (--read-only), whatever the
 	// token's role; a viewer token does the same.
 	ReadOnly bool
+	// Record prefills the recording form (config [console.record]).
+	Record RecordDefaults
 	// Keys rebinds actions by name (config [console.keys]); see
 	// KeyMap.Remap. Validate reports what it would refuse.
 	Keys map[string][]string
@@ -164,6 +166,8 @@ type Model struct {
 	cmdr  Commander
 	mod   *moderation
 	ask   *ask
+	form  *openForm
+	shown *shown
 	role  events.Role
 	clock func() time.Time
 }
@@ -278,6 +282,10 @@ func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.pump()
 	case sentMsg:
 		return m, m.sent(msg)
+	case tea.PasteMsg:
+		if m.form != nil {
+			return m.formKey(msg)
+		}
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.help.SetWidth(msg.Width)
@@ -343,6 +351,16 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	if m.ask != nil {
 		return m.askKey(msg)
+	}
+	if m.form != nil {
+		return m.formKey(msg)
+	}
+	if m.shown != nil {
+		switch msg.String() {
+		case "esc", "enter", "q":
+			m.shown = nil
+		}
+		return m, nil
 	}
 	m.flash = ""
 	if m.prompt != promptNone {
@@ -842,7 +860,7 @@ func (m *Model) Render() string {
 			}
 			b.WriteByte('\n')
 		}
-	} else {
+	} else if !m.renderOverlay(m.width, body, &b) {
 		switch m.current() {
 		case viewSessions:
 			m.sessions.render(m, m.width, body, &b)

@@ -78,21 +78,21 @@ type RecordDefaults struct {
 }
 
 // Validate checks the defaults as a record form would check them once
-// sent, so a configuration can be refused when it is loaded rather than
+// sent (its errors start with the config key: "output_mode: …"), so a configuration can be refused when it is loaded rather than
 // when a moderator starts recording. A default the form does not offer
 // would otherwise become the form's first choice.
 func (d RecordDefaults) Validate() error {
 	if d.Name != "" && d.Name != Sanitize(d.Name) {
-		return errors.New("record defaults: name: no control characters")
+		return errors.New("name: no control characters")
 	}
 	if !hasChoice(recordOutputChoices, d.OutputMode) {
-		return fmt.Errorf("record defaults: output mode: one of %s (got %q)", strings.Join(recordOutputChoices, ", "), d.OutputMode)
+		return fmt.Errorf("output_mode: one of %s (got %q)", strings.Join(recordOutputChoices, ", "), d.OutputMode)
 	}
 	if !hasChoice(opentok.Resolutions, d.Resolution) {
-		return fmt.Errorf("record defaults: resolution: one of %s or empty (got %q)", strings.Join(opentok.Resolutions, ", "), d.Resolution)
+		return fmt.Errorf("resolution: one of %s or empty (got %q)", strings.Join(opentok.Resolutions, ", "), d.Resolution)
 	}
 	if !hasChoice(recordLayoutChoices, d.Layout) {
-		return fmt.Errorf("record defaults: layout: one of %s (got %q)", strings.Join(recordLayoutChoices, ", "), d.Layout)
+		return fmt.Errorf("layout: one of %s (got %q)", strings.Join(recordLayoutChoices, ", "), d.Layout)
 	}
 	// The cross-field rules (individual takes no resolution or layout) are
 	// opentok's, which checks a session id first: any well-formed one will
@@ -100,7 +100,8 @@ func (d RecordDefaults) Validate() error {
 	const anySession = "defaults"
 	values := []string{d.Name, or(d.OutputMode, string(opentok.OutputComposed)), d.Resolution, or(d.Layout, string(opentok.LayoutBestFit))}
 	if _, err := recordParams(anySession, values); err != nil {
-		return fmt.Errorf("record defaults: %w", err)
+		// The form's field names ("output", "resolution") are the keys'.
+		return fmt.Errorf("%s", strings.Replace(err.Error(), "output:", "output_mode:", 1))
 	}
 	return nil
 }

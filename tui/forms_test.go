@@ -188,7 +188,7 @@ func TestRecordDefaultsValidate(t *testing.T) {
 		d    RecordDefaults
 		want string
 	}{
-		{RecordDefaults{OutputMode: "mixed"}, "output mode"},
+		{RecordDefaults{OutputMode: "mixed"}, "output_mode"},
 		{RecordDefaults{Resolution: "1280x72"}, "resolution"},
 		{RecordDefaults{Layout: "custom"}, "layout"},
 		{RecordDefaults{OutputMode: "individual", Resolution: "1280x720"}, "resolution"},
@@ -197,7 +197,7 @@ func TestRecordDefaultsValidate(t *testing.T) {
 	}
 	for _, tc := range bad {
 		err := tc.d.Validate()
-		if err == nil || !strings.Contains(err.Error(), "record defaults: "+tc.want+":") {
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want+":") {
 			t.Errorf("%+v: err %v, want one naming %s", tc.d, err, tc.want)
 		}
 	}

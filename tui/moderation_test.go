@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -394,5 +395,111 @@ func TestMutedStreamShown(t *testing.T) {
 	}
 	if !strings.Contains(line, "muted") {
 		t.Errorf("Mei Chen's camera not shown muted: %q", line)
+	}
+}
+
+func (h *modHarness) answerData(id string, data string) {
+	st := fixture().msg(relayclient.Live)
+	st.Events = nil
+	st.Results = []events.Result{{Type: events.FrameResult, ID: id, OK: true, Data: []byte(data)}}
+	h.update(st)
+}
+
+func (h *modHarness) typeText(s string) {
+	for _, r := range s {
+		if r == ' ' {
+			h.press("space")
+			continue
+		}
+		h.press(string(r))
+	}
+}
+
+func TestSignalFormSendsToTheSelectedConnection(t *testing.T) {
+	h := newModHarness(t)
+	h.openTownHall()
+	h.press("s")
+	if h.m.form == nil || !strings.Contains(h.screen(), "Signal Dana Okafor (") {
+		t.Fatalf("s did not open the signal form:\n%s", h.screen())
+	}
+	// A type the apps cannot receive is refused in the form, naming it.
+	h.typeText(" x") // "moderator x"
+	h.press("tab")
+	h.typeText("please mute")
+	h.press("enter")
+	if h.m.form == nil || len(h.out.sent) != 0 || !strings.Contains(h.screen(), "type:") {
+		t.Fatalf("a bad type was sent or not named (sent %v):\n%s", h.out.sent, h.screen())
+	}
+	if h.m.form.f.focus != 0 {
+		t.Fatal("the refusal did not put the cursor on type")
+	}
+	h.press("backspace", "backspace")
+	h.press("tab", "enter")
+	if h.m.form != nil || len(h.out.sent) != 1 {
+		t.Fatalf("not sent (%v):\n%s", h.out.sent, h.screen())
+	}
+	c := h.out.sent[0]
+	if c.Action != events.ActionSignal || c.Connection != "c-host-0001" || string(c.Params) != `{"type":"moderator","data":"please mute"}` {
+		t.Fatalf("command %+v params %s", c, c.Params)
+	}
+	// From the events pane, the whole session.
+	h.press("tab", "tab", "s")
+	if !strings.Contains(h.screen(), "Signal everyone in Dana Okafor (") {
+		t.Fatalf("whole-session signal:\n%s", h.screen())
+	}
+	h.press("esc")
+	if h.m.form != nil || len(h.out.sent) != 1 {
+		t.Fatal("esc did not cancel the form")
+	}
+}
+
+func TestRecordFormStartsAnArchive(t *testing.T) {
+	h := newModHarness(t, func(o *Options) { o.Record = RecordDefaults{Name: "standup", Resolution: "1280x720"} })
+	h.press("j") // the stand-up: not recording
+	h.press("r")
+	if h.m.form == nil || !strings.Contains(h.screen(), "Record Ana (") {
+		t.Fatalf("r did not open the record form:\n%s", h.screen())
+	}
+	h.press("ctrl+s")
+	if len(h.out.sent) != 1 {
+		t.Fatalf("sent %v:\n%s", h.out.sent, h.screen())
+	}
+	c := h.out.sent[0]
+	if c.Action != events.ActionArchiveStart || c.Session != standup {
+		t.Fatalf("command %+v", c)
+	}
+	var p map[string]string
+	if err := json.Unmarshal(c.Params, &p); err != nil || p["name"] != "standup" || p["resolution"] != "1280x720" || p["output_mode"] != "composed" {
+		t.Fatalf("params %s (%v)", c.Params, err)
+	}
+}
+
+func TestTokenIsAdminsAndShownWhole(t *testing.T) {
+	h := newModHarness(t) // a moderator: no t
+	h.press("t")
+	if h.m.form != nil {
+		t.Fatal("a moderator opened the token form")
+	}
+	msg := fixture().msg(relayclient.Live)
+	msg.Role = events.RoleAdmin
+	h.update(msg)
+	h.press("t")
+	if h.m.form == nil {
+		t.Fatalf("an admin could not open the token form:\n%s", h.screen())
+	}
+	h.press("ctrl+s")
+	c := h.out.sent[0]
+	if c.Action != events.ActionToken || c.Session != townHall || string(c.Params) != `{"role":"publisher","ttl":"24h"}` {
+		t.Fatalf("command %+v params %s", c, c.Params)
+	}
+	tok := "eyJhbGciOiJIUzI1NiJ9." + strings.Repeat("x", 300)
+	h.answerData(c.ID, `{"token":"`+tok+`","expires_at":"2026-11-23T05:00:00Z"}`)
+	s := strings.ReplaceAll(h.screen(), "\n", "")
+	if h.m.shown == nil || !strings.Contains(s, tok) || !strings.Contains(s, "expires 2026-11-23T05:00:00Z") {
+		t.Fatalf("the token is not shown whole:\n%s", h.screen())
+	}
+	h.press("esc")
+	if h.m.shown != nil {
+		t.Fatal("esc did not close the token")
 	}
 }

@@ -1,0 +1,174 @@
+package tui
+
+import (
+	"encoding/json"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/gavelhq/gavel/events"
+)
+
+// The actions that need words from the moderator first — a signal, a
+// recording, a client token — open a form in place of the view's body;
+// its submit builds the command, and a value is refused in the form,
+// naming the field, before anything is sent.
+
+// openForm is the form on screen and what its submit does.
+type openForm struct {
+	f      *form
+	submit func(m *Model, values []string) (tea.Cmd, error)
+}
+
+// shown is a value put on screen whole for the moderator to copy (a
+// client token), for terminals that drop OSC 52.
+type shown struct {
+	title, value string
+}
+
+// formKey routes every key to the open form; ctrl+c was handled before.
+func (m Model) formKey(msg tea.Msg) (tea.Model, tea.Cmd) {
+	out, cmd := m.form.f.Update(msg)
+	switch out {
+	case formCancelled:
+		m.form = nil
+		m.say(noticeInfo, "cancelled")
+	case formSubmitted:
+		send, err := m.form.submit(&m, m.form.f.Values())
+		if err != nil {
+			m.form.f.Reject(err)
+			return m, cmd
+		}
+		m.form = nil
+		return m, tea.Batch(cmd, send)
+	}
+	return m, cmd
+}
+
+// signal opens the signal form for the marked connections, else the
+// selected connection (in a session's connections pane), else the whole
+// session.
+func (m *Model) signal() tea.Cmd {
+	t, ok := m.sessionTarget()
+	if !ok {
+		return nil
+	}
+	var conns []string
+	what := "everyone in " + t.name()
+	if m.current() == viewSession {
+		if ids, hidden := m.session.markedConns(); len(ids) > 0 {
+			conns, what = ids, plural(len(ids), "marked connection")
+			if hidden > 0 {
+				what += " (" + plural(hidden, "hidden by the filter") + ")"
+			}
+		} else if r, ok := m.session.selectedConn(); ok && m.session.pane == 0 {
+			conns, what = []string{r.id}, connName(r)
+		}
+	}
+	if !m.ready("signal") {
+		return nil
+	}
+	m.form = &openForm{f: newSignalForm("Signal "+what, "moderator"), submit: func(m *Model, values []string) (tea.Cmd, error) {
+		params, err := signalParams(values)
+		if err != nil {
+			return nil, err
+		}
+		if !m.ready("signal") {
+			return nil, nil
+		}
+		var cmds []events.Command
+		if len(conns) == 0 {
+			cmds = append(cmds, events.Command{Action: events.ActionSignal, Session: t.id, Params: params})
+		}
+		for _, c := range conns {
+			cmds = append(cmds, events.Command{Action: events.ActionSignal, Session: t.id, Connection: c, Params: params})
+		}
+		m.session.clearMarks()
+		return m.start(&job{verb: "signal", past: "signalled", what: what}, cmds...), nil
+	}}
+	return nil
+}
+
+// startRecording opens the recording form, prefilled from config.
+func (m *Model) startRecording(t target) tea.Cmd {
+	m.form = &openForm{f: newRecordForm("Record "+t.name(), m.opts.Record), submit: func(m *Model, values []string) (tea.Cmd, error) {
+		params, err := recordParams(t.id, values)
+		if err != nil {
+			return nil, err
+		}
+		if !m.ready("start recording") {
+			return nil, nil
+		}
+		return m.start(&job{verb: "start recording", past: "started recording", what: t.name()},
+			events.Command{Action: events.ActionArchiveStart, Session: t.id, Params: params}), nil
+	}}
+	return nil
+}
+
+// token opens the client-token form; the token minted is copied and shown.
+func (m *Model) token() tea.Cmd {
+	t, ok := m.sessionTarget()
+	if !ok || !m.ready("mint a token") {
+		return nil
+	}
+	m.form = &openForm{f: newTokenForm("Client token for " + t.name()), submit: func(m *Model, values []string) (tea.Cmd, error) {
+		params, err := tokenParams(values)
+		if err != nil {
+			return nil, err
+		}
+		if !m.ready("mint a token") {
+			return nil, nil
+		}
+		j := &job{verb: "mint a token for", past: "minted a token for", what: t.name()}
+		j.onOK = func(m *Model, data json.RawMessage) tea.Cmd {
+			var out struct {
+				Token     string `json:"token"`
+				ExpiresAt string `json:"expires_at"`
+			}
+			if err := json.Unmarshal(data, &out); err != nil || out.Token == "" {
+				return nil
+			}
+			cmd, _ := copyCmd("token", out.Token)
+			title := "Client token for " + t.name() + " — copied to the clipboard (OSC 52)"
+			if out.ExpiresAt != "" {
+				title += "; expires " + Sanitize(out.ExpiresAt)
+			}
+			m.shown = &shown{title: title, value: out.Token}
+			return cmd
+		}
+		return m.start(j, events.Command{Action: events.ActionToken, Session: t.id, Params: params}), nil
+	}}
+	return nil
+}
+
+// renderOverlay draws the open form, or the shown value, in place of the
+// view's body; it reports false when there is neither.
+func (m *Model) renderOverlay(width, height int, b *strings.Builder) bool {
+	var lines []string
+	switch {
+	case m.form != nil:
+		lines = strings.Split(m.form.f.View(width, &m.styles), "\n")
+	case m.shown != nil:
+		lines = append(lines, m.styles.Title.Render(Clip(m.shown.title, width)), "")
+		v := Sanitize(m.shown.value)
+		for len(v) > 0 {
+			cut := ansi.Truncate(v, width, "")
+			if cut == "" {
+				break
+			}
+			lines = append(lines, cut)
+			v = v[len(cut):]
+		}
+		lines = append(lines, "", m.styles.Muted.Render("esc or enter to close"))
+	default:
+		return false
+	}
+	for i := range height {
+		if i < len(lines) {
+			b.WriteString(lines[i])
+		}
+		b.WriteByte('\n')
+	}
+	return true
+}
