@@ -103,8 +103,8 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) stri
 			"viewers as they change, and lets a moderator signal, mute, disconnect and record.\n\n" +
 			"Try it with no account: gavel demo. Watch a real project: plain gavel runs a relay\n" +
 			"in-process (register the callback URL its header shows with Vonage); a team runs\n" +
-			"gavel relay and each console gavel --relay ws://HOST/v1/stream --token T. Moderation\n" +
-			"keys in the console come next; the commands below act from the command line today.\n\n" +
+			"gavel relay and each console gavel --relay ws://HOST/v1/stream --token T. In the console,\n" +
+			"? lists every key; the commands below do the same from a script.\n\n" +
 			"Credentials come from the config file (--config, $GAVEL_CONFIG, or\n" +
 			"$XDG_CONFIG_HOME/gavel/config.toml) or from GAVEL_API_KEY and GAVEL_API_SECRET\n" +
 			"(or GAVEL_APPLICATION_ID and GAVEL_PRIVATE_KEY_FILE); GAVEL_API_URL points at another host.",

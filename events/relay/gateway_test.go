@@ -134,6 +134,22 @@ func TestGatewayActionsEndToEnd(t *testing.T) {
 				t.Errorf("audit of %s = %+v, want ok with the session as target", action, a.Audit)
 			}
 		}
+		if a := mod.waitAudit("mute_all", func(a events.Audit) bool { return a.Action == events.ActionMuteAll && a.Session == s }); !slices.Equal(a.Audit.Except, []string{st2}) {
+			t.Errorf("mute_all audit except = %v, want [%s]", a.Audit.Except, st2)
+		}
+		// No callback reports audio: the relay's picture of who is muted
+		// comes from these audit entries, and must be the emulator's.
+		mod.waitStreams(s, st1, st2, st3, late, later)
+		var view events.Session
+		fx.srv.Hub().State(func(st *events.State) { view, _ = st.Session(s) })
+		for _, x := range view.Streams {
+			if x.Muted != muted(x.ID) {
+				t.Errorf("relay shows stream %s muted=%v, the emulator %v", x.ID, x.Muted, muted(x.ID))
+			}
+		}
+		if view.MuteAll {
+			t.Error("relay still shows mute-all after mute_all_off")
+		}
 	})
 
 	t.Run("unpublish", func(t *testing.T) {
