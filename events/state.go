@@ -89,6 +89,9 @@ type Session struct {
 	// meanwhile are muted too, except MuteExcept.
 	MuteAll    bool     `json:"mute_all,omitempty"`
 	MuteExcept []string `json:"mute_except,omitempty"`
+	// MuteWindows are the session's recent mute-alls (the last few), which
+	// decide whether a stream whose callback arrives late was muted.
+	MuteWindows []MuteWindow `json:"mute_windows,omitempty"`
 }
 
 // ConnectionState is one live connection.
@@ -120,6 +123,19 @@ type StreamState struct {
 	// unmuted since still shows muted; no callback says otherwise.
 	Muted bool `json:"muted,omitempty"`
 }
+
+// MuteWindow is one mute-all: from its audit's time to its mute_all_off's
+// (To 0 while in force), in ms, and the streams it spared. Every stream
+// live at some moment inside it was muted by the service.
+type MuteWindow struct {
+	From   int64    `json:"from"`
+	To     int64    `json:"to,omitempty"`
+	Except []string `json:"except,omitempty"`
+}
+
+// maxMuteWindows bounds a session's remembered mute-alls: a late callback
+// is minutes late at worst, not a day's worth of mute-alls.
+const maxMuteWindows = 8
 
 // ArchiveState is the latest known status of an archive.
 type ArchiveState struct {
@@ -180,8 +196,7 @@ type session struct {
 	archives    map[string]*ArchiveState
 	broadcasts  map[string]*BroadcastState
 	n           counters
-	muteAll     bool
-	muteExcept  []string // a handful at most: the streams a mute-all spared
+	muteWins    []MuteWindow // the last maxMuteWindows mute-alls, oldest first
 }
 
 type counters struct {
@@ -322,20 +337,54 @@ func (s *State) ApplyAudit(a Audit) bool {
 		st.muted = true
 		return true
 	case ActionMuteAll:
-		changed := !x.muteAll || !slices.Equal(x.muteExcept, a.Except)
-		x.muteAll, x.muteExcept = true, slices.Clone(a.Except)
+		at := a.At.UnixMilli()
+		x.closeMuteWindow(at)
+		x.muteWins = append(x.muteWins, MuteWindow{From: at, Except: slices.Clone(a.Except)})
+		if n := len(x.muteWins); n > maxMuteWindows {
+			x.muteWins = slices.Delete(x.muteWins, 0, n-maxMuteWindows)
+		}
 		for _, st := range x.streams {
 			if !st.dead && !st.muted && !slices.Contains(a.Except, st.id) {
-				st.muted, changed = true, true
+				st.muted = true
 			}
 		}
-		return changed
+		return true
 	case ActionMuteAllOff:
-		changed := x.muteAll
-		x.muteAll, x.muteExcept = false, nil
-		return changed
+		return x.closeMuteWindow(a.At.UnixMilli())
 	}
 	return false
+}
+
+// closeMuteWindow ends the mute-all in force, if any, at ms.
+func (x *session) closeMuteWindow(at int64) bool {
+	if n := len(x.muteWins); n > 0 && x.muteWins[n-1].To == 0 {
+		x.muteWins[n-1].To = max(at, x.muteWins[n-1].From+1)
+		return true
+	}
+	return false
+}
+
+// mutedByWindow: a stream created (createdAt, the service's clock) before
+// a mute-all ended was live inside it — the service muted it, whenever its
+// streamCreated callback arrives (callbacks lag the REST calls the audit
+// entries record). The clocks are the service's and the relay's, and the
+// entry is stamped when the REST call has returned: a stream created
+// within the clocks' skew, or during the mute_all_off call itself, may be
+// judged wrong.
+func (x *session) mutedByWindow(id string, createdAt int64) bool {
+	for _, w := range x.muteWins {
+		if (w.To == 0 || createdAt < w.To) && !slices.Contains(w.Except, id) {
+			return true
+		}
+	}
+	return false
+}
+
+func (x *session) muteAll() (on bool, except []string) {
+	if n := len(x.muteWins); n > 0 && x.muteWins[n-1].To == 0 {
+		return true, x.muteWins[n-1].Except
+	}
+	return false, nil
 }
 
 // offer merges a report of a connection's fields; the greatest (rank,
@@ -449,7 +498,7 @@ func (x *session) streamCreated(ev *Event) bool {
 		if c != nil {
 			x.attach(st, c)
 		}
-		st.muted = x.muteAll && !slices.Contains(x.muteExcept, st.id)
+		st.muted = x.mutedByWindow(st.id, st.createdAt)
 		return true
 	}
 	st.lastAt = max(st.lastAt, ev.Timestamp)
@@ -684,9 +733,11 @@ func (s *State) Sessions() []Session {
 }
 
 func (x *session) view() Session {
+	on, except := x.muteAll()
 	v := Session{ID: x.id, ProjectID: x.projectID, Live: x.live(), LastEventAt: x.lastEventAt, Counts: x.counts(),
-		MuteAll: x.muteAll, MuteExcept: slices.Clone(x.muteExcept),
+		MuteWindows: slices.Clone(x.muteWins),
 		Connections: make([]ConnectionState, 0, x.n.conns), Streams: make([]StreamState, 0, x.n.streams)}
+	v.MuteAll, v.MuteExcept = on, slices.Clone(except)
 	for _, c := range x.conns {
 		if !c.dead {
 			v.Connections = append(v.Connections, ConnectionState{ID: c.id, Data: c.data, CreatedAt: c.createdAt, Streams: int(c.nstreams)})
@@ -769,8 +820,7 @@ type sessionJSON struct {
 	Streams     []streamJSON     `json:"streams,omitempty"`
 	Archives    []ArchiveState   `json:"archives,omitempty"`
 	Broadcasts  []BroadcastState `json:"broadcasts,omitempty"`
-	MuteAll     bool             `json:"mute_all,omitempty"`
-	MuteExcept  []string         `json:"mute_except,omitempty"`
+	MuteWindows []MuteWindow     `json:"mute_windows,omitempty"`
 }
 
 type connJSON struct {
@@ -801,7 +851,7 @@ type streamJSON struct {
 func (s *State) MarshalJSON() ([]byte, error) {
 	out := stateJSON{Version: stateVersion, Sessions: make([]sessionJSON, 0, len(s.sessions))}
 	for _, x := range s.sessions {
-		sj := sessionJSON{ID: x.id, ProjectID: x.projectID, LastEventAt: x.lastEventAt, MuteAll: x.muteAll, MuteExcept: x.muteExcept}
+		sj := sessionJSON{ID: x.id, ProjectID: x.projectID, LastEventAt: x.lastEventAt, MuteWindows: x.muteWins}
 		for _, c := range x.conns {
 			sj.Connections = append(sj.Connections, connJSON{ID: c.id, Data: c.data, CreatedAt: c.createdAt, LastAt: c.lastAt,
 				Rank: c.rank, Dead: c.dead, DiedAt: c.diedAt})
@@ -850,7 +900,7 @@ func (s *State) UnmarshalJSON(data []byte) error {
 		if _, dup := sessions[sj.ID]; dup {
 			return fmt.Errorf("events: state: session %s twice", sj.ID)
 		}
-		x := &session{id: sj.ID, projectID: sj.ProjectID, lastEventAt: sj.LastEventAt, muteAll: sj.MuteAll, muteExcept: sj.MuteExcept,
+		x := &session{id: sj.ID, projectID: sj.ProjectID, lastEventAt: sj.LastEventAt, muteWins: sj.MuteWindows,
 			conns: make(map[string]*conn, len(sj.Connections)), streams: make(map[string]*stream, len(sj.Streams))}
 		sessions[sj.ID] = x
 		for _, cj := range sj.Connections {

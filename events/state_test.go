@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // ---- A generator of histories with their ground truth ----
@@ -998,5 +999,38 @@ func TestApplyAuditMutes(t *testing.T) {
 	}
 	if got := muted(r); !maps.Equal(got, want) {
 		t.Fatalf("restored: %v, want %v", got, want)
+	}
+}
+
+// A streamCreated callback can arrive after the mute-all that muted its
+// stream has ended (callbacks lag the REST calls): the stream's creation
+// time decides, so the late arrival shows what the service did.
+func TestMuteAllJudgesLateCallbacksByCreationTime(t *testing.T) {
+	s := NewState()
+	s.Apply(connEv(ConnectionCreated, "c1", 10, ""))
+	id := mustSession(t, s).ID
+	s.ApplyAudit(Audit{Action: ActionMuteAll, Session: id, OK: true, At: time.UnixMilli(100), Except: []string{"spared"}})
+	s.ApplyAudit(Audit{Action: ActionMuteAllOff, Session: id, OK: true, At: time.UnixMilli(200)})
+	want := map[string]bool{
+		"before": true, // live when the mute-all came
+		"during": true, // published under it
+		"spared": false,
+		"after":  false,
+	}
+	created := map[string]int64{"before": 50, "during": 150, "spared": 150, "after": 250}
+	for sid, c := range created {
+		ev := streamEv(StreamCreated, sid, "c1", "camera", 300, "")
+		ev.Stream.CreatedAt = c
+		s.Apply(ev)
+	}
+	got := map[string]bool{}
+	for _, x := range mustSession(t, s).Streams {
+		got[x.ID] = x.Muted
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("muted %v, want %v", got, want)
+	}
+	if v := mustSession(t, s); v.MuteAll || len(v.MuteWindows) != 1 || !reflect.DeepEqual(v.MuteWindows[0], MuteWindow{From: 100, To: 200, Except: []string{"spared"}}) {
+		t.Fatalf("view %+v", v)
 	}
 }

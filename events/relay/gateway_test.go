@@ -119,7 +119,13 @@ func TestGatewayActionsEndToEnd(t *testing.T) {
 			t.Error("a stream published under mute-all is not muted")
 		}
 
+		// Which mute-all a late streamCreated fell in is judged by the
+		// stream's createdAt (ms) against the audit entries' times, so
+		// keep the steps a few milliseconds apart: within one millisecond
+		// the order is not knowable.
+		time.Sleep(3 * time.Millisecond)
 		gwOK(t, "mute_all_off", mod.do(events.Command{Action: events.ActionMuteAllOff, Session: s}))
+		time.Sleep(3 * time.Millisecond)
 		if fx.truth(t, s).MuteAll {
 			t.Error("mute-all still on after mute_all_off")
 		}
@@ -144,7 +150,7 @@ func TestGatewayActionsEndToEnd(t *testing.T) {
 		fx.srv.Hub().State(func(st *events.State) { view, _ = st.Session(s) })
 		for _, x := range view.Streams {
 			if x.Muted != muted(x.ID) {
-				t.Errorf("relay shows stream %s muted=%v, the emulator %v", x.ID, x.Muted, muted(x.ID))
+				t.Errorf("relay shows stream %s muted=%v, the emulator %v (st1 %s st2 %s st3 %s late %s later %s)", x.ID, x.Muted, muted(x.ID), st1, st2, st3, late, later)
 			}
 		}
 		if view.MuteAll {

@@ -1,6 +1,8 @@
 package relayclient
 
 import (
+	"time"
+
 	"github.com/gavelhq/gavel/events"
 )
 
@@ -72,6 +74,12 @@ func StateFromSessions(sessions []events.Session) *events.State {
 		ev := base
 		ev.Kind, ev.Timestamp = events.SessionCreated, s.LastEventAt
 		st.Apply(ev)
+		for _, w := range s.MuteWindows {
+			st.ApplyAudit(events.Audit{Action: events.ActionMuteAll, Session: s.ID, OK: true, At: time.UnixMilli(w.From), Except: w.Except})
+			if w.To != 0 {
+				st.ApplyAudit(events.Audit{Action: events.ActionMuteAllOff, Session: s.ID, OK: true, At: time.UnixMilli(w.To)})
+			}
+		}
 		conns := make(map[string]events.ConnectionState, len(s.Connections))
 		for _, c := range s.Connections {
 			conns[c.ID] = c
@@ -107,11 +115,8 @@ func StateFromSessions(sessions []events.Session) *events.State {
 			ev.Broadcast = &events.Broadcast{ID: b.ID, Status: b.Status, SessionID: s.ID, UpdatedAt: b.UpdatedAt}
 			st.Apply(ev)
 		}
-		// Mutes last, as the audit entries that made them: mute-all first
-		// (it mutes every stream but the excepted), then each stream's own.
-		if s.MuteAll {
-			st.ApplyAudit(events.Audit{Action: events.ActionMuteAll, Session: s.ID, OK: true, Except: s.MuteExcept})
-		}
+		// Mutes as the audit entries that made them; the mute-alls were
+		// replayed before the streams, which they mute by creation time.
 		for _, x := range s.Streams {
 			if x.Muted {
 				st.ApplyAudit(events.Audit{Action: events.ActionMute, Session: s.ID, Target: x.ID, OK: true})
