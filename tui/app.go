@@ -763,7 +763,12 @@ func (m *Model) footer() string {
 	}
 	switch {
 	case m.prompt == promptFilter:
-		return m.styles.Prompt.Render(Clip("/"+m.promptText+"▏", m.width))
+		p := Clip("/"+m.promptText+"▏", m.width)
+		hint := "  letters in order match · !word hides · enter keeps · esc clears"
+		if room := m.width - ansi.StringWidth(p); room > 10 {
+			return m.styles.Prompt.Render(p) + m.styles.Muted.Render(Clip(hint, room))
+		}
+		return m.styles.Prompt.Render(p)
 	case m.prompt == promptCommand:
 		// The list of views gets what the prompt leaves: it outgrew 40 columns.
 		p := Clip(":"+m.promptText+"▏", m.width)

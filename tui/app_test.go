@@ -160,6 +160,28 @@ func TestFilterInSession(t *testing.T) {
 	}
 }
 
+// ! inverts a term: the audience hidden, then the Anas who are not
+// hosts across sessions.
+func TestFilterNegation(t *testing.T) {
+	m := press(newTestModel(80, 24), "enter", "/")
+	m = typeText(m, "!viewer")
+	if got := len(m.session.connShown); got != 4 {
+		t.Fatalf("!viewer: %d connections, want the host, two panelists and the dial-in", got)
+	}
+	if !strings.Contains(plain(m), "</!viewer> 4/37 connections") {
+		t.Fatalf("title:\n%s", plain(m))
+	}
+	m = press(m, "enter", "esc", "esc", ":")
+	m = typeText(m, "connections")
+	m = press(m, "enter", "/")
+	m = typeText(m, "ana")
+	all := len(m.conns.shown)
+	m = press(m, "space"); m = typeText(m, "!host")
+	if got := len(m.conns.shown); all < 2 || got != all-1 {
+		t.Fatalf("ana: %d, ana !host: %d (Dana is the host)", all, got)
+	}
+}
+
 func TestCommandSwitchesViews(t *testing.T) {
 	m := press(newTestModel(80, 24), "enter", ":")
 	m = typeText(m, "events")

@@ -133,11 +133,23 @@ func fuzzy(hay, needle string) bool {
 }
 
 // filterIndex lists the rows whose search text matches the filter: every
-// space-separated term of it, fuzzily.
+// space-separated term of it, fuzzily — except a term that starts with !,
+// which the row must not contain (as plain text: a fuzzy "not" would hide
+// almost everything), so "!viewer" hides the audience and "ana !host"
+// finds the Anas who are not hosts.
 func filterIndex(n int, filter string, search func(int) string) []int {
 	out := make([]int, 0, n)
-	terms := strings.Fields(strings.ToLower(filter))
-	if len(terms) == 0 {
+	var want, not []string
+	for _, t := range strings.Fields(strings.ToLower(filter)) {
+		if rest, ok := strings.CutPrefix(t, "!"); ok {
+			if rest != "" {
+				not = append(not, rest)
+			}
+			continue
+		}
+		want = append(want, t)
+	}
+	if len(want) == 0 && len(not) == 0 {
 		for i := range n {
 			out = append(out, i)
 		}
@@ -146,8 +158,13 @@ func filterIndex(n int, filter string, search func(int) string) []int {
 next:
 	for i := range n {
 		hay := search(i)
-		for _, t := range terms {
+		for _, t := range want {
 			if !fuzzy(hay, t) {
+				continue next
+			}
+		}
+		for _, t := range not {
+			if strings.Contains(strings.Replace(hay, "\x00", " ", 1), t) {
 				continue next
 			}
 		}
