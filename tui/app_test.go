@@ -176,7 +176,8 @@ func TestFilterNegation(t *testing.T) {
 	m = press(m, "enter", "/")
 	m = typeText(m, "ana")
 	all := len(m.conns.shown)
-	m = press(m, "space"); m = typeText(m, "!host")
+	m = press(m, "space")
+	m = typeText(m, "!host")
 	if got := len(m.conns.shown); all < 2 || got != all-1 {
 		t.Fatalf("ana: %d, ana !host: %d (Dana is the host)", all, got)
 	}
