@@ -270,6 +270,43 @@ func TestModerationEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("a relayed session's 409 in words", func(t *testing.T) {
+		c.t = t
+		relayed, err := client.Sessions.Create(ctx, opentok.SessionOptions{MediaMode: opentok.Relayed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := client.Token(relayed.ID, opentok.TokenOptions{Role: opentok.RolePublisher, Data: `{"name":"Dee"}`})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := emu.Join(relayed.ID, tok.String()); err != nil {
+			t.Fatal(err)
+		}
+		c.press("esc")
+		c.waitFor("the relayed session listed", func() bool {
+			for _, r := range c.m.sessions.rows {
+				if r.id == relayed.ID {
+					return true
+				}
+			}
+			return false
+		})
+		for i, ix := range c.m.sessions.shown {
+			if c.m.sessions.rows[ix].id == relayed.ID {
+				c.m.sessions.list.cursor = i
+				c.m.sessions.remember()
+			}
+		}
+		c.press("r", "ctrl+s")
+		c.waitFor("the refusal", func() bool { return strings.Contains(c.screen(), "✗ start recording Dee") })
+		lines := strings.Split(c.screen(), "\n")
+		t.Log(lines[len(lines)-1])
+		if s := c.screen(); !strings.Contains(s, "relayed") || !strings.Contains(s, "routed") {
+			t.Errorf("the 409 is not explained:\n%s", s)
+		}
+	})
+
 	t.Run("the audit shows who did what", func(t *testing.T) {
 		c.t = t
 		c.press(":")
