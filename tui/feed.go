@@ -17,6 +17,15 @@ import (
 // batchInterval is the coalescer's period: at most 20 UI batches a second.
 const batchInterval = 50 * time.Millisecond
 
+// A console that runs for days would otherwise keep every tombstone and
+// every ended session it ever saw: the feed prunes them as the relay does
+// (after relay.DefaultPruneAfter: well past the service's 24 h of retries),
+// checking now and then.
+const (
+	pruneEvery = 10 * time.Minute
+	pruneAfter = 48 * time.Hour
+)
+
 // feed is relay → mirror → batches. Its run goroutine owns the Mirror and
 // applies every frame under mu; pump takes a batch under mu at most once
 // per interval, only when something changed, and hands it to the UI. The
@@ -41,6 +50,8 @@ type feed struct {
 	maxLines      int
 	results       []events.Result // answers to this console's commands
 	role          events.Role
+	now           func() time.Time
+	pruned        time.Time // last prune
 }
 
 func newFeed(opts Options) *feed {
@@ -50,6 +61,8 @@ func newFeed(opts Options) *feed {
 		link:  relayclient.Status{State: relayclient.Connecting, Since: time.Now()},
 		dirty: true,
 	}
+	f.now = time.Now
+	f.pruned = f.now()
 	f.client = relayclient.New(relayclient.Config{URL: opts.RelayURL, Token: opts.Token, OnStatus: f.status})
 	return f
 }
@@ -130,6 +143,12 @@ func (f *feed) apply(fr relayclient.Frame) error {
 func (f *feed) batch() (StateMsg, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if now := f.now(); now.Sub(f.pruned) >= pruneEvery {
+		f.pruned = now
+		if f.mirror.State.Prune(now.Add(-pruneAfter).UnixMilli()) > 0 {
+			f.all, f.dirty = true, true // ended sessions may have gone
+		}
+	}
 	if !f.dirty {
 		return StateMsg{}, false
 	}

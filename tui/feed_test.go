@@ -140,3 +140,26 @@ func TestFeedCoalesces(t *testing.T) {
 func contextWithCancel() (context.Context, context.CancelFunc) {
 	return context.WithCancel(context.Background())
 }
+
+// A console left running for days forgets what the relay forgets: ended
+// sessions and tombstones past the prune horizon.
+func TestFeedPrunesLikeTheRelay(t *testing.T) {
+	f := newFeed(Options{})
+	now := epoch
+	f.now = func() time.Time { return now }
+	f.pruned = now
+	_ = f.apply(connEvent(t, 1, events.ConnectionCreated, "2_ended", "c1", "Gus", ""))
+	_ = f.apply(connEvent(t, 2, events.ConnectionDestroyed, "2_ended", "c1", "Gus", events.ReasonClientDisconnected))
+	_ = f.apply(connEvent(t, 3, events.ConnectionCreated, "2_live", "c2", "Ana", ""))
+	if msg, _ := f.batch(); len(msg.Sessions) != 2 {
+		t.Fatalf("%d sessions before the horizon", len(msg.Sessions))
+	}
+	now = now.Add(pruneAfter + pruneEvery)
+	msg, ok := f.batch()
+	if !ok || len(msg.Sessions) != 1 || msg.Sessions[0].ID != "2_live" {
+		t.Fatalf("after the horizon: %v %+v", ok, msg.Sessions)
+	}
+	if n := f.mirror.State.Len(); n != 1 {
+		t.Fatalf("the mirror still holds %d sessions", n)
+	}
+}
