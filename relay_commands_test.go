@@ -2,16 +2,23 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gavelhq/gavel/events"
 	"github.com/gavelhq/gavel/events/relay"
+	"github.com/gavelhq/gavel/events/relayclient"
+	"github.com/gavelhq/gavel/opentok"
+	"github.com/gavelhq/gavel/opentok/opentoktest"
 )
 
 const relaySecret = "relay-secret-0123456789abcdef0123456789"
@@ -133,5 +140,162 @@ func TestEventsCommandNeedsARelay(t *testing.T) {
 	code, _, errOut := gavel(t, map[string]string{"HOME": t.TempDir()}, "", "events")
 	if code != 2 || !strings.Contains(errOut, "no relay: pass --relay") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+// lineWriter hands each line written to it to a channel.
+type lineWriter struct {
+	mu    sync.Mutex
+	buf   []byte
+	lines chan string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		select {
+		case w.lines <- string(w.buf[:i]):
+		default:
+		}
+		w.buf = w.buf[i+1:]
+	}
+}
+
+// TestRelayCommandServes runs `gavel relay` by its flags and environment,
+// as an operator starts it, against the emulator as its Video API: it
+// says where it listens, answers health without a token and nothing else
+// without one, takes a callback, serves it to a console holding a token
+// from `gavel relay token`, acts for that console with the credentials
+// from the environment, and exits 0 when interrupted.
+func TestRelayCommandServes(t *testing.T) {
+	emu, err := opentoktest.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	api, err := emu.Client(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := api.Sessions.Create(t.Context(), opentok.SessionOptions{MediaMode: opentok.Routed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := api.Token(sess.ID, opentok.TokenOptions{Role: opentok.RolePublisher, Data: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := emu.Join(sess.ID, tok.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	env := map[string]string{"HOME": t.TempDir(), "GAVEL_RELAY_SECRET": relaySecret,
+		"GAVEL_API_KEY": opentoktest.DefaultAPIKey, "GAVEL_API_SECRET": opentoktest.DefaultAPISecret, "GAVEL_API_URL": emu.URL}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &lineWriter{lines: make(chan string, 16)}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"relay", "--listen", "127.0.0.1:0", "--data", t.TempDir()}, strings.NewReader(""), out, io.Discard,
+			func(k string) string { return env[k] })
+	}()
+	var addr string
+	select {
+	case l := <-out.lines:
+		var ok bool
+		if addr, ok = strings.CutPrefix(l, "relay listening on "); !ok {
+			t.Fatalf("first line %q", l)
+		}
+	case code := <-done:
+		t.Fatalf("gavel relay exited %d before listening", code)
+	case <-time.After(15 * time.Second):
+		t.Fatal("gavel relay never said where it listens")
+	}
+	base := "http://" + addr
+
+	get := func(path string) int {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz %d", code)
+	}
+	if code := get("/metrics"); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without a token: %d, want 401", code)
+	}
+	body := fmt.Sprintf(`{"sessionId":%q,"projectId":%q,"event":"connectionCreated","timestamp":%d,"connection":{"id":%q,"createdAt":%d,"data":"alice"}}`,
+		sess.ID, opentoktest.DefaultAPIKey, time.Now().UnixMilli(), alice.ConnectionID(), time.Now().UnixMilli())
+	resp, err := http.Post(base+"/v1/callbacks/session", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("callback: %d", resp.StatusCode)
+	}
+
+	code, token, errOut := gavel(t, env, "", "relay", "token", "--name", "mona", "--role", "moderator")
+	if code != 0 {
+		t.Fatalf("relay token: %d %s", code, errOut)
+	}
+	conn, err := relayclient.Dial(t.Context(), relayclient.Config{URL: "ws://" + addr + "/v1/stream", Token: strings.TrimSpace(token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if h := conn.Hello(); h.Name != "mona" || h.Role != events.RoleModerator {
+		t.Errorf("hello %+v", h)
+	}
+	if err := conn.Send(events.Command{ID: "c1", Action: events.ActionSignal, Session: sess.ID, Connection: alice.ConnectionID(),
+		Params: json.RawMessage(`{"type":"hello","data":"from the relay"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	sawSession := false
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+		f, err := conn.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Snapshot != nil {
+			for _, s := range f.Snapshot.Sessions {
+				sawSession = sawSession || s.ID == sess.ID && len(s.Connections) == 1
+			}
+		}
+		if f.Event != nil && strings.Contains(string(f.Event.Event), alice.ConnectionID()) {
+			sawSession = true
+		}
+		if f.Result != nil {
+			if !f.Result.OK {
+				t.Fatalf("signal refused: %+v", f.Result.Error)
+			}
+			break
+		}
+	}
+	if !sawSession {
+		t.Error("the console never saw the callback's session")
+	}
+	if got := alice.Signals(); len(got) != 1 || got[0].Data != "from the relay" {
+		t.Errorf("alice received %+v", got)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("gavel relay exited %d after an interrupt", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("gavel relay did not stop")
 	}
 }
