@@ -46,21 +46,7 @@ func (c *liveConsole) update(msg tea.Msg) {
 	c.run(cmd)
 }
 
-// run executes a command's messages as the program would; those the
-// console sends itself (sends, paced sends) come back to Update.
-func (c *liveConsole) run(cmd tea.Cmd) {
-	if cmd == nil {
-		return
-	}
-	switch msg := cmd().(type) {
-	case tea.BatchMsg:
-		for _, x := range msg {
-			c.run(x)
-		}
-	case sentMsg, sendTickMsg:
-		c.update(msg)
-	}
-}
+func (c *liveConsole) run(cmd tea.Cmd) { runCmds(cmd, c.update) }
 
 func (c *liveConsole) press(keys ...string) {
 	for _, k := range keys {

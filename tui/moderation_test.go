@@ -59,20 +59,28 @@ func (h *modHarness) update(msg tea.Msg) {
 }
 
 func (h *modHarness) run(cmd tea.Cmd) {
+	runCmds(cmd, func(msg tea.Msg) {
+		if _, paced := msg.(sendTickMsg); paced {
+			h.now = h.now.Add(sendEvery) // let the pace's time pass
+		}
+		h.update(msg)
+	})
+}
+
+// runCmds executes cmd as the program would and hands back the messages
+// the console sends itself (sends, paced sends); others (the clipboard's)
+// are dropped.
+func runCmds(cmd tea.Cmd, update func(tea.Msg)) {
 	if cmd == nil {
 		return
 	}
 	switch msg := cmd().(type) {
 	case tea.BatchMsg:
 		for _, c := range msg {
-			h.run(c)
+			runCmds(c, update)
 		}
-	case sentMsg:
-		h.update(msg)
-	case sendTickMsg:
-		// A paced send: let the time pass, then deliver it.
-		h.now = h.now.Add(sendEvery)
-		h.update(msg)
+	case sentMsg, sendTickMsg:
+		update(msg)
 	}
 }
 

@@ -106,26 +106,22 @@ func mutesChanged(a, b *events.Session) bool {
 
 // pruneMarks forgets marks of connections and streams that have left.
 func (v *sessionView) pruneMarks() {
-	if len(v.markConns) > 0 {
-		live := make(map[string]struct{}, len(v.conns))
-		for _, r := range v.conns {
-			live[r.id] = struct{}{}
-		}
-		for id := range v.markConns {
-			if _, ok := live[id]; !ok {
-				delete(v.markConns, id)
-			}
-		}
+	pruneSet(v.markConns, len(v.conns), func(i int) string { return v.conns[i].id })
+	pruneSet(v.markStreams, len(v.streams), func(i int) string { return v.streams[i].id })
+}
+
+// pruneSet keeps in set only the ids of the n rows.
+func pruneSet(set map[string]struct{}, n int, id func(int) string) {
+	if len(set) == 0 {
+		return
 	}
-	if len(v.markStreams) > 0 {
-		live := make(map[string]struct{}, len(v.streams))
-		for _, r := range v.streams {
-			live[r.id] = struct{}{}
-		}
-		for id := range v.markStreams {
-			if _, ok := live[id]; !ok {
-				delete(v.markStreams, id)
-			}
+	live := make(map[string]struct{}, n)
+	for i := range n {
+		live[id(i)] = struct{}{}
+	}
+	for k := range set {
+		if _, ok := live[k]; !ok {
+			delete(set, k)
 		}
 	}
 }
