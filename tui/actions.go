@@ -21,12 +21,14 @@ type target struct {
 	s         *events.Session
 }
 
-// name is "Town hall (…f3a9c1)", or the short id alone.
+// name is "session Town hall (…f3a9c1)" — the label is often the host's
+// name, and "disconnect Ana from Dana" would leave it unclear what Dana
+// is — or "session …f3a9c1" without a label.
 func (t target) name() string {
 	if t.label == "" {
-		return shortID(t.id, 16)
+		return "session " + shortID(t.id, 16)
 	}
-	return t.label + " (" + shortID(t.id, 10) + ")"
+	return "session " + t.label + " (" + shortID(t.id, 10) + ")"
 }
 
 // sessionTarget is the selected session in the sessions table, or the one

@@ -285,7 +285,7 @@ func TestModerationEndToEnd(t *testing.T) {
 			}
 		}
 		c.press("r", "ctrl+s")
-		c.waitFor("the refusal", func() bool { return strings.Contains(c.screen(), "✗ start recording Dee") })
+		c.waitFor("the refusal", func() bool { return strings.Contains(c.screen(), "✗ start recording session Dee") })
 		lines := strings.Split(c.screen(), "\n")
 		t.Log(lines[len(lines)-1])
 		if s := c.screen(); !strings.Contains(s, "relayed") || !strings.Contains(s, "routed") {

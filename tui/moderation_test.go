@@ -176,7 +176,7 @@ func TestFailureShownInWords(t *testing.T) {
 	h := newModHarness(t)
 	h.openTownHall()
 	h.press("r") // recording: it asks before stopping
-	if h.m.ask == nil || !strings.Contains(h.m.ask.question, "Stop recording Dana Okafor (") {
+	if h.m.ask == nil || !strings.Contains(h.m.ask.question, "Stop recording session Dana Okafor (") {
 		t.Fatalf("r on a recording session: %+v", h.m.ask)
 	}
 	h.later()
@@ -186,7 +186,7 @@ func TestFailureShownInWords(t *testing.T) {
 		t.Fatalf("command %+v", c)
 	}
 	h.answer(false, "archive stop: the archive is not recording", c.ID)
-	if s := h.screen(); !strings.Contains(s, "✗ stop recording Dana Okafor") || !strings.Contains(s, "the archive is not recording") {
+	if s := h.screen(); !strings.Contains(s, "✗ stop recording session Dana Okafor") || !strings.Contains(s, "the archive is not recording") {
 		t.Errorf("failure not in words:\n%s", s)
 	}
 }
@@ -452,7 +452,7 @@ func TestSignalFormSendsToTheSelectedConnection(t *testing.T) {
 	}
 	// From the events pane, the whole session.
 	h.press("tab", "tab", "s")
-	if !strings.Contains(h.screen(), "Signal everyone in Dana Okafor (") {
+	if !strings.Contains(h.screen(), "Signal everyone in session Dana Okafor (") {
 		t.Fatalf("whole-session signal:\n%s", h.screen())
 	}
 	h.press("esc")
@@ -465,7 +465,7 @@ func TestRecordFormStartsAnArchive(t *testing.T) {
 	h := newModHarness(t, func(o *Options) { o.Record = RecordDefaults{Name: "standup", Resolution: "1280x720"} })
 	h.press("j") // the stand-up: not recording
 	h.press("r")
-	if h.m.form == nil || !strings.Contains(h.screen(), "Record Ana (") {
+	if h.m.form == nil || !strings.Contains(h.screen(), "Record session Ana (") {
 		t.Fatalf("r did not open the record form:\n%s", h.screen())
 	}
 	h.press("ctrl+s")
