@@ -450,7 +450,16 @@ func (m *Model) viewKey(msg tea.KeyPressMsg) {
 	}
 }
 
-func (m *Model) page() int { return max(m.height-6, 1) }
+// page is how far pgup/pgdn move: a screenful, or in a session view the
+// focused pane's rows (a screenful there would skip the rows between).
+func (m *Model) page() int {
+	if m.current() == viewSession {
+		if l, _ := m.session.list(); l.height > 0 {
+			return l.height
+		}
+	}
+	return max(m.height-6, 1)
+}
 
 func (m *Model) move(d int) {
 	switch m.current() {

@@ -508,3 +508,23 @@ func TestCursorScrollsOnlyAtTheEdge(t *testing.T) {
 		t.Fatalf("G did not scroll to the last row:\n%s", plain(m))
 	}
 }
+
+// pgdn in a session view moves the focused pane by its own rows, not by
+// a screenful: a pane is a fraction of the screen, and a screenful would
+// skip the rows between.
+func TestSessionPaneScrollsByItsPage(t *testing.T) {
+	m := press(newTestModel(80, 50), "enter") // the town hall: 40 connections
+	_ = m.View()
+	rows := m.session.connList.height
+	if rows < 2 || rows >= 40 {
+		t.Fatalf("the connections pane has %d rows", rows)
+	}
+	m = press(m, "pgdown")
+	if got := m.session.connList.cursor; got != rows {
+		t.Fatalf("pgdn moved the cursor to %d, want the pane's %d rows", got, rows)
+	}
+	m = press(m, "pgup")
+	if got := m.session.connList.cursor; got != 0 {
+		t.Fatalf("pgup moved the cursor back to %d, want 0", got)
+	}
+}

@@ -29,12 +29,7 @@ const (
 )
 
 func TestDemoInARealTerminal(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("tmux is required on CI (CI=%s) for the real-terminal test: %v", os.Getenv("CI"), err)
-		}
-		t.Skip("tmux not installed (CI would fail here): apt-get install tmux to run the real-terminal test")
-	}
+	needTmux(t)
 	began := time.Now()
 	bin := buildGavel(t)
 	t.Logf("built gavel in %v", time.Since(began).Round(time.Millisecond))
@@ -148,6 +143,18 @@ func TestDemoInARealTerminal(t *testing.T) {
 		t.Errorf("gavel demo quit but left %v behind", left)
 	}
 	t.Logf("whole run: %v", time.Since(began).Round(time.Millisecond))
+}
+
+// needTmux skips the test without tmux on a developer's machine, and
+// fails it on CI (CI set), where .ci/run installs tmux.
+func needTmux(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("tmux is required on CI (CI=%s) for the real-terminal tests: %v", os.Getenv("CI"), err)
+		}
+		t.Skip("tmux not installed (CI would fail here): apt-get install tmux to run the real-terminal tests")
+	}
 }
 
 // exitMarker is printed by the pane's shell once gavel returns.
