@@ -361,6 +361,7 @@ func (v *sessionView) refilter() {
 
 func (v *sessionView) addEvents(lines []EventLine) {
 	follow := v.tailList.cursor >= v.tail.len()-1
+	dropped := v.tail.dropped
 	for _, l := range lines {
 		if l.Session == v.id {
 			v.tail.push(l)
@@ -368,6 +369,10 @@ func (v *sessionView) addEvents(lines []EventLine) {
 	}
 	if follow {
 		v.tailList.cursor = v.tail.len() - 1
+	} else if d := int(v.tail.dropped - dropped); d > 0 {
+		// Scrolled back: stay on the same line as old ones leave.
+		v.tailList.cursor = max(v.tailList.cursor-d, 0)
+		v.tailList.top = max(v.tailList.top-d, 0)
 	}
 	v.tailList.clamp(v.tail.len())
 }

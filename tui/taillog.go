@@ -1,6 +1,9 @@
 package tui
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // tailLog is a bounded log shown newest at the bottom, following new lines
 // until the user moves up, with a filter over each line's search text. The
@@ -23,11 +26,35 @@ func (v *tailLog[T]) add(lines []T, upstreamDropped uint64) {
 	if len(lines) == 0 && upstreamDropped == v.upstream {
 		return
 	}
+	// Paused, the cursor stays on its line as the full log lets old lines
+	// go (else it would drift a line forward with every new one): remember
+	// the line by its position in everything ever pushed.
+	held, at, cursor := false, uint64(0), v.list.cursor
+	if !v.follow && v.count() > 0 {
+		i := cursor
+		if v.filter != "" {
+			i = v.shown[i]
+		}
+		held, at = true, v.lines.dropped+uint64(i)
+	}
 	for _, l := range lines {
 		v.lines.push(l)
 	}
 	v.upstream = upstreamDropped
 	v.refilter()
+	if held {
+		pos := 0 // the line itself has gone: the oldest left
+		if at >= v.lines.dropped {
+			i := int(at - v.lines.dropped)
+			pos = i
+			if v.filter != "" {
+				pos, _ = slices.BinarySearch(v.shown, i)
+			}
+		}
+		v.list.top = max(v.list.top-(cursor-pos), 0)
+		v.list.cursor = pos
+		v.list.clamp(v.count())
+	}
 }
 
 func (v *tailLog[T]) dropped() uint64 { return v.lines.dropped + v.upstream }

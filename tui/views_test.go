@@ -222,3 +222,41 @@ func TestGoldenSessionsOverLimit(t *testing.T) {
 	m.opts.MaxConnections = 30
 	requireGolden(t, m.View().Content)
 }
+
+// Paused in a full log, the cursor stays on the line it was on while old
+// lines leave — with and without a filter — instead of drifting forward
+// one line per new event.
+func TestPausedTailHoldsItsLine(t *testing.T) {
+	for _, filter := range []string{"", "odd"} {
+		v := newTailLog[EventLine](10, func(l EventLine) string { return l.Name })
+		line := func(seq uint64) EventLine {
+			name := "even"
+			if seq%2 == 1 {
+				name = "odd"
+			}
+			return EventLine{Seq: seq, Name: name}
+		}
+		var batch []EventLine
+		for s := uint64(1); s <= 10; s++ {
+			batch = append(batch, line(s))
+		}
+		v.add(batch, 0)
+		v.filter = filter
+		v.refilter()
+		v.follow = false
+		v.list.height = 3
+		v.list.move(-2, v.count()) // two up from the newest
+		want := v.line(v.list.cursor).Seq
+		for s := uint64(11); s <= 14; s++ {
+			v.add([]EventLine{line(s)}, 0)
+			if got := v.line(v.list.cursor).Seq; got != want {
+				t.Fatalf("filter %q: after line %d the cursor is on %d, want %d", filter, s, got, want)
+			}
+		}
+		// Once its line has gone, the cursor rests on the oldest one left.
+		v.add([]EventLine{line(15), line(16), line(17), line(18), line(19), line(20)}, 0)
+		if v.list.cursor != 0 {
+			t.Fatalf("filter %q: cursor %d after its line left", filter, v.list.cursor)
+		}
+	}
+}
