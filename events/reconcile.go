@@ -58,18 +58,18 @@ func Reconcile(s *State, sessionID string, connections []string, streams []RESTS
 
 	var goneConns, newConns []string
 	gone := map[*conn]bool{}
-	for id, c := range x.conns {
-		if !c.dead && !restConns[id] && c.lastAt < now {
-			goneConns = append(goneConns, id)
+	for _, c := range x.liveConns {
+		if !restConns[c.id] && c.lastAt < now {
+			goneConns = append(goneConns, c.id)
 			gone[c] = true
 		}
 	}
 	var goneStreams []*stream
-	for id, st := range x.streams {
-		if st.dead || st.lastAt >= now || gone[st.conn] {
+	for _, st := range x.liveStreams {
+		if st.lastAt >= now || gone[st.conn] {
 			continue
 		}
-		if _, ok := restStreams[id]; !ok {
+		if _, ok := restStreams[st.id]; !ok {
 			goneStreams = append(goneStreams, st)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // State is what the callbacks say about every session: its live
@@ -193,6 +194,11 @@ type session struct {
 	lastEventAt int64
 	conns       map[string]*conn // live and tombstoned
 	streams     map[string]*stream
+	// liveConns and liveStreams index the live ones, so a view (built
+	// for every batch a console shows) costs what is live, not every
+	// tombstone of a 10,000-viewer day: unordered, removed by swapping.
+	liveConns   []*conn
+	liveStreams []*stream
 	archives    map[string]*ArchiveState
 	broadcasts  map[string]*BroadcastState
 	n           counters
@@ -218,6 +224,7 @@ type conn struct {
 	nstreams int32
 	rank     int8
 	dead     bool
+	liveIx   int // its index in session.liveConns while live
 }
 
 type stream struct {
@@ -232,6 +239,7 @@ type stream struct {
 	rank       int8
 	dead       bool
 	muted      bool
+	liveIx     int // its index in session.liveStreams while live
 }
 
 // touch finds or creates ev's session and folds in what every event says
@@ -343,8 +351,8 @@ func (s *State) ApplyAudit(a Audit) bool {
 		if n := len(x.muteWins); n > maxMuteWindows {
 			x.muteWins = slices.Delete(x.muteWins, 0, n-maxMuteWindows)
 		}
-		for _, st := range x.streams {
-			if !st.dead && !st.muted && !slices.Contains(a.Except, st.id) {
+		for _, st := range x.liveStreams {
+			if !st.muted && !slices.Contains(a.Except, st.id) {
 				st.muted = true
 			}
 		}
@@ -415,7 +423,27 @@ func (x *session) addConn(id string, rank int8, createdAt int64, data string, at
 	c := &conn{id: id, rank: rank, createdAt: createdAt, data: data, lastAt: at}
 	x.conns[id] = c
 	x.n.conns++
+	c.liveIx, x.liveConns = len(x.liveConns), append(x.liveConns, c)
 	return c
+}
+
+// dropLiveConn takes c out of the live index.
+func (x *session) dropLiveConn(c *conn) {
+	last := x.liveConns[len(x.liveConns)-1]
+	x.liveConns[c.liveIx], last.liveIx = last, c.liveIx
+	x.liveConns[len(x.liveConns)-1] = nil
+	x.liveConns = x.liveConns[:len(x.liveConns)-1]
+}
+
+func (x *session) addLiveStream(st *stream) {
+	st.liveIx, x.liveStreams = len(x.liveStreams), append(x.liveStreams, st)
+}
+
+func (x *session) dropLiveStream(st *stream) {
+	last := x.liveStreams[len(x.liveStreams)-1]
+	x.liveStreams[st.liveIx], last.liveIx = last, st.liveIx
+	x.liveStreams[len(x.liveStreams)-1] = nil
+	x.liveStreams = x.liveStreams[:len(x.liveStreams)-1]
 }
 
 func (x *session) connectionCreated(ev *Event) bool {
@@ -463,6 +491,7 @@ func (x *session) killConn(c *conn, at int64) {
 	}
 	c.dead, c.diedAt, c.data = true, at, ""
 	x.n.conns--
+	x.dropLiveConn(c)
 }
 
 func (x *session) streamCreated(ev *Event) bool {
@@ -495,6 +524,7 @@ func (x *session) streamCreated(ev *Event) bool {
 		}
 		x.n.streams++
 		x.countType(st.videoType, 1)
+		x.addLiveStream(st)
 		if c != nil {
 			x.attach(st, c)
 		}
@@ -568,6 +598,7 @@ func (x *session) killStream(st *stream, at int64) {
 		}
 	}
 	x.n.streams--
+	x.dropLiveStream(st)
 	x.countType(st.videoType, -1)
 	st.dead, st.diedAt, st.conn, st.prev, st.next, st.name, st.videoType = true, at, nil, nil, nil, "", ""
 }
@@ -738,25 +769,29 @@ func (x *session) view() Session {
 		MuteWindows: slices.Clone(x.muteWins),
 		Connections: make([]ConnectionState, 0, x.n.conns), Streams: make([]StreamState, 0, x.n.streams)}
 	v.MuteAll, v.MuteExcept = on, slices.Clone(except)
-	for _, c := range x.conns {
-		if !c.dead {
-			v.Connections = append(v.Connections, ConnectionState{ID: c.id, Data: c.data, CreatedAt: c.createdAt, Streams: int(c.nstreams)})
-		}
+	for _, c := range x.liveConns {
+		v.Connections = append(v.Connections, ConnectionState{ID: c.id, Data: c.data, CreatedAt: c.createdAt, Streams: int(c.nstreams)})
 	}
-	for _, st := range x.streams {
-		if !st.dead {
-			ss := StreamState{ID: st.id, Name: st.name, VideoType: st.videoType, CreatedAt: st.createdAt, Unattributed: st.conn == nil, Muted: st.muted}
-			if st.conn != nil {
-				ss.ConnectionID = st.conn.id
-			}
-			v.Streams = append(v.Streams, ss)
+	for _, st := range x.liveStreams {
+		ss := StreamState{ID: st.id, Name: st.name, VideoType: st.videoType, CreatedAt: st.createdAt, Unattributed: st.conn == nil, Muted: st.muted}
+		if st.conn != nil {
+			ss.ConnectionID = st.conn.id
 		}
+		v.Streams = append(v.Streams, ss)
 	}
+	// Ids are compared only on a tie: cmp.Or would compare both always,
+	// and 10,000 ids per batch is most of a view's cost.
 	slices.SortFunc(v.Connections, func(a, b ConnectionState) int {
-		return cmp.Or(cmp.Compare(a.CreatedAt, b.CreatedAt), cmp.Compare(a.ID, b.ID))
+		if a.CreatedAt != b.CreatedAt {
+			return cmp.Compare(a.CreatedAt, b.CreatedAt)
+		}
+		return strings.Compare(a.ID, b.ID)
 	})
 	slices.SortFunc(v.Streams, func(a, b StreamState) int {
-		return cmp.Or(cmp.Compare(a.CreatedAt, b.CreatedAt), cmp.Compare(a.ID, b.ID))
+		if a.CreatedAt != b.CreatedAt {
+			return cmp.Compare(a.CreatedAt, b.CreatedAt)
+		}
+		return strings.Compare(a.ID, b.ID)
 	})
 	for _, a := range x.archives {
 		v.Archives = append(v.Archives, *a)
@@ -911,6 +946,7 @@ func (s *State) UnmarshalJSON(data []byte) error {
 			x.conns[c.id] = c
 			if !c.dead {
 				x.n.conns++
+				c.liveIx, x.liveConns = len(x.liveConns), append(x.liveConns, c)
 			}
 		}
 		for _, j := range sj.Streams {
@@ -924,6 +960,7 @@ func (s *State) UnmarshalJSON(data []byte) error {
 			}
 			x.n.streams++
 			x.countType(st.videoType, 1)
+			x.addLiveStream(st)
 			if j.ConnectionID != "" {
 				c := x.conns[j.ConnectionID]
 				if c == nil || c.dead {

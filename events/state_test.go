@@ -410,6 +410,9 @@ func sessionIDs(h history, s *State) []string {
 
 func checkTruth(t *testing.T, label string, s *State, h history, mode checkMode) {
 	t.Helper()
+	if err := s.checkLiveIndex(); err != nil {
+		t.Fatalf("%s: %v", label, err)
+	}
 	for _, sid := range sessionIDs(h, s) {
 		ts := h.truth[sid]
 		if ts == nil {
@@ -1033,4 +1036,36 @@ func TestMuteAllJudgesLateCallbacksByCreationTime(t *testing.T) {
 	if v := mustSession(t, s); v.MuteAll || len(v.MuteWindows) != 1 || !reflect.DeepEqual(v.MuteWindows[0], MuteWindow{From: 100, To: 200, Except: []string{"spared"}}) {
 		t.Fatalf("view %+v", v)
 	}
+}
+
+// checkLiveIndex checks the live index views are built from: exactly the
+// live connections and streams, each at the index it records.
+func (s *State) checkLiveIndex() error {
+	for id, x := range s.sessions {
+		live := 0
+		for _, c := range x.conns {
+			if !c.dead {
+				live++
+				if c.liveIx >= len(x.liveConns) || x.liveConns[c.liveIx] != c {
+					return fmt.Errorf("session %s: live connection %s not at its index %d", id, c.id, c.liveIx)
+				}
+			}
+		}
+		if live != len(x.liveConns) || int32(live) != x.n.conns {
+			return fmt.Errorf("session %s: %d live connections, index %d, count %d", id, live, len(x.liveConns), x.n.conns)
+		}
+		live = 0
+		for _, st := range x.streams {
+			if !st.dead {
+				live++
+				if st.liveIx >= len(x.liveStreams) || x.liveStreams[st.liveIx] != st {
+					return fmt.Errorf("session %s: live stream %s not at its index %d", id, st.id, st.liveIx)
+				}
+			}
+		}
+		if live != len(x.liveStreams) || int32(live) != x.n.streams {
+			return fmt.Errorf("session %s: %d live streams, index %d, count %d", id, live, len(x.liveStreams), x.n.streams)
+		}
+	}
+	return nil
 }
