@@ -335,6 +335,8 @@ func (m *Model) applyRole() {
 			a.SetEnabled(!watchOnly)
 		}
 	}
+	// Marks only choose targets for actions: nothing to mark them for.
+	m.keys.Mark.SetEnabled(!watchOnly)
 	if m.role != "" && m.role != events.RoleAdmin {
 		m.keys.Token.SetEnabled(false)
 	}

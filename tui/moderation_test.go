@@ -278,7 +278,7 @@ func TestViewerAndReadOnlyCannotAct(t *testing.T) {
 		if h.m.ask != nil || len(h.out.sent) != 0 {
 			t.Fatalf("%s: acted: ask %+v, sent %v", tc.name, h.m.ask, h.out.sent)
 		}
-		if s := h.screen(); !strings.Contains(s, tc.badge) || strings.Contains(s, "disconnect") {
+		if s := h.screen(); !strings.Contains(s, tc.badge) || strings.Contains(s, "disconnect") || strings.Contains(s, "space mark") {
 			t.Errorf("%s: badge or footer wrong:\n%s", tc.name, s)
 		}
 		h.press("?")
