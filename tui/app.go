@@ -385,29 +385,29 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case k.Help.Matches(msg):
 		m.showHelp = true
 	case k.Filter.Matches(msg):
-		m.prompt, m.promptText = promptFilter, m.filter()
+		m.prompt, m.promptText = promptFilter, m.top().filterText()
 	case k.Command.Matches(msg):
 		m.prompt, m.promptText = promptCommand, ""
 	case k.Back.Matches(msg):
-		if m.filter() != "" {
-			m.setFilter("")
+		if v := m.top(); v.filterText() != "" {
+			v.setFilter("")
 		} else if len(m.stack) > 1 {
 			m.stack = m.stack[:len(m.stack)-1]
 		}
 	case k.Open.Matches(msg):
 		m.open()
 	case k.Up.Matches(msg):
-		m.move(-1)
+		m.top().move(-1)
 	case k.Down.Matches(msg):
-		m.move(1)
+		m.top().move(1)
 	case k.PageUp.Matches(msg):
-		m.move(-m.page())
+		m.top().move(-m.page())
 	case k.PageDown.Matches(msg):
-		m.move(m.page())
+		m.top().move(m.page())
 	case k.Top.Matches(msg):
-		m.move(-1 << 30)
+		m.top().move(-1 << 30)
 	case k.Bottom.Matches(msg):
-		m.move(1 << 30)
+		m.top().move(1 << 30)
 	default:
 		if cmd, ok := m.moderate(msg); ok {
 			return m, cmd
@@ -424,9 +424,7 @@ func (m *Model) viewKey(msg tea.KeyPressMsg) {
 	case viewSessions:
 		switch {
 		case k.Sort.Matches(msg):
-			m.sessions.sort = (m.sessions.sort + 1) % nSortKeys
-			m.sessions.sortRows()
-			m.sessions.refilter()
+			m.sessions.nextSort()
 		case k.ShowAll.Matches(msg):
 			m.sessions.showAll = !m.sessions.showAll
 			m.sessions.set(m.all, m.names)
@@ -437,17 +435,11 @@ func (m *Model) viewKey(msg tea.KeyPressMsg) {
 		}
 	case viewEvents:
 		if k.Follow.Matches(msg) {
-			m.events.follow = !m.events.follow
-			if m.events.follow {
-				m.events.list.cursor = m.events.count() - 1
-			}
+			m.events.toggleFollow()
 		}
 	case viewAudit:
 		if k.Follow.Matches(msg) {
-			m.audit.follow = !m.audit.follow
-			if m.audit.follow {
-				m.audit.list.cursor = m.audit.count() - 1
-			}
+			m.audit.toggleFollow()
 		}
 	}
 }
@@ -463,70 +455,21 @@ func (m *Model) page() int {
 	return max(m.height-6, 1)
 }
 
-func (m *Model) move(d int) {
-	switch m.current() {
-	case viewSessions:
-		m.sessions.list.move(d, len(m.sessions.shown))
-		m.sessions.remember()
-	case viewSession:
-		l, n := m.session.list()
-		l.move(d, n)
-	case viewEvents:
-		m.events.list.move(d, m.events.count())
-		m.events.follow = m.events.list.cursor >= m.events.count()-1
-	case viewAudit:
-		m.audit.list.move(d, m.audit.count())
-		m.audit.follow = m.audit.list.cursor >= m.audit.count()-1
-	case viewArchives:
-		m.archives.list.move(d, len(m.archives.shown))
-		m.archives.remember()
-	case viewConnections:
-		m.conns.list.move(d, len(m.conns.shown))
-		m.conns.remember()
-	case viewStreams:
-		m.streams.list.move(d, len(m.streams.shown))
-		m.streams.remember()
-	}
-}
-
-// open drills down: a session from the sessions table, or the session of
-// the selected event, audit entry or archive.
+// open drills down from the view on screen into the session of the
+// selected row, if it has one.
 func (m *Model) open() {
-	id := ""
-	switch m.current() {
-	case viewSessions:
-		if r, ok := m.sessions.current(); ok {
-			id = r.id
-		}
-	case viewEvents:
-		if m.events.count() > 0 {
-			id = m.events.line(m.events.list.cursor).Session
-		}
-	case viewAudit:
-		if m.audit.count() > 0 {
-			id = m.audit.line(m.audit.list.cursor).Session
-		}
-	case viewArchives:
-		if r, ok := m.archives.current(); ok {
-			id = r.session
-		}
-	case viewConnections:
-		if r, ok := m.conns.current(); ok {
-			m.openSession(r.sess.id)
-			focusRow(&m.session, 0, r.id)
-		}
-		return
-	case viewStreams:
-		if r, ok := m.streams.current(); ok {
-			m.openSession(r.session)
-			focusRow(&m.session, 1, r.id)
-		}
+	o, ok := m.top().(opener)
+	if !ok {
 		return
 	}
-	if id == "" {
+	id, ok := o.selectedSession()
+	if !ok {
 		return
 	}
 	m.openSession(id)
+	if f, ok := o.(rowFocuser); ok {
+		f.focusIn(&m.session)
+	}
 }
 
 func (m *Model) openSession(id string) {
@@ -544,55 +487,11 @@ func (m *Model) openSession(id string) {
 	m.stack = append(m.stack, viewSession)
 }
 
-func (m *Model) filter() string {
-	switch m.current() {
-	case viewSessions:
-		return m.sessions.filter
-	case viewSession:
-		return m.session.filter
-	case viewAudit:
-		return m.audit.filter
-	case viewArchives:
-		return m.archives.filter
-	case viewConnections:
-		return m.conns.filter
-	case viewStreams:
-		return m.streams.filter
-	}
-	return m.events.filter
-}
-
-func (m *Model) setFilter(f string) {
-	switch m.current() {
-	case viewSessions:
-		m.sessions.filter = f
-		m.sessions.refilter()
-	case viewSession:
-		m.session.filter = f
-		m.session.refilter()
-	case viewEvents:
-		m.events.filter = f
-		m.events.refilter()
-	case viewAudit:
-		m.audit.filter = f
-		m.audit.refilter()
-	case viewArchives:
-		m.archives.filter = f
-		m.archives.refilter()
-	case viewConnections:
-		m.conns.filter = f
-		m.conns.refilter()
-	case viewStreams:
-		m.streams.filter = f
-		m.streams.refilter()
-	}
-}
-
 func (m Model) promptKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	switch msg.String() {
 	case "esc":
 		if m.prompt == promptFilter {
-			m.setFilter("")
+			m.top().setFilter("")
 		}
 		m.prompt = promptNone
 		return m, nil
@@ -618,7 +517,7 @@ func (m Model) promptKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.promptText += Sanitize(msg.Text)
 	}
 	if m.prompt == promptFilter {
-		m.setFilter(m.promptText)
+		m.top().setFilter(m.promptText)
 	}
 	return m, nil
 }
@@ -750,24 +649,6 @@ func (m *Model) crumbs() string {
 	return left + strings.Repeat(" ", m.width-lipgloss.Width(left)-ansi.StringWidth(why)) + m.styles.Error.Render(why)
 }
 
-func (m *Model) viewTitle() string {
-	switch m.current() {
-	case viewSessions:
-		return m.sessions.title()
-	case viewSession:
-		return m.session.title()
-	case viewAudit:
-		return m.audit.title()
-	case viewArchives:
-		return m.archives.title()
-	case viewConnections:
-		return m.conns.title()
-	case viewStreams:
-		return m.streams.title()
-	}
-	return m.events.title()
-}
-
 func (m *Model) footer() string {
 	if m.ask != nil {
 		return m.styles.Confirm.Render(Clip(m.ask.line(), m.width))
@@ -853,7 +734,7 @@ func (m *Model) Render() string {
 	b.WriteByte('\n')
 	b.WriteString(m.crumbs())
 	b.WriteByte('\n')
-	b.WriteString(m.styles.Title.Render(Clip(m.viewTitle(), m.width)))
+	b.WriteString(m.styles.Title.Render(Clip(m.top().title(), m.width)))
 	b.WriteByte('\n')
 	body := m.height - 4
 	if m.showHelp {
@@ -877,22 +758,7 @@ func (m *Model) Render() string {
 			b.WriteByte('\n')
 		}
 	} else if !m.renderOverlay(m.width, body, &b) {
-		switch m.current() {
-		case viewSessions:
-			m.sessions.render(m, m.width, body, &b)
-		case viewSession:
-			m.session.render(m, m.width, body, &b)
-		case viewEvents:
-			m.events.render(m, m.width, body, &b)
-		case viewAudit:
-			m.audit.render(m, m.width, body, &b)
-		case viewArchives:
-			m.archives.render(m, m.width, body, &b)
-		case viewConnections:
-			m.conns.render(m, m.width, body, &b)
-		case viewStreams:
-			m.streams.render(m, m.width, body, &b)
-		}
+		m.top().render(m, m.width, body, &b)
 	}
 	b.WriteString(m.footer())
 	return b.String()

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/charmbracelet/x/ansi"
-
 	"github.com/gavelhq/gavel/events"
 )
 
@@ -77,23 +75,16 @@ func (v *archivesView) title() string {
 	return t
 }
 
+// selectedSession: enter opens the archive's session.
+func (v *archivesView) selectedSession() (string, bool) {
+	r, ok := v.current()
+	return r.session, ok && r.session != ""
+}
+
 func (v *archivesView) render(m *Model, width, height int, b *strings.Builder) {
 	cols := fit(archiveCols, width)
-	b.WriteString(m.styles.TableHeader.Render(header(cols, width)))
-	b.WriteByte('\n')
-	v.list.height = max(height-1, 1)
-	from, to := v.list.window(len(v.shown))
-	if len(v.shown) == 0 {
-		msg := "  no archives yet"
-		if v.filter != "" {
-			msg = "  nothing matches /" + v.filter
-		}
-		b.WriteString(m.styles.Muted.Render(msg))
-		b.WriteByte('\n')
-		from, to = 0, 1
-	}
 	statusAt, modeAt := cellStart(cols, 4), cellStart(cols, 5)
-	for i := from; i < to && len(v.shown) > 0; i++ {
+	m.renderTable(b, cols, width, height, &v.list, len(v.shown), "  no archives yet", v.filter, func(i int, selected bool) {
 		r := &v.rows[v.shown[i]]
 		status := orDash(r.status)
 		if r.recording {
@@ -103,17 +94,10 @@ func (v *archivesView) render(m *Model, width, height int, b *strings.Builder) {
 			shortID(r.id, cols[0].width), shortID(r.session, cols[1].width), orDash(r.label), orDash(r.name),
 			status, orDash(r.mode), age(m.now, r.createdAt), age(m.now, r.updatedAt),
 		}, width)
-		if r.recording && i != v.list.cursor {
-			// The status cell in the recording style, the rest as usual.
-			b.WriteString(m.rowStyle(false, ansi.Truncate(row, statusAt, "")))
-			b.WriteString(m.styles.Recording.Render(ansi.Cut(row, statusAt, modeAt)))
-			b.WriteString(m.rowStyle(false, ansi.TruncateLeft(row, modeAt, "")))
+		if r.recording && !selected { // the status cell in the recording style
+			m.writeFlaggedRow(b, row, statusAt, modeAt, m.styles.Recording)
 		} else {
-			b.WriteString(m.rowStyle(i == v.list.cursor, row))
+			b.WriteString(m.rowStyle(selected, row))
 		}
-		b.WriteByte('\n')
-	}
-	for i := to - from; i < v.list.height; i++ {
-		b.WriteByte('\n')
-	}
+	})
 }

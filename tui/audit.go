@@ -4,8 +4,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/x/ansi"
-
 	"github.com/gavelhq/gavel/events"
 )
 
@@ -65,37 +63,19 @@ var auditCols = []column{
 
 func (v *auditView) render(m *Model, width, height int, b *strings.Builder) {
 	cols := fit(auditCols, width)
-	b.WriteString(m.styles.TableHeader.Render(header(cols, width)))
-	b.WriteByte('\n')
-	v.list.height = max(height-1, 1)
-	from, to := v.list.window(v.count())
-	if v.count() == 0 {
-		msg := "  no moderation actions yet"
-		if v.filter != "" {
-			msg = "  nothing matches /" + v.filter
-		}
-		b.WriteString(m.styles.Muted.Render(msg))
-		b.WriteByte('\n')
-		from, to = 0, 1
-	}
 	outcomeAt := cellStart(cols, len(cols)-1)
-	for i := from; i < to && v.count() > 0; i++ {
+	m.renderTable(b, cols, width, height, &v.list, v.count(), "  no moderation actions yet", v.filter, func(i int, selected bool) {
 		l := v.line(i)
 		row := renderRow(cols, []string{
 			l.At.Local().Format("15:04:05"), orDash(l.Actor), orDash(l.Role), orDash(l.Action),
 			orDash(shortID(l.Session, cols[4].width)), orDash(shortID(l.Target, cols[5].width)), l.Outcome(),
 		}, width)
-		if !l.OK && i != v.list.cursor { // the outcome in the error style
-			b.WriteString(m.rowStyle(false, ansi.Truncate(row, outcomeAt, "")))
-			b.WriteString(m.styles.Error.Render(ansi.TruncateLeft(row, outcomeAt, "")))
+		if !l.OK && !selected { // the outcome in the error style
+			m.writeFlaggedRow(b, row, outcomeAt, -1, m.styles.Error)
 		} else {
-			b.WriteString(m.rowStyle(i == v.list.cursor, row))
+			b.WriteString(m.rowStyle(selected, row))
 		}
-		b.WriteByte('\n')
-	}
-	for i := to - from; i < v.list.height; i++ {
-		b.WriteByte('\n')
-	}
+	})
 }
 
 // cellStart is the cell offset at which column i of a fitted table begins.
@@ -108,3 +88,9 @@ func cellStart(cols []column, i int) int {
 }
 
 func (v *auditView) title() string { return v.titled("audit") }
+
+// selectedSession: enter opens the session the action was taken in.
+func (v *auditView) selectedSession() (string, bool) {
+	l, ok := v.current()
+	return l.Session, ok && l.Session != ""
+}

@@ -94,6 +94,21 @@ func presenceRows(s *events.Session, names *nameCache, old []*presenceRow) []*pr
 	return rows
 }
 
+// selectedSession: enter opens the connection's session (focusIn then
+// puts the cursor on the connection).
+func (v *connectionsView) selectedSession() (string, bool) {
+	if r, ok := v.current(); ok {
+		return r.sess.id, true
+	}
+	return "", false
+}
+
+func (v *connectionsView) focusIn(s *sessionView) {
+	if r, ok := v.current(); ok {
+		focusRow(s, 0, r.id)
+	}
+}
+
 var connectionsCols = []column{
 	{title: "NAME", width: 12, flex: true, maxw: 40},
 	{title: "ROLE", width: 9, flex: true, maxw: 14},
@@ -114,31 +129,14 @@ func (v *connectionsView) title() string {
 
 func (v *connectionsView) render(m *Model, width, height int, b *strings.Builder) {
 	cols := fit(connectionsCols, width)
-	b.WriteString(m.styles.TableHeader.Render(header(cols, width)))
-	b.WriteByte('\n')
-	v.list.height = max(height-1, 1)
-	from, to := v.list.window(len(v.shown))
-	if len(v.shown) == 0 {
-		msg := "  no live connections"
-		if v.filter != "" {
-			msg = "  nothing matches /" + v.filter
-		}
-		b.WriteString(m.styles.Muted.Render(msg))
-		b.WriteByte('\n')
-		from, to = 0, 1
-	}
-	for i := from; i < to && len(v.shown) > 0; i++ {
+	m.renderTable(b, cols, width, height, &v.list, len(v.shown), "  no live connections", v.filter, func(i int, selected bool) {
 		r := v.rows[v.shown[i]]
 		row := renderRow(cols, []string{
 			orDash(r.name), orDash(r.role), shortID(r.sess.id, cols[2].width), orDash(r.sess.label),
 			age(m.now, r.createdAt), strconv.Itoa(r.streams), shortID(r.id, cols[6].width),
 		}, width)
-		b.WriteString(m.rowStyle(i == v.list.cursor, row))
-		b.WriteByte('\n')
-	}
-	for i := to - from; i < v.list.height; i++ {
-		b.WriteByte('\n')
-	}
+		b.WriteString(m.rowStyle(selected, row))
+	})
 }
 
 // focusRow focuses a session view pane (0 connections, 1 streams) and

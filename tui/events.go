@@ -201,24 +201,25 @@ var eventCols = []column{
 
 func (v *eventsView) render(m *Model, width, height int, b *strings.Builder) {
 	cols := fit(eventCols, width)
-	b.WriteString(m.styles.TableHeader.Render(header(cols, width)))
-	b.WriteByte('\n')
-	v.list.height = max(height-1, 1)
-	from, to := v.list.window(v.count())
-	for i := from; i < to; i++ {
+	// No line for an empty log: the title's count says it, and a filter
+	// shows its matches there.
+	m.renderTable(b, cols, width, height, &v.list, v.count(), "", "", func(i int, selected bool) {
 		l := v.line(i)
 		row := renderRow(cols, []string{
 			l.At.Local().Format("15:04:05"), m.sessions.short(l.Session, cols[1].width), orDash(l.Name), l.Text, shortID(l.Subject, cols[4].width),
 		}, width)
-		b.WriteString(m.rowStyle(i == v.list.cursor, row))
-		b.WriteByte('\n')
-	}
-	for i := to - from; i < v.list.height; i++ {
-		b.WriteByte('\n')
-	}
+		b.WriteString(m.rowStyle(selected, row))
+	})
 }
 
 func (v *eventsView) title() string { return v.titled("events") }
+
+// selectedSession: enter opens the session of the line under the cursor;
+// a line with no session id opens nothing.
+func (v *eventsView) selectedSession() (string, bool) {
+	l, ok := v.current()
+	return l.Session, ok && l.Session != ""
+}
 
 func orDash(s string) string {
 	if s == "" {

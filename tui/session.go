@@ -388,6 +388,20 @@ func (v *sessionView) list() (*listState, int) {
 	return &v.connList, len(v.connShown)
 }
 
+// move moves the focused pane's cursor.
+func (v *sessionView) move(d int) {
+	l, n := v.list()
+	l.move(d, n)
+}
+
+// filterText is the filter over both the connections and streams panes.
+func (v *sessionView) filterText() string { return v.filter }
+
+func (v *sessionView) setFilter(f string) {
+	v.filter = f
+	v.refilter()
+}
+
 func (v *sessionView) title() string {
 	t := "session(" + v.id + ")"
 	if v.filter != "" {
@@ -478,13 +492,13 @@ func (v *sessionView) render(m *Model, width, height int, b *strings.Builder) {
 	}
 
 	if show[0] {
-		v.renderConns(m, width, nc, paneTitle, line, b)
+		v.renderConns(m, width, nc, paneTitle, b)
 	}
 	if show[1] {
-		v.renderStreams(m, width, ns, paneTitle, line, b)
+		v.renderStreams(m, width, ns, paneTitle, b)
 	}
 	if show[2] {
-		v.renderTail(m, width, nt, paneTitle, line, b)
+		v.renderTail(m, width, nt, paneTitle, b)
 	}
 }
 
@@ -506,54 +520,45 @@ func sessionPanes(height, pane int) (nc, ns, nt int, show [3]bool) {
 	return nc, ns, nt, show
 }
 
-func (v *sessionView) renderConns(m *Model, width, nc int, paneTitle func(int, string), line func(string), b *strings.Builder) {
+// renderConns, renderStreams and renderTail draw a pane: its title line,
+// then its table: a header and nc (ns, nt) rows. An empty pane's table says
+// nothing: its title's count is 0.
+func (v *sessionView) renderConns(m *Model, width, nc int, paneTitle func(int, string), b *strings.Builder) {
 	paneTitle(0, fmt.Sprintf("connections[%d]", len(v.connShown))+markedNote(len(v.markConns)))
 	cols := fit(connCols, width)
-	line(m.styles.TableHeader.Render(header(cols, width)))
-	v.connList.height = nc
-	from, to := v.connList.window(len(v.connShown))
-	for i := from; i < to; i++ {
+	m.renderTable(b, cols, width, nc+1, &v.connList, len(v.connShown), "", "", func(i int, selected bool) {
 		r := &v.conns[v.connShown[i]]
 		row := renderRow(cols, []string{markCell(v.markConns, r.id, orDash(r.name)), orDash(r.role), age(m.now, r.createdAt), strconv.Itoa(r.streams), shortID(r.id, cols[4].width)}, width)
-		line(m.rowStyleIn(v.pane == 0, i == v.connList.cursor, row))
-	}
-	blank(b, nc-(to-from))
+		b.WriteString(m.rowStyleIn(v.pane == 0, selected, row))
+	})
 }
 
-func (v *sessionView) renderStreams(m *Model, width, ns int, paneTitle func(int, string), line func(string), b *strings.Builder) {
+func (v *sessionView) renderStreams(m *Model, width, ns int, paneTitle func(int, string), b *strings.Builder) {
 	t := fmt.Sprintf("streams[%d]", len(v.streamShown)) + markedNote(len(v.markStreams))
 	if v.s.MuteAll {
 		t += " · MUTE-ALL on (new streams join muted)"
 	}
 	paneTitle(1, t)
 	cols := fit(streamCols, width)
-	line(m.styles.TableHeader.Render(header(cols, width)))
-	v.streamList.height = ns
-	from, to := v.streamList.window(len(v.streamShown))
-	for i := from; i < to; i++ {
+	m.renderTable(b, cols, width, ns+1, &v.streamList, len(v.streamShown), "", "", func(i int, selected bool) {
 		r := &v.streams[v.streamShown[i]]
 		audio := ""
 		if r.muted {
 			audio = "muted"
 		}
 		row := renderRow(cols, []string{markCell(v.markStreams, r.id, r.kind), audio, orDash(r.name), orDash(r.publisher), age(m.now, r.createdAt), shortID(r.id, cols[5].width)}, width)
-		line(m.rowStyleIn(v.pane == 1, i == v.streamList.cursor, row))
-	}
-	blank(b, ns-(to-from))
+		b.WriteString(m.rowStyleIn(v.pane == 1, selected, row))
+	})
 }
 
-func (v *sessionView) renderTail(m *Model, width, nt int, paneTitle func(int, string), line func(string), b *strings.Builder) {
+func (v *sessionView) renderTail(m *Model, width, nt int, paneTitle func(int, string), b *strings.Builder) {
 	paneTitle(2, fmt.Sprintf("events[%d]", v.tail.len()))
 	cols := fit(tailCols, width)
-	line(m.styles.TableHeader.Render(header(cols, width)))
-	v.tailList.height = nt
-	from, to := v.tailList.window(v.tail.len())
-	for i := from; i < to; i++ {
+	m.renderTable(b, cols, width, nt+1, &v.tailList, v.tail.len(), "", "", func(i int, selected bool) {
 		l := v.tail.at(i)
 		row := renderRow(cols, []string{l.At.Local().Format("15:04:05"), orDash(l.Name), l.Text, shortID(l.Subject, cols[3].width)}, width)
-		line(m.rowStyleIn(v.pane == 2, i == v.tailList.cursor, row))
-	}
-	blank(b, nt-(to-from))
+		b.WriteString(m.rowStyleIn(v.pane == 2, selected, row))
+	})
 }
 
 // markCell prefixes a marked row's first cell with ✓ (visible under
@@ -570,10 +575,4 @@ func markedNote(n int) string {
 		return ""
 	}
 	return fmt.Sprintf(" · %d marked", n)
-}
-
-func blank(b *strings.Builder, n int) {
-	for range max(n, 0) {
-		b.WriteByte('\n')
-	}
 }

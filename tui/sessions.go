@@ -120,6 +120,13 @@ func (v *sessionsView) sortRows() {
 	})
 }
 
+// nextSort is o: the next sort key, the cursor staying on its session.
+func (v *sessionsView) nextSort() {
+	v.sort = (v.sort + 1) % nSortKeys
+	v.sortRows()
+	v.refilter()
+}
+
 var sessionCols = []column{
 	{title: "SESSION", width: 14, flex: true, maxw: 34},
 	{title: "HOST", width: 12, flex: true, maxw: 40},
@@ -141,6 +148,12 @@ func (v *sessionsView) title() string {
 		t += fmt.Sprintf(" </%s> %d/%d", v.filter, len(v.shown), v.total)
 	}
 	return t + " ⇅" + v.sort.String()
+}
+
+// selectedSession: enter opens the session under the cursor.
+func (v *sessionsView) selectedSession() (string, bool) {
+	r, ok := v.current()
+	return r.id, ok && r.id != ""
 }
 
 // overLimit is the flag of a session with more connections than the
@@ -166,20 +179,7 @@ func (v *sessionsView) render(m *Model, width, height int, b *strings.Builder) {
 	limit := m.opts.MaxConnections
 	cols, hasSpark := withSpark(v.tableCols(limit), len(sessionCols), width)
 	limitAt := cellStart(cols, len(cols)-1) // LIMIT is the last column when there is one
-	b.WriteString(m.styles.TableHeader.Render(header(cols, width)))
-	b.WriteByte('\n')
-	v.list.height = max(height-1, 1)
-	from, to := v.list.window(len(v.shown))
-	if len(v.shown) == 0 {
-		msg := "  no live sessions yet"
-		if v.filter != "" {
-			msg = "  nothing matches /" + v.filter
-		}
-		b.WriteString(m.styles.Muted.Render(msg))
-		b.WriteByte('\n')
-		to, from = 1, 0
-	}
-	for i := from; i < to && len(v.shown) > 0; i++ {
+	m.renderTable(b, cols, width, height, &v.list, len(v.shown), "  no live sessions yet", v.filter, func(i int, selected bool) {
 		r := &v.rows[v.shown[i]]
 		badge := ""
 		switch {
@@ -197,18 +197,12 @@ func (v *sessionsView) render(m *Model, width, height int, b *strings.Builder) {
 			v.short(r.id, cols[0].width), orDash(r.label), strconv.Itoa(r.conns), strconv.Itoa(r.pubs),
 			strconv.Itoa(r.streams), strconv.Itoa(r.viewers), badge, age(m.now, r.startedAt), flag,
 		}, width)
-		if flag != "" && i != v.list.cursor {
-			// The flag in the warning style (its text says it under NO_COLOR).
-			b.WriteString(m.rowStyle(false, ansi.Truncate(row, limitAt, "")))
-			b.WriteString(m.styles.Warning.Render(ansi.TruncateLeft(row, limitAt, "")))
+		if flag != "" && !selected { // the LIMIT flag in the warning style
+			m.writeFlaggedRow(b, row, limitAt, -1, m.styles.Warning)
 		} else {
-			b.WriteString(m.rowStyle(i == v.list.cursor, row))
+			b.WriteString(m.rowStyle(selected, row))
 		}
-		b.WriteByte('\n')
-	}
-	for i := to - from; i < v.list.height; i++ {
-		b.WriteByte('\n')
-	}
+	})
 }
 
 // age is how long ago ms was, compactly: 45s, 12m, 3h05m, 2d.

@@ -46,3 +46,17 @@ func (v *stickyRows[R]) current() (R, bool) {
 	}
 	return v.rows[v.shown[v.list.cursor]], true
 }
+
+// move moves the cursor and remembers the row it lands on, so the next
+// batch finds it wherever the row went.
+func (v *stickyRows[R]) move(d int) {
+	v.list.move(d, len(v.shown))
+	v.remember()
+}
+
+func (v *stickyRows[R]) filterText() string { return v.filter }
+
+func (v *stickyRows[R]) setFilter(f string) {
+	v.filter = f
+	v.refilter()
+}

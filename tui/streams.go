@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/charmbracelet/x/ansi"
-
 	"github.com/gavelhq/gavel/events"
 )
 
@@ -93,6 +91,21 @@ func (v *streamsView) streamRows(s *events.Session, names *nameCache) []liveStre
 	return rows
 }
 
+// selectedSession: enter opens the stream's session (focusIn then puts
+// the cursor on the stream).
+func (v *streamsView) selectedSession() (string, bool) {
+	if r, ok := v.current(); ok {
+		return r.session, true
+	}
+	return "", false
+}
+
+func (v *streamsView) focusIn(s *sessionView) {
+	if r, ok := v.current(); ok {
+		focusRow(s, 1, r.id)
+	}
+}
+
 var streamsCols = []column{
 	{title: "TYPE", width: 6},
 	{title: "NAME", width: 10, flex: true, maxw: 40},
@@ -130,21 +143,8 @@ func (v *streamsView) render(m *Model, width, height int, b *strings.Builder) {
 		cols = append(cols[:len(cols):len(cols)], streamsIDCol)
 	}
 	cols = fit(cols, width)
-	b.WriteString(m.styles.TableHeader.Render(header(cols, width)))
-	b.WriteByte('\n')
-	v.list.height = max(height-1, 1)
-	from, to := v.list.window(len(v.shown))
-	if len(v.shown) == 0 {
-		msg := "  no live streams"
-		if v.filter != "" {
-			msg = "  nothing matches /" + v.filter
-		}
-		b.WriteString(m.styles.Muted.Render(msg))
-		b.WriteByte('\n')
-		from, to = 0, 1
-	}
 	audioAt, ageAt := cellStart(cols, streamsAudioCol), cellStart(cols, streamsAudioCol+1)
-	for i := from; i < to && len(v.shown) > 0; i++ {
+	m.renderTable(b, cols, width, height, &v.list, len(v.shown), "  no live streams", v.filter, func(i int, selected bool) {
 		r := v.rows[v.shown[i]]
 		cells := []string{
 			r.kind, orDash(r.name), orDash(r.publisher), shortID(r.session, cols[3].width), orDash(r.label),
@@ -154,18 +154,10 @@ func (v *streamsView) render(m *Model, width, height int, b *strings.Builder) {
 			cells[len(cells)-1] = shortID(r.id, cols[len(cols)-1].width)
 		}
 		row := renderRow(cols, cells, width)
-		if r.audio != "" && i != v.list.cursor {
-			// The AUDIO cell in the warning style; its word says it
-			// under NO_COLOR.
-			b.WriteString(m.rowStyle(false, ansi.Truncate(row, audioAt, "")))
-			b.WriteString(m.styles.Warning.Render(ansi.Cut(row, audioAt, ageAt)))
-			b.WriteString(m.rowStyle(false, ansi.TruncateLeft(row, ageAt, "")))
+		if r.audio != "" && !selected { // the AUDIO cell in the warning style
+			m.writeFlaggedRow(b, row, audioAt, ageAt, m.styles.Warning)
 		} else {
-			b.WriteString(m.rowStyle(i == v.list.cursor, row))
+			b.WriteString(m.rowStyle(selected, row))
 		}
-		b.WriteByte('\n')
-	}
-	for i := to - from; i < v.list.height; i++ {
-		b.WriteByte('\n')
-	}
+	})
 }

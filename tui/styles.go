@@ -78,6 +78,15 @@ func (p Paint) Render(s string) string {
 	return p.pre + s + p.post
 }
 
+// write is Render straight into b: a line that goes into a frame as it
+// is needs no string of its own (a table's header, once per table per
+// frame).
+func (p Paint) write(b *strings.Builder, s string) {
+	b.WriteString(p.pre)
+	b.WriteString(s)
+	b.WriteString(p.post)
+}
+
 // Styles is every style the views use, built once per theme. Whatever
 // must stay visible under NO_COLOR (the ASCII profile drops colours but
 // keeps bold, reverse, underline) carries one of those attributes too:

@@ -73,6 +73,38 @@ func (v *tailLog[T]) line(i int) T {
 	return v.lines.at(v.shown[i])
 }
 
+// move moves the cursor; the log follows again once it is on the newest
+// line, and stops following when it leaves it.
+func (v *tailLog[T]) move(d int) {
+	v.list.move(d, v.count())
+	v.follow = v.list.cursor >= v.count()-1
+}
+
+// toggleFollow is f: following jumps to the newest line at once, not at
+// the next batch.
+func (v *tailLog[T]) toggleFollow() {
+	v.follow = !v.follow
+	if v.follow {
+		v.list.cursor = v.count() - 1
+	}
+}
+
+func (v *tailLog[T]) filterText() string { return v.filter }
+
+func (v *tailLog[T]) setFilter(f string) {
+	v.filter = f
+	v.refilter()
+}
+
+// current is the line under the cursor, if there are any.
+func (v *tailLog[T]) current() (T, bool) {
+	if v.count() == 0 {
+		var zero T
+		return zero, false
+	}
+	return v.line(v.list.cursor), true
+}
+
 func (v *tailLog[T]) refilter() {
 	if v.filter == "" {
 		v.shown = nil
