@@ -264,6 +264,8 @@ func (m *Model) layout() {
 	m.events.list.height = rows
 	m.audit.list.height = rows
 	m.archives.list.height = rows
+	m.conns.list.height = rows
+	m.streams.list.height = rows
 	nc, ns, nt, _ := sessionPanes(body-1, m.session.pane)
 	m.session.connList.height, m.session.streamList.height, m.session.tailList.height = nc, ns, nt
 }

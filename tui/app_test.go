@@ -528,3 +528,35 @@ func TestSessionPaneScrollsByItsPage(t *testing.T) {
 		t.Fatalf("pgup moved the cursor back to %d, want 0", got)
 	}
 }
+
+// The same in every table view: :connections scrolls only when the
+// cursor leaves the window.
+func TestEveryTableScrollsOnlyAtTheEdge(t *testing.T) {
+	for _, name := range []string{"sessions", "connections", "streams", "events", "archives", "audit"} {
+		m := newTestModel(80, 24)
+		m = press(m, ":")
+		m = typeText(m, name)
+		m = press(m, "enter", "g")
+		_ = m.View()
+		top := func() int {
+			switch m.current() {
+			case viewConnections:
+				return m.conns.list.top
+			case viewStreams:
+				return m.streams.list.top
+			case viewSessions:
+				return m.sessions.list.top
+			case viewEvents:
+				return m.events.list.top
+			case viewArchives:
+				return m.archives.list.top
+			}
+			return m.audit.list.top
+		}
+		m = press(m, "j", "j")
+		_ = m.View()
+		if got := top(); got != 0 {
+			t.Errorf(":%s: two rows down from the top, the window starts at row %d", name, got)
+		}
+	}
+}
