@@ -79,7 +79,7 @@ func (m *Model) ready(verb string) bool {
 		m.say(noticeFailed, "✗ cannot "+verb+": no relay to send it through")
 		return false
 	case m.link.State != relayclient.Live:
-		m.say(noticeFailed, "✗ cannot "+verb+": the relay link is "+strings.ToLower(m.link.State.String())+" — actions wait until it is LIVE")
+		m.say(noticeFailed, "✗ cannot "+verb+": the relay link is "+strings.ToLower(m.link.State.String())+" — try again once it is LIVE")
 		return false
 	}
 	return true
@@ -144,10 +144,7 @@ func (m *Model) disconnect() tea.Cmd {
 	if !m.ready("disconnect") {
 		return nil
 	}
-	q := "Disconnect " + what + " from " + t.name() + "?"
-	if hidden > 0 {
-		q = fmt.Sprintf("Disconnect %s from %s (%d of them hidden by the filter)?", what, t.name(), hidden)
-	}
+	q := "Disconnect " + what + " from " + t.name() + hiddenNote(hidden) + "?"
 	m.confirm(q, func(m *Model) tea.Cmd {
 		m.session.clearMarks()
 		return m.start(&job{verb: "disconnect", past: "disconnected", what: what}, disconnectCmds(t.id, ids)...)
@@ -196,13 +193,24 @@ func (m *Model) mute() tea.Cmd {
 		return nil
 	}
 	v := &m.session
-	ids, _ := v.markedStreams()
+	ids, hidden := v.markedStreams()
 	what := ""
-	if len(ids) > 0 {
-		what = plural(len(ids), "marked stream")
-	} else if ids, what = v.selectedStreams(); len(ids) == 0 {
-		m.say(noticeInfo, "select a stream or a publishing connection to mute")
-		return nil
+	switch conns, hiddenConns := v.markedConns(); {
+	case len(ids) > 0:
+		what = plural(len(ids), "marked stream") + hiddenNote(hidden)
+	case len(conns) > 0:
+		// Marked people: everything they publish.
+		ids = v.streamsOf(conns)
+		what = "the streams of " + plural(len(conns), "marked connection") + hiddenNote(hiddenConns)
+		if len(ids) == 0 {
+			m.say(noticeInfo, "the marked connections publish nothing to mute")
+			return nil
+		}
+	default:
+		if ids, what = v.selectedStreams(); len(ids) == 0 {
+			m.say(noticeInfo, "select a stream or a publishing connection to mute")
+			return nil
+		}
 	}
 	if !m.ready("mute") {
 		return nil
@@ -222,15 +230,17 @@ func (m *Model) muteAll() tea.Cmd {
 		return nil
 	}
 	var except []string
+	hidden := 0
 	if m.current() == viewSession {
-		except, _ = m.session.markedStreams()
+		except, hidden = m.session.markedStreams()
 	}
 	if !m.ready("mute the session") {
 		return nil
 	}
 	q := "Mute every stream in " + t.name() + ", and every stream published until mute-all is turned off (alt+m)?"
 	if len(except) > 0 {
-		q = fmt.Sprintf("Mute every stream in %s except the %s, and every stream published until mute-all is turned off (alt+m)?", t.name(), plural(len(except), "marked stream"))
+		q = fmt.Sprintf("Mute every stream in %s except the %s%s, and every stream published until mute-all is turned off (alt+m)?",
+			t.name(), plural(len(except), "marked stream"), hiddenNote(hidden))
 	}
 	params, _ := json.Marshal(map[string]any{"except": except})
 	m.confirm(q, func(m *Model) tea.Cmd {
@@ -266,11 +276,16 @@ func (m *Model) unpublish() tea.Cmd {
 	if !m.ready("unpublish") {
 		return nil
 	}
-	pub := r.publisher
-	if pub == "" || pub == "unattributed" {
-		pub = "its publisher"
+	pub := "its publisher"
+	if r.conn != "" {
+		pub = shortID(r.conn, 16)
+		for i := range m.session.conns {
+			if c := &m.session.conns[i]; c.id == r.conn {
+				pub = connName(c)
+			}
+		}
 	}
-	w := &unpublishWatch{session: t.id, stream: r.id, streamLabel: streamName(r), connLabel: pub}
+	w := &unpublishWatch{session: t.id, sessionName: t.name(), stream: r.id, streamLabel: streamName(r), conn: r.conn, connLabel: pub}
 	return m.start(&job{verb: "unpublish", past: "asked to unpublish", what: streamName(r), unpublish: w},
 		events.Command{Action: events.ActionUnpublish, Session: t.id, Stream: r.id})
 }
@@ -295,7 +310,7 @@ func (m *Model) offerAfterUnpublish(w *unpublishWatch) {
 			if !m.ready("disconnect") {
 				return nil
 			}
-			m.confirm("Disconnect "+w.connLabel+"?", func(m *Model) tea.Cmd {
+			m.confirm("Disconnect "+w.connLabel+" from "+w.sessionName+"?", func(m *Model) tea.Cmd {
 				return m.start(&job{verb: "disconnect", past: "disconnected", what: w.connLabel}, disconnectCmds(w.session, []string{conn})...)
 			})
 			return nil
@@ -326,19 +341,32 @@ func (m *Model) record() tea.Cmd {
 		if !m.ready("stop recording") {
 			return nil
 		}
-		name := ""
-		for _, a := range t.s.Archives {
-			if a.Status == "started" || a.Status == "paused" {
-				name = a.Name
+		// Stop the archive the question names (the newest recording one):
+		// left to the relay, two recording archives would be a 409.
+		var rec *events.ArchiveState
+		recording := 0
+		for i := range t.s.Archives {
+			if a := &t.s.Archives[i]; a.Status == "started" || a.Status == "paused" {
+				rec = a
+				recording++
 			}
 		}
 		q := "Stop recording " + t.name() + "?"
-		if name != "" {
-			q = "Stop recording " + t.name() + " (archive “" + Sanitize(name) + "”)?"
+		var params json.RawMessage
+		if rec != nil {
+			name := "“" + Sanitize(rec.Name) + "”"
+			if rec.Name == "" {
+				name = shortID(Sanitize(rec.ID), 12)
+			}
+			q = "Stop recording " + t.name() + " (archive " + name + ")?"
+			if recording > 1 {
+				q = fmt.Sprintf("Stop recording %s (archive %s, the newest of %d recording)?", t.name(), name, recording)
+			}
+			params, _ = json.Marshal(map[string]string{"archive": rec.ID})
 		}
 		m.confirm(q, func(m *Model) tea.Cmd {
 			return m.start(&job{verb: "stop recording", past: "stopped recording", what: t.name()},
-				events.Command{Action: events.ActionArchiveStop, Session: t.id})
+				events.Command{Action: events.ActionArchiveStop, Session: t.id, Params: params})
 		})
 		return nil
 	}
@@ -366,6 +394,14 @@ func (m *Model) copyID() tea.Cmd {
 	cmd, line := copyCmd(what, id)
 	m.say(noticeInfo, line)
 	return cmd
+}
+
+// hiddenNote says how many marked rows the filter hides, if any.
+func hiddenNote(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d of them hidden by the filter)", n)
 }
 
 func plural(n int, thing string) string {

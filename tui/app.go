@@ -95,6 +95,10 @@ type StateMsg struct {
 	// the last batch; Role is what the relay's hello said the token may do.
 	Results []events.Result
 	Role    events.Role
+	// Drops counts the times the link went down after being live: a
+	// drop and a reconnect between two batches still loses the answers
+	// to what was in flight.
+	Drops uint64
 }
 
 // tickMsg moves the clock the ages and the STALE badge are measured by.
@@ -164,6 +168,7 @@ type Model struct {
 	// Moderation: where commands go, the jobs in progress, an open
 	// question, the token's role, and the clock (a field, for tests).
 	cmdr  Commander
+	drops uint64 // the feed's count of link drops, as last seen
 	mod   *moderation
 	ask   *ask
 	form  *openForm
@@ -273,8 +278,10 @@ func (m *Model) layout() {
 func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case StateMsg:
+		// Answers first: one that came just before a drop still counts.
+		cmd := m.results(msg.Results)
 		m.applyState(msg)
-		return m, m.results(msg.Results)
+		return m, cmd
 	case tickMsg:
 		m.now = time.Time(msg)
 		m.watchUnpublish()
@@ -304,9 +311,9 @@ func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (m *Model) applyState(msg StateMsg) {
 	m.all = msg.Sessions
-	wasLive := m.link.State == relayclient.Live
 	m.link, m.seq = msg.Link, msg.Seq
-	if wasLive && m.link.State != relayclient.Live {
+	if msg.Drops != m.drops {
+		m.drops = msg.Drops
 		m.linkLost()
 	}
 	if msg.Role != "" && msg.Role != m.role {

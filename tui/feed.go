@@ -50,6 +50,7 @@ type feed struct {
 	maxLines      int
 	results       []events.Result // answers to this console's commands
 	role          events.Role
+	drops         uint64 // times the link went down after being live
 	now           func() time.Time
 	pruned        time.Time // last prune
 }
@@ -78,6 +79,9 @@ func (f *feed) run(ctx context.Context) {
 
 func (f *feed) status(s relayclient.Status) {
 	f.mu.Lock()
+	if f.link.State == relayclient.Live && s.State != relayclient.Live {
+		f.drops++
+	}
 	f.link, f.dirty = s, true
 	f.mu.Unlock()
 }
@@ -188,7 +192,7 @@ func (f *feed) batch() (StateMsg, bool) {
 	}
 	msg := StateMsg{Sessions: f.list, Events: f.lines, EventsDropped: f.dropped,
 		Audits: f.audits, AuditsDropped: f.auditsDropped, Link: f.link, Seq: f.mirror.Seq,
-		Results: f.results, Role: f.role}
+		Results: f.results, Role: f.role, Drops: f.drops}
 	f.lines, f.audits, f.results, f.all, f.dirty = nil, nil, nil, false, false
 	clear(f.touched)
 	return msg, true

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -46,6 +47,10 @@ func (m Model) formKey(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, cmd
 }
 
+// errLinkDown keeps a form open when the link went down while it was
+// filled in: what was typed is not lost, and enter sends it once LIVE.
+var errLinkDown = errors.New("not sent: the relay link is down — press enter again once it is LIVE, or esc")
+
 // signal opens the signal form for the marked connections, else the
 // selected connection (in a session's connections pane), else the whole
 // session.
@@ -56,12 +61,10 @@ func (m *Model) signal() tea.Cmd {
 	}
 	var conns []string
 	what := "everyone in " + t.name()
+	usedMarks := false // the open session's marks chose the targets
 	if m.current() == viewSession {
 		if ids, hidden := m.session.markedConns(); len(ids) > 0 {
-			conns, what = ids, plural(len(ids), "marked connection")
-			if hidden > 0 {
-				what += " (" + plural(hidden, "hidden by the filter") + ")"
-			}
+			conns, what, usedMarks = ids, plural(len(ids), "marked connection")+hiddenNote(hidden), true
 		} else if r, ok := m.session.selectedConn(); ok && m.session.pane == 0 {
 			conns, what = []string{r.id}, connName(r)
 		}
@@ -75,7 +78,7 @@ func (m *Model) signal() tea.Cmd {
 			return nil, err
 		}
 		if !m.ready("signal") {
-			return nil, nil
+			return nil, errLinkDown
 		}
 		var cmds []events.Command
 		if len(conns) == 0 {
@@ -84,7 +87,9 @@ func (m *Model) signal() tea.Cmd {
 		for _, c := range conns {
 			cmds = append(cmds, events.Command{Action: events.ActionSignal, Session: t.id, Connection: c, Params: params})
 		}
-		m.session.clearMarks()
+		if usedMarks {
+			m.session.clearMarks()
+		}
 		return m.start(&job{verb: "signal", past: "signalled", what: what}, cmds...), nil
 	}}
 	return nil
@@ -98,7 +103,7 @@ func (m *Model) startRecording(t target) tea.Cmd {
 			return nil, err
 		}
 		if !m.ready("start recording") {
-			return nil, nil
+			return nil, errLinkDown
 		}
 		return m.start(&job{verb: "start recording", past: "started recording", what: t.name()},
 			events.Command{Action: events.ActionArchiveStart, Session: t.id, Params: params}), nil
@@ -118,7 +123,7 @@ func (m *Model) token() tea.Cmd {
 			return nil, err
 		}
 		if !m.ready("mint a token") {
-			return nil, nil
+			return nil, errLinkDown
 		}
 		j := &job{verb: "mint a token for", past: "minted a token for", what: t.name()}
 		j.onOK = func(m *Model, data json.RawMessage) tea.Cmd {

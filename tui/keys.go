@@ -8,7 +8,7 @@ import (
 )
 
 // Action is one named thing a key does. The same table drives dispatch,
-// the footer, the ? help and (later) rebinding by name and read-only mode.
+// the footer, the ? help, rebinding by name and read-only mode.
 type Action struct {
 	key.Binding
 	// Name is the action's stable name, for configuration.
@@ -83,8 +83,6 @@ func dangerous(a Action) Action {
 	a.Dangerous = true
 	return a
 }
-
-// Actions lists every action, for lookups by name.
 
 // Actions lists every action, for lookups by name: remapping, conflict
 // checks and the footer's cache key all go through it, so an action added

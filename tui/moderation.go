@@ -51,14 +51,17 @@ type job struct {
 
 	// An unpublish is done when its stream leaves, not when the relay
 	// has sent the request.
-	unpublish         *unpublishWatch
-	finished, dropped bool
-	at                time.Time // finished at
+	unpublish *unpublishWatch
+	finished  bool
+	// touched is when the job last changed (started, answered, ended):
+	// the footer shows whatever changed last.
+	touched time.Time
 }
 
 type unpublishWatch struct {
 	session, stream, streamLabel string
-	conn, connLabel              string
+	sessionName                  string    // "session Town hall (…)"
+	conn, connLabel              string    // the publisher, "Alice (…3f9a1c)"
 	since                        time.Time // relay confirmed the request
 	waiting                      bool
 }
@@ -69,7 +72,7 @@ func (j *job) done() bool { return j.ok+j.failed >= j.total }
 func (j *job) line() (string, noticeKind) {
 	switch {
 	case j.unpublish != nil && j.unpublish.waiting && !j.finished:
-		return "⋯ asked " + j.unpublish.connLabel + " to unpublish " + j.unpublish.streamLabel + " — waiting for the stream to end", noticePending
+		return "⋯ asked the publisher to stop " + j.unpublish.streamLabel + " — waiting for the stream to end", noticePending
 	case !j.done():
 		s := "⋯ " + ing(j.verb) + " " + j.what
 		if j.total > 1 {
@@ -149,7 +152,7 @@ type sentMsg struct {
 // start queues a job's commands and sends what the pace allows now.
 func (m *Model) start(j *job, cmds ...events.Command) tea.Cmd {
 	md := m.mod
-	j.total = len(cmds)
+	j.total, j.touched = len(cmds), m.clock()
 	md.jobs = append(md.jobs, j)
 	for _, c := range cmds {
 		md.next++
@@ -201,27 +204,45 @@ func (m *Model) answered(id string, ok bool, errText string, data json.RawMessag
 	if !found {
 		return nil // not ours, or already failed when the link dropped
 	}
-	j := q.job
 	delete(md.inFlight, id)
 	var cmd tea.Cmd
 	if ok {
-		j.ok++
-		if j.unpublish != nil {
-			j.unpublish.waiting, j.unpublish.since = true, m.clock()
-		}
-		if j.onOK != nil {
-			cmd = j.onOK(m, data)
-		}
+		cmd = m.succeeded(q.job, data)
 	} else {
-		j.failed++
-		if j.firstErr == "" {
-			j.firstErr = errText
-		}
-	}
-	if j.done() && (j.unpublish == nil || !j.unpublish.waiting) {
-		j.finished, j.at = true, m.clock()
+		m.failed(q.job, errText)
 	}
 	return tea.Batch(cmd, m.pump())
+}
+
+func (m *Model) succeeded(j *job, data json.RawMessage) tea.Cmd {
+	j.ok++
+	j.touched = m.clock()
+	if j.unpublish != nil {
+		j.unpublish.waiting, j.unpublish.since = true, j.touched
+	}
+	var cmd tea.Cmd
+	if j.onOK != nil {
+		cmd = j.onOK(m, data)
+	}
+	m.settle(j)
+	return cmd
+}
+
+func (m *Model) failed(j *job, errText string) {
+	j.failed++
+	j.touched = m.clock()
+	if j.firstErr == "" {
+		j.firstErr = errText
+	}
+	m.settle(j)
+}
+
+// settle marks a job finished once every command is answered (an
+// unpublish waits on for its stream).
+func (m *Model) settle(j *job) {
+	if j.done() && (j.unpublish == nil || !j.unpublish.waiting) {
+		j.finished = true
+	}
 }
 
 // results folds in the relay's answers from a batch.
@@ -265,19 +286,16 @@ func (m *Model) sent(msg sentMsg) tea.Cmd {
 // for ever. Whether an in-flight command happened is in :audit.
 func (m *Model) linkLost() {
 	md := m.mod
-	for id := range md.inFlight {
-		m.answered(id, false, "the relay link dropped before it answered — :audit shows whether it happened", nil)
+	// Take both out before failing anything: nothing may be sent (or
+	// pumped into flight) on the way.
+	inFlight, queue := md.inFlight, md.queue
+	md.inFlight, md.queue = map[string]queued{}, nil
+	for _, q := range inFlight {
+		m.failed(q.job, "the relay link dropped before it answered — :audit shows whether it happened")
 	}
-	for _, q := range md.queue {
-		q.job.failed++
-		if q.job.firstErr == "" {
-			q.job.firstErr = "not sent: the relay link is down"
-		}
-		if q.job.done() {
-			q.job.finished, q.job.at = true, m.clock()
-		}
+	for _, q := range queue {
+		m.failed(q.job, "not sent: the relay link is down")
 	}
-	md.queue = nil
 }
 
 // watchUnpublish settles unpublish requests: done when the stream has
@@ -290,12 +308,14 @@ func (m *Model) watchUnpublish() {
 			continue
 		}
 		if !m.streamLive(w.session, w.stream) {
-			w.waiting, j.finished, j.at = false, true, now
-			j.past, j.what = "unpublished", w.streamLabel+" of "+w.connLabel
+			w.waiting, j.finished, j.touched = false, true, now
+			j.past, j.what = "unpublished", w.streamLabel
 			continue
 		}
-		if now.Sub(w.since) >= unpublishWait && m.ask == nil {
-			w.waiting, j.finished, j.at = false, true, now
+		// The offer waits while the moderator is typing into something
+		// else: keys meant for a form or the filter must not answer it.
+		if now.Sub(w.since) >= unpublishWait && m.ask == nil && m.form == nil && m.prompt == promptNone && m.shown == nil {
+			w.waiting, j.finished, j.touched = false, true, now
 			j.failed, j.ok = 1, 0
 			j.verb, j.what = "unpublish", w.streamLabel
 			j.firstErr = fmt.Sprintf("still published after %s (the app may not honour gavel-unpublish)", unpublishWait)
@@ -317,7 +337,7 @@ func (m *Model) streamLive(session, stream string) bool {
 	return false
 }
 
-// pending reports whether any job still waits for the relay.
+// pending counts the jobs still waiting for the relay (or a stream).
 func (md *moderation) pending() int {
 	n := 0
 	for _, j := range md.jobs {
@@ -333,45 +353,45 @@ func (m *Model) say(kind noticeKind, text string) {
 	m.mod.info, m.mod.infoKind, m.mod.infoTill = text, kind, m.clock().Add(noticeFor)
 }
 
-// notice is the footer's moderation line: the newest job still pending,
-// else the newest recent one-off or finished job; "" when there is none.
+// notice is the footer's moderation line: what changed last — a job
+// started, answered or ended, or a one-off line — with a count of the
+// other jobs still pending; "" when there is nothing recent. A job ended
+// or a line said more than noticeFor ago is forgotten; a pending one
+// stays.
 func (m *Model) notice() (string, noticeKind) {
 	md := m.mod
 	now := m.clock()
-	// Forget jobs finished long enough ago.
 	keep := md.jobs[:0]
 	for _, j := range md.jobs {
-		if !j.finished || now.Sub(j.at) < noticeFor {
+		if !j.finished || now.Sub(j.touched) < noticeFor {
 			keep = append(keep, j)
 		}
 	}
 	clear(md.jobs[len(keep):])
 	md.jobs = keep
-	var newest *job
-	for i := len(md.jobs) - 1; i >= 0; i-- {
-		if !md.jobs[i].finished {
-			newest = md.jobs[i]
-			break
+	var last *job
+	for _, j := range md.jobs {
+		if last == nil || !j.touched.Before(last.touched) {
+			last = j
 		}
 	}
-	if newest != nil {
-		s, k := newest.line()
-		if n := md.pending(); n > 1 {
-			s += fmt.Sprintf(" (+%d more pending)", n-1)
+	var text string
+	kind := noticeInfo
+	others := md.pending()
+	infoAt := md.infoTill.Add(-noticeFor)
+	switch {
+	case md.info != "" && now.Before(md.infoTill) && (last == nil || !infoAt.Before(last.touched)):
+		text, kind = md.info, md.infoKind
+	case last != nil:
+		text, kind = last.line()
+		if !last.finished {
+			others-- // the one shown
 		}
-		return s, k
+	default:
+		return "", noticeInfo
 	}
-	if md.info != "" && now.Before(md.infoTill) {
-		latestJob := time.Time{}
-		if len(md.jobs) > 0 {
-			latestJob = md.jobs[len(md.jobs)-1].at
-		}
-		if md.infoTill.Add(-noticeFor).After(latestJob) {
-			return md.info, md.infoKind
-		}
+	if others > 0 {
+		text += fmt.Sprintf(" (+%d pending)", others)
 	}
-	if len(md.jobs) > 0 {
-		return md.jobs[len(md.jobs)-1].line()
-	}
-	return "", noticeInfo
+	return text, kind
 }

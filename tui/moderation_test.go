@@ -2,6 +2,7 @@ package tui
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,10 +25,11 @@ func (o *outbox) Send(c events.Command) error {
 
 // modHarness is a console on the fixture with a controllable clock.
 type modHarness struct {
-	t   *testing.T
-	m   Model
-	out *outbox
-	now time.Time
+	t     *testing.T
+	m     Model
+	out   *outbox
+	now   time.Time
+	drops uint64
 }
 
 func newModHarness(t *testing.T, opts ...func(*Options)) *modHarness {
@@ -182,8 +184,8 @@ func TestFailureShownInWords(t *testing.T) {
 	h.later()
 	h.press("y")
 	c := h.out.sent[0]
-	if c.Action != events.ActionArchiveStop || c.Session != townHall {
-		t.Fatalf("command %+v", c)
+	if c.Action != events.ActionArchiveStop || c.Session != townHall || string(c.Params) != `{"archive":"a-0001"}` {
+		t.Fatalf("command %+v params %s: want the archive the question named", c, c.Params)
 	}
 	h.answer(false, "archive stop: the archive is not recording", c.ID)
 	if s := h.screen(); !strings.Contains(s, "✗ stop recording session Dana Okafor") || !strings.Contains(s, "the archive is not recording") {
@@ -293,8 +295,7 @@ func TestViewerAndReadOnlyCannotAct(t *testing.T) {
 func TestActionsRefusedWhileLinkDown(t *testing.T) {
 	h := newModHarness(t)
 	h.openTownHall()
-	down := fixture().msg(relayclient.Reconnecting)
-	h.update(down)
+	h.drop(relayclient.Reconnecting)
 	h.press("d")
 	if h.m.ask != nil || len(h.out.sent) != 0 {
 		t.Fatal("acted while the link was down")
@@ -311,9 +312,107 @@ func TestLinkLostFailsWhatIsInFlight(t *testing.T) {
 	if len(h.out.sent) != 1 || h.out.sent[0].Action != events.ActionMute || h.out.sent[0].Stream != "s-cam-host" {
 		t.Fatalf("sent %+v", h.out.sent)
 	}
-	h.update(fixture().msg(relayclient.Reconnecting))
+	h.drop(relayclient.Reconnecting)
 	if s := h.screen(); !strings.Contains(s, "✗ mute") || !strings.Contains(s, "dropped before it answered") {
 		t.Errorf("in-flight mute not failed:\n%s", s)
+	}
+}
+
+// drop is a batch after the link went down (and, with Live, came back
+// before the batch): what was in flight will get no answer.
+func (h *modHarness) drop(now relayclient.LinkState) {
+	h.drops++
+	msg := fixture().msg(now)
+	msg.Events, msg.Drops, msg.Role = nil, h.drops, events.RoleModerator
+	h.update(msg)
+}
+
+// A drop in the middle of a bulk job fails what it had not finished and
+// leaves the outbox empty: the next action goes out at once.
+func TestLinkDropMidBulkLeavesTheOutboxUsable(t *testing.T) {
+	h := newModHarness(t)
+	h.press("D")
+	h.later()
+	h.press("y")
+	sent := len(h.out.sent)
+	if sent == 0 || sent >= 37 {
+		t.Fatalf("sent %d of 37 before the drop", sent)
+	}
+	h.answer(true, "", h.out.sent[0].ID)
+	h.drop(relayclient.Live) // down and up again between two batches
+	if n := len(h.m.mod.inFlight) + len(h.m.mod.queue); n != 0 {
+		t.Fatalf("%d commands still in flight or queued after the drop", n)
+	}
+	if s := h.screen(); !strings.Contains(s, "✗ disconnected 1 of 37; 36 failed") {
+		t.Errorf("the job's end:\n%s", s)
+	}
+	if len(h.out.sent) != sent+1 {
+		// The answer above let one more out; nothing after the drop.
+		t.Fatalf("sent %d after the drop, want %d", len(h.out.sent), sent+1)
+	}
+	h.openTownHall()
+	h.press("tab", "m")
+	if last := h.out.sent[len(h.out.sent)-1]; last.Action != events.ActionMute {
+		t.Fatalf("the next action was not sent: last %+v", last)
+	}
+}
+
+// An answer in the batch that also reports the drop still counts.
+func TestAnswerBeforeTheDropCounts(t *testing.T) {
+	h := newModHarness(t)
+	h.openTownHall()
+	h.press("tab", "m")
+	h.drops++
+	msg := fixture().msg(relayclient.Reconnecting)
+	msg.Events, msg.Drops = nil, h.drops
+	msg.Results = []events.Result{{Type: events.FrameResult, ID: h.out.sent[0].ID, OK: true}}
+	h.update(msg)
+	if s := h.screen(); !strings.Contains(s, "✓ muted") {
+		t.Errorf("the answer was lost to the drop:\n%s", s)
+	}
+}
+
+// The footer shows what happened last, even while another job waits.
+func TestFooterShowsTheLatestWhileAJobWaits(t *testing.T) {
+	h := newModHarness(t)
+	h.openTownHall()
+	h.press("tab", "j", "u") // unpublish: waits for its stream up to 15 s
+	h.answer(true, "", h.out.sent[0].ID)
+	h.now = h.now.Add(time.Second)
+	h.press("j", "m") // mute another stream, which fails
+	h.answer(false, "mute: the stream is not in the session", h.out.sent[1].ID)
+	if s := h.screen(); !strings.Contains(s, "✗ mute") || !strings.Contains(s, "(+1 pending)") {
+		t.Errorf("the failure is hidden by the pending unpublish:\n%s", s)
+	}
+	h.now = h.now.Add(time.Second)
+	h.press("y")
+	if s := h.screen(); !strings.Contains(s, "copied stream id") {
+		t.Errorf("the copy line is hidden:\n%s", s)
+	}
+}
+
+// The unpublish offer does not open while the moderator types into a
+// form: its keys (m, d) would answer it.
+func TestUnpublishOfferWaitsForTheForm(t *testing.T) {
+	h := newModHarness(t)
+	h.openTownHall()
+	h.press("tab", "j", "u")
+	h.answer(true, "", h.out.sent[0].ID)
+	h.press("tab", "tab", "s") // the signal form, on the connections pane
+	h.now = h.now.Add(unpublishWait + time.Second)
+	h.update(tickMsg(h.now))
+	if h.m.ask != nil {
+		t.Fatal("the offer opened over the form")
+	}
+	h.press("tab")
+	h.typeText("remember to mute")
+	if len(h.out.sent) != 1 || h.m.form == nil {
+		t.Fatalf("typing answered something: sent %+v", h.out.sent)
+	}
+	h.press("esc")
+	h.update(tickMsg(h.now))
+	if h.m.ask == nil {
+		t.Fatalf("no offer once the form closed:\n%s", h.screen())
 	}
 }
 
@@ -326,7 +425,7 @@ func TestUnpublishWaitsForTheStreamThenOffers(t *testing.T) {
 		t.Fatalf("sent %+v", h.out.sent)
 	}
 	h.answer(true, "", h.out.sent[0].ID)
-	if s := h.screen(); !strings.Contains(s, "asked Ravi Shah to unpublish") || !strings.Contains(s, "waiting for the stream to end") {
+	if s := h.screen(); !strings.Contains(s, "asked the publisher to stop camera “Ravi Shah” of Ravi Shah") || !strings.Contains(s, "waiting for the stream to end") {
 		t.Fatalf("not pending after the relay's ok:\n%s", s)
 	}
 	// The stream stays: after the wait, the console offers mute or disconnect.
@@ -340,7 +439,7 @@ func TestUnpublishWaitsForTheStreamThenOffers(t *testing.T) {
 	}
 	h.later()
 	h.press("d") // disconnect: still asks (y/N)
-	if h.m.ask == nil || !strings.Contains(h.m.ask.question, "Disconnect Ravi Shah") {
+	if h.m.ask == nil || !strings.Contains(h.m.ask.question, "Disconnect Ravi Shah (…anel-0000) from session Dana Okafor (") {
 		t.Fatalf("d in the offer: %+v", h.m.ask)
 	}
 	h.later()
@@ -357,7 +456,7 @@ func TestUnpublishWaitsForTheStreamThenOffers(t *testing.T) {
 	b := fixture()
 	b.unpublish(townHall, "s-cam-panel0", "Ravi Shah", events.ReasonForceUnpublished, 0)
 	h2.update(b.msg(relayclient.Live))
-	if s := h2.screen(); !strings.Contains(s, "✓ unpublished camera") {
+	if s := h2.screen(); !strings.Contains(s, "✓ unpublished camera “Ravi Shah” of Ravi Shah (…am-panel0)") {
 		t.Errorf("not confirmed:\n%s", s)
 	}
 }
@@ -509,5 +608,27 @@ func TestTokenIsAdminsAndShownWhole(t *testing.T) {
 	h.press("esc")
 	if h.m.shown != nil {
 		t.Fatal("esc did not close the token")
+	}
+}
+
+// m with marked people mutes everything they publish.
+func TestMuteMarkedConnections(t *testing.T) {
+	h := newModHarness(t)
+	h.openTownHall()
+	h.press("space", "space") // Dana (2 streams) and Ravi (1)
+	h.press("m")
+	var got []string
+	for _, c := range h.out.sent {
+		if c.Action != events.ActionMute {
+			t.Fatalf("sent %+v", c)
+		}
+		got = append(got, c.Stream)
+	}
+	slices.Sort(got)
+	if strings.Join(got, ",") != "s-cam-host,s-cam-panel0,s-scr-host2" {
+		t.Fatalf("muted %v", got)
+	}
+	if s := h.screen(); !strings.Contains(s, "the streams of 2 marked connections") {
+		t.Errorf("line:\n%s", s)
 	}
 }

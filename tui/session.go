@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -214,6 +215,17 @@ func (v *sessionView) selectedStream() (*streamRow, bool) {
 		return &v.streams[v.streamShown[c]], true
 	}
 	return nil, false
+}
+
+// streamsOf lists the streams the given connections publish.
+func (v *sessionView) streamsOf(conns []string) []string {
+	var ids []string
+	for i := range v.streams {
+		if v.streams[i].conn != "" && slices.Contains(conns, v.streams[i].conn) {
+			ids = append(ids, v.streams[i].id)
+		}
+	}
+	return ids
 }
 
 // selectedStreams is what m mutes without marks: the selected stream, or
