@@ -285,7 +285,7 @@ func (m *Model) unpublish() tea.Cmd {
 			}
 		}
 	}
-	w := &unpublishWatch{session: t.id, sessionName: t.name(), stream: r.id, streamLabel: streamName(r), conn: r.conn, connLabel: pub}
+	w := &unpublishWatch{session: t.id, sessionName: t.name(), stream: r.id, streamLabel: streamName(r), connLabel: pub}
 	return m.start(&job{verb: "unpublish", past: "asked to unpublish", what: streamName(r), unpublish: w},
 		events.Command{Action: events.ActionUnpublish, Session: t.id, Stream: r.id})
 }

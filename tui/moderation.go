@@ -61,7 +61,7 @@ type job struct {
 type unpublishWatch struct {
 	session, stream, streamLabel string
 	sessionName                  string    // "session Town hall (…)"
-	conn, connLabel              string    // the publisher, "Alice (…3f9a1c)"
+	connLabel                    string    // the publisher, "Alice (…3f9a1c)"
 	since                        time.Time // relay confirmed the request
 	waiting                      bool
 }
