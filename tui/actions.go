@@ -147,7 +147,7 @@ func (m *Model) disconnect() tea.Cmd {
 	q := "Disconnect " + what + " from " + t.name() + hiddenNote(hidden) + "?"
 	m.confirm(q, func(m *Model) tea.Cmd {
 		m.session.clearMarks()
-		return m.start(&job{verb: "disconnect", past: "disconnected", what: what}, disconnectCmds(t.id, ids)...)
+		return m.start(&job{words: wordsDisconnect, what: what}, disconnectCmds(t.id, ids)...)
 	})
 	return nil
 }
@@ -171,7 +171,7 @@ func (m *Model) clearSession() tea.Cmd {
 	}
 	what := plural(len(ids), "connection")
 	m.confirm(fmt.Sprintf("Disconnect everyone — all %s — from %s?", what, t.name()), func(m *Model) tea.Cmd {
-		return m.start(&job{verb: "disconnect", past: "disconnected", what: "all " + what + " from " + t.name()}, disconnectCmds(t.id, ids)...)
+		return m.start(&job{words: wordsDisconnect, what: "all " + what + " from " + t.name()}, disconnectCmds(t.id, ids)...)
 	})
 	return nil
 }
@@ -219,7 +219,7 @@ func (m *Model) mute() tea.Cmd {
 	for i, id := range ids {
 		cmds[i] = events.Command{Action: events.ActionMute, Session: t.id, Stream: id}
 	}
-	return m.start(&job{verb: "mute", past: "muted", what: what}, cmds...)
+	return m.start(&job{words: wordsMute, what: what}, cmds...)
 }
 
 // muteAll mutes every stream in the session, now and later, but the
@@ -244,7 +244,7 @@ func (m *Model) muteAll() tea.Cmd {
 	}
 	params, _ := json.Marshal(map[string]any{"except": except})
 	m.confirm(q, func(m *Model) tea.Cmd {
-		return m.start(&job{verb: "mute all in", past: "muted all in", what: t.name()},
+		return m.start(&job{words: wordsMuteAll, what: t.name()},
 			events.Command{Action: events.ActionMuteAll, Session: t.id, Params: params})
 	})
 	return nil
@@ -257,7 +257,7 @@ func (m *Model) muteAllOff() tea.Cmd {
 	if !ok || !m.ready("end mute-all") {
 		return nil
 	}
-	return m.start(&job{verb: "end mute-all in", past: "ended mute-all in", what: t.name() + " — streams already muted stay muted (the service has no unmute)"},
+	return m.start(&job{words: wordsMuteAllOff, what: t.name() + " — streams already muted stay muted (the service has no unmute)"},
 		events.Command{Action: events.ActionMuteAllOff, Session: t.id})
 }
 
@@ -286,7 +286,7 @@ func (m *Model) unpublish() tea.Cmd {
 		}
 	}
 	w := &unpublishWatch{session: t.id, sessionName: t.name(), stream: r.id, streamLabel: streamName(r), connLabel: pub}
-	return m.start(&job{verb: "unpublish", past: "asked to unpublish", what: streamName(r), unpublish: w},
+	return m.start(&job{words: wordsUnpublish, what: streamName(r), unpublish: w},
 		events.Command{Action: events.ActionUnpublish, Session: t.id, Stream: r.id})
 }
 
@@ -298,11 +298,12 @@ func (m *Model) offerAfterUnpublish(w *unpublishWatch) {
 			if !m.ready("mute") {
 				return nil
 			}
-			return m.start(&job{verb: "mute", past: "muted", what: w.streamLabel},
+			return m.start(&job{words: wordsMute, what: w.streamLabel},
 				events.Command{Action: events.ActionMute, Session: w.session, Stream: w.stream})
 		}},
 		askOption{key: "d", label: "disconnect " + w.connLabel, run: func(m *Model) tea.Cmd {
-			conn := m.streamConn(w.session, w.stream)
+			st, _ := m.liveStream(w.session, w.stream)
+			conn := st.ConnectionID
 			if conn == "" {
 				m.say(noticeInfo, w.streamLabel+" has ended meanwhile, or its publisher is unknown")
 				return nil
@@ -311,24 +312,11 @@ func (m *Model) offerAfterUnpublish(w *unpublishWatch) {
 				return nil
 			}
 			m.confirm("Disconnect "+w.connLabel+" from "+w.sessionName+"?", func(m *Model) tea.Cmd {
-				return m.start(&job{verb: "disconnect", past: "disconnected", what: w.connLabel}, disconnectCmds(w.session, []string{conn})...)
+				return m.start(&job{words: wordsDisconnect, what: w.connLabel}, disconnectCmds(w.session, []string{conn})...)
 			})
 			return nil
 		}},
 	)
-}
-
-func (m *Model) streamConn(session, stream string) string {
-	i, ok := findSession(m.all, session)
-	if !ok {
-		return ""
-	}
-	for _, st := range m.all[i].Streams {
-		if st.ID == stream {
-			return st.ConnectionID
-		}
-	}
-	return ""
 }
 
 // record stops the running recording (asks) or starts one.
@@ -365,7 +353,7 @@ func (m *Model) record() tea.Cmd {
 			params, _ = json.Marshal(map[string]string{"archive": rec.ID})
 		}
 		m.confirm(q, func(m *Model) tea.Cmd {
-			return m.start(&job{verb: "stop recording", past: "stopped recording", what: t.name()},
+			return m.start(&job{words: wordsStopRec, what: t.name()},
 				events.Command{Action: events.ActionArchiveStop, Session: t.id, Params: params})
 		})
 		return nil

@@ -32,13 +32,7 @@ func BenchmarkConnectionsViewBatch(b *testing.B) {
 	m := connectionsModel(b, "connections")
 	st := townHallState(10_000)
 	msgs := [2][]events.Session{st.Sessions(), st.Sessions()}
-	b.ReportAllocs()
-	b.ResetTimer()
-	i := 0
-	for b.Loop() {
-		m.conns.set(msgs[i%2], m.names)
-		i++
-	}
+	benchConnsSet(b, &m, msgs)
 }
 
 // The same with a filter typed: every row's search text is matched too.
@@ -48,13 +42,7 @@ func BenchmarkConnectionsViewBatchFiltered(b *testing.B) {
 	m = typeText(m, "attendee 09")
 	st := townHallState(10_000)
 	msgs := [2][]events.Session{st.Sessions(), st.Sessions()}
-	b.ReportAllocs()
-	b.ResetTimer()
-	i := 0
-	for b.Loop() {
-		m.conns.set(msgs[i%2], m.names)
-		i++
-	}
+	benchConnsSet(b, &m, msgs)
 }
 
 // A batch in which only a small session changed: the town hall's rows
@@ -69,13 +57,7 @@ func BenchmarkConnectionsViewBatchSmallChange(b *testing.B) {
 	for i := range msgs {
 		msgs[i][small], _ = st.Session(base[small].ID) // a new value, as the feed makes
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	i := 0
-	for b.Loop() {
-		m.conns.set(msgs[i%2], m.names)
-		i++
-	}
+	benchConnsSet(b, &m, msgs)
 }
 
 // The whole Update of a batch, every view's rows included, while the
@@ -114,5 +96,17 @@ func BenchmarkViewStreams(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		_ = m.View()
+	}
+}
+
+// benchConnsSet rebuilds the :connections rows from the two pictures in
+// turn, as consecutive batches hand them over.
+func benchConnsSet(b *testing.B, m *Model, msgs [2][]events.Session) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		m.conns.set(msgs[i%2], m.names)
+		i++
 	}
 }

@@ -90,7 +90,7 @@ func (m *Model) signal() tea.Cmd {
 		if usedMarks {
 			m.session.clearMarks()
 		}
-		return m.start(&job{verb: "signal", past: "signalled", what: what}, cmds...), nil
+		return m.start(&job{words: wordsSignal, what: what}, cmds...), nil
 	}}
 	return nil
 }
@@ -105,7 +105,7 @@ func (m *Model) startRecording(t target) tea.Cmd {
 		if !m.ready("start recording") {
 			return nil, errLinkDown
 		}
-		return m.start(&job{verb: "start recording", past: "started recording", what: t.name()},
+		return m.start(&job{words: wordsStartRec, what: t.name()},
 			events.Command{Action: events.ActionArchiveStart, Session: t.id, Params: params}), nil
 	}}
 	return nil
@@ -125,7 +125,7 @@ func (m *Model) token() tea.Cmd {
 		if !m.ready("mint a token") {
 			return nil, errLinkDown
 		}
-		j := &job{verb: "mint a token for", past: "minted a token for", what: t.name()}
+		j := &job{words: wordsToken, what: t.name()}
 		j.onOK = func(m *Model, data json.RawMessage) tea.Cmd {
 			var out struct {
 				Token     string `json:"token"`

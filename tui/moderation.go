@@ -41,7 +41,7 @@ const (
 
 // job is one moderator action and its commands' outcome.
 type job struct {
-	verb, past string // "disconnect", "disconnected"
+	words
 	what       string // "Alice (…abc123)", "5 connections"
 	total      int
 	ok, failed int
@@ -74,7 +74,7 @@ func (j *job) line() (string, noticeKind) {
 	case j.unpublish != nil && j.unpublish.waiting && !j.finished:
 		return "⋯ asked the publisher to stop " + j.unpublish.streamLabel + " — waiting for the stream to end", noticePending
 	case !j.done():
-		s := "⋯ " + ing(j.verb) + " " + j.what
+		s := "⋯ " + j.doing + " " + j.what
 		if j.total > 1 {
 			s += fmt.Sprintf(" — %d/%d", j.ok+j.failed, j.total)
 		}
@@ -87,24 +87,22 @@ func (j *job) line() (string, noticeKind) {
 	return fmt.Sprintf("✗ %s %d of %d; %d failed: %s", j.past, j.ok, j.total, j.failed, j.firstErr), noticeFailed
 }
 
-func ing(verb string) string {
-	switch verb {
-	case "stop recording":
-		return "stopping the recording of"
-	case "start recording":
-		return "starting to record"
-	case "mute all in":
-		return "muting all in"
-	case "end mute-all in":
-		return "ending mute-all in"
-	case "mint a token for":
-		return "minting a token for"
-	}
-	if n := len(verb); n > 1 && verb[n-1] == 'e' {
-		return verb[:n-1] + "ing"
-	}
-	return verb + "ing"
-}
+// words say an action in the footer: what it does, while it is at it,
+// and once done ("disconnect Ana", "disconnecting Ana", "disconnected Ana").
+type words struct{ verb, doing, past string }
+
+// The footer's words for each action.
+var (
+	wordsDisconnect = words{"disconnect", "disconnecting", "disconnected"}
+	wordsMute       = words{"mute", "muting", "muted"}
+	wordsMuteAll    = words{"mute all in", "muting all in", "muted all in"}
+	wordsMuteAllOff = words{"end mute-all in", "ending mute-all in", "ended mute-all in"}
+	wordsUnpublish  = words{"unpublish", "asking to unpublish", "asked to unpublish"}
+	wordsStopRec    = words{"stop recording", "stopping the recording of", "stopped recording"}
+	wordsStartRec   = words{"start recording", "starting to record", "started recording"}
+	wordsSignal     = words{"signal", "signalling", "signalled"}
+	wordsToken      = words{"mint a token for", "minting a token for", "minted a token for"}
+)
 
 type noticeKind int
 
@@ -307,7 +305,7 @@ func (m *Model) watchUnpublish() {
 		if w == nil || !w.waiting || j.finished {
 			continue
 		}
-		if !m.streamLive(w.session, w.stream) {
+		if _, live := m.liveStream(w.session, w.stream); !live {
 			w.waiting, j.finished, j.touched = false, true, now
 			j.past, j.what = "unpublished", w.streamLabel
 			continue
@@ -324,17 +322,16 @@ func (m *Model) watchUnpublish() {
 	}
 }
 
-func (m *Model) streamLive(session, stream string) bool {
-	i, ok := findSession(m.all, session)
-	if !ok {
-		return false
-	}
-	for _, st := range m.all[i].Streams {
-		if st.ID == stream {
-			return true
+// liveStream finds a live stream in the latest picture.
+func (m *Model) liveStream(session, stream string) (events.StreamState, bool) {
+	if i, ok := findSession(m.all, session); ok {
+		for _, st := range m.all[i].Streams {
+			if st.ID == stream {
+				return st, true
+			}
 		}
 	}
-	return false
+	return events.StreamState{}, false
 }
 
 // pending counts the jobs still waiting for the relay (or a stream).

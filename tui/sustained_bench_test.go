@@ -415,18 +415,13 @@ func checkSustained(tb testing.TB, res sustainedResult) {
 }
 
 // Every frame of a town hall mix, fed as fast as the producer can, reaches
-// the model in order: a functional check of the benchmark's pipeline (it
-// measures nothing).
+// the model: its picture ends as the Mirror's (a functional check of the
+// benchmark's pipeline; it measures nothing).
 func TestSustainedPipelineDelivers(t *testing.T) {
 	hello, snap, frames := mixFrames(2_000, 50, 3_000)
 	for _, inside := range []bool{false, true} {
 		res := runSustained(t, sustainedConfig{interval: 5 * time.Millisecond, inside: inside}, hello, snap, frames)
 		checkSustained(t, res)
-		for i, r := range res.rendered {
-			if r < res.handoff[i] {
-				t.Fatalf("frame %d rendered at %v before its handoff at %v", i, r, res.handoff[i])
-			}
-		}
 	}
 }
 
