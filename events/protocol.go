@@ -9,6 +9,9 @@ import (
 // frames over a WebSocket at GET /v1/stream?since=<seq>&epoch=<epoch>.
 // Fields may be added; none is ever renamed.
 
+// StreamPath is where a relay serves the stream.
+const StreamPath = "/v1/stream"
+
 // Frame types.
 const (
 	FrameHello    = "hello"

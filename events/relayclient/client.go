@@ -332,8 +332,22 @@ func streamURL(cfg Config) (string, error) {
 	if err != nil {
 		return "", &DialError{Status: http.StatusBadRequest, Message: "relay URL: " + err.Error()}
 	}
-	if u.Scheme != "ws" && u.Scheme != "wss" {
-		return "", &DialError{Status: http.StatusBadRequest, Message: fmt.Sprintf("relay URL: expected ws:// or wss://, got %q", u.Scheme+"://")}
+	// What people paste: the relay's address as printed for callbacks
+	// (http://…) or without the path. Both can only mean the stream.
+	switch u.Scheme {
+	case "ws", "wss":
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	default:
+		return "", &DialError{Status: http.StatusBadRequest, Message: fmt.Sprintf("relay URL %q: expected ws://HOST/v1/stream or wss://HOST/v1/stream", cfg.URL)}
+	}
+	if u.Host == "" {
+		return "", &DialError{Status: http.StatusBadRequest, Message: fmt.Sprintf("relay URL %q: no host: expected ws://HOST/v1/stream", cfg.URL)}
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = events.StreamPath
 	}
 	q := u.Query()
 	q.Del("since")

@@ -827,3 +827,29 @@ func TestParseFrameEitherWay(t *testing.T) {
 		t.Errorf("unknown frame type: %+v, %v", f, err)
 	}
 }
+
+// TestDialAcceptsTheRelayAddressAsPeoplePasteIt: the relay prints its
+// callback URLs as http:// and people drop the path; those can only mean
+// the stream, while a scheme that is not a relay's is refused by name.
+func TestDialAcceptsTheRelayAddressAsPeoplePasteIt(t *testing.T) {
+	r := startRealRelay(t, t.TempDir(), "127.0.0.1:0", "")
+	tok := token(t, "alice", events.RoleViewer)
+	for _, u := range []string{"ws://" + r.addr, "ws://" + r.addr + "/", "http://" + r.addr, r.url()} {
+		c, err := relayclient.Dial(t.Context(), relayclient.Config{URL: u, Token: tok})
+		if err != nil {
+			t.Errorf("Dial(%q) = %v, want the relay's hello", u, err)
+			continue
+		}
+		if h := c.Hello(); h.Name != "alice" {
+			t.Errorf("Dial(%q): hello names %q, want alice", u, h.Name)
+		}
+		c.Close()
+	}
+	for _, u := range []string{"ftp://" + r.addr + "/v1/stream", "ws:///v1/stream"} {
+		_, err := relayclient.Dial(t.Context(), relayclient.Config{URL: u, Token: tok})
+		var de *relayclient.DialError
+		if !errors.As(err, &de) || de.Status != http.StatusBadRequest || !strings.Contains(err.Error(), "ws://HOST/v1/stream") {
+			t.Errorf("Dial(%q) = %v, want a 400 DialError showing the expected form", u, err)
+		}
+	}
+}

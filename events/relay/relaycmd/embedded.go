@@ -81,7 +81,7 @@ func StartEmbedded(ctx context.Context, rc RelayConfig, client *opentok.Client) 
 	dial, callbackHost := hostsOf(ln.Addr().(*net.TCPAddr))
 	relayCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e := &Embedded{
-		StreamURL:   "ws://" + dial + "/v1/stream",
+		StreamURL:   "ws://" + dial + events.StreamPath,
 		CallbackURL: "http://" + callbackHost + "/v1/callbacks/session",
 		Token:       token,
 		WatchOnly:   client == nil,

@@ -331,7 +331,7 @@ func eventsCmd(env Env) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&url, "relay", "", "relay stream URL, ws(s)://HOST/v1/stream (default console.relay)")
+	f.StringVar(&url, "relay", "", "relay stream URL, ws(s)://HOST/v1/stream; a bare ws(s):// or http(s):// address means its stream (default console.relay)")
 	f.StringVar(&token, "token", "", "console token (default console.token)")
 	f.Uint64Var(&since, "since", 0, "resume after this sequence number instead of starting with a snapshot")
 	return cmd
