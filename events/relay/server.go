@@ -127,7 +127,9 @@ func (s *Server) routes() http.Handler {
 	for _, g := range events.Groups() {
 		mux.Handle("/v1/callbacks/"+string(g), s.receiver.Handler(g))
 	}
-	mux.Handle("GET /v1/stream", s.hub.ServeWS(s.authenticate))
+	mux.Handle("GET /v1/stream", s.hub.ServeWS(func(r *http.Request) (Claims, error) {
+		return authenticateStream(s.cfg.Secret, r, time.Now())
+	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, http.StatusOK, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.hub.Ready() {
@@ -152,7 +154,9 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
-// authenticate checks a console's bearer token.
+// authenticate checks a console's bearer token on a plain request
+// (/metrics): Authorization only, as the subprotocol token is the
+// WebSocket handshake's alone (authenticateStream).
 func (s *Server) authenticate(r *http.Request) (Claims, error) {
 	raw := BearerToken(r)
 	if raw == "" {
