@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +22,7 @@ import (
 	"github.com/gavelhq/gavel/events/relayclient"
 	"github.com/gavelhq/gavel/opentok"
 	"github.com/gavelhq/gavel/opentok/opentoktest"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 const relaySecret = "relay-secret-0123456789abcdef0123456789"
@@ -198,26 +202,8 @@ func TestRelayCommandServes(t *testing.T) {
 
 	env := map[string]string{"HOME": t.TempDir(), "GAVEL_RELAY_SECRET": relaySecret,
 		"GAVEL_API_KEY": opentoktest.DefaultAPIKey, "GAVEL_API_SECRET": opentoktest.DefaultAPISecret, "GAVEL_API_URL": emu.URL}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out := &lineWriter{lines: make(chan string, 16)}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"relay", "--listen", "127.0.0.1:0", "--data", t.TempDir()}, strings.NewReader(""), out, io.Discard,
-			func(k string) string { return env[k] })
-	}()
-	var addr string
-	select {
-	case l := <-out.lines:
-		var ok bool
-		if addr, ok = strings.CutPrefix(l, "relay listening on "); !ok {
-			t.Fatalf("first line %q", l)
-		}
-	case code := <-done:
-		t.Fatalf("gavel relay exited %d before listening", code)
-	case <-time.After(15 * time.Second):
-		t.Fatal("gavel relay never said where it listens")
-	}
+	rc := startRelayCommand(t, env, io.Discard)
+	addr := rc.addr
 	base := "http://" + addr
 
 	get := func(path string) int {
@@ -289,13 +275,174 @@ func TestRelayCommandServes(t *testing.T) {
 		t.Errorf("alice received %+v", got)
 	}
 
-	cancel()
+	rc.stop(t)
+}
+
+// relayCommand is `gavel relay` running in-process on a free loopback
+// port, as an operator starts it.
+type relayCommand struct {
+	addr   string // where it listens, as it printed
+	cancel context.CancelFunc
+	done   chan int
+}
+
+// startRelayCommand runs `gavel relay` with env (and a fresh data
+// directory) until it says where it listens; its logs go to stderr.
+func startRelayCommand(t *testing.T, env map[string]string, stderr io.Writer) *relayCommand {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	out := &lineWriter{lines: make(chan string, 16)}
+	rc := &relayCommand{cancel: cancel, done: make(chan int, 1)}
+	go func() {
+		rc.done <- run(ctx, []string{"relay", "--listen", "127.0.0.1:0", "--data", t.TempDir()}, strings.NewReader(""), out, stderr,
+			func(k string) string { return env[k] })
+	}()
 	select {
-	case code := <-done:
+	case l := <-out.lines:
+		var ok bool
+		if rc.addr, ok = strings.CutPrefix(l, "relay listening on "); !ok {
+			t.Fatalf("first line %q", l)
+		}
+	case code := <-rc.done:
+		t.Fatalf("gavel relay exited %d before listening", code)
+	case <-time.After(15 * time.Second):
+		t.Fatal("gavel relay never said where it listens")
+	}
+	return rc
+}
+
+// stop interrupts the relay and fails unless it exits 0 in time.
+func (rc *relayCommand) stop(t *testing.T) {
+	t.Helper()
+	rc.cancel()
+	select {
+	case code := <-rc.done:
 		if code != 0 {
 			t.Errorf("gavel relay exited %d after an interrupt", code)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("gavel relay did not stop")
+	}
+}
+
+// TestRelaySignatureSecretsConfig: [relay.signature_secrets] and
+// GAVEL_SIGNATURE_SECRET_<GROUP> give groups their own callback secrets,
+// the environment winning over the file; a key that is no callback group
+// stops `gavel relay` and plain `gavel` at start with exit 2, naming the
+// key and the groups, and quoting no secret.
+func TestRelaySignatureSecretsConfig(t *testing.T) {
+	file := writeConfig(t, "[relay]\nsignature_secret = \"default-s3cr3t\"\n[relay.signature_secrets]\narchive = \"file-archive-s3cr3t\"\ncaptions = \"file-captions-s3cr3t\"\n")
+	env := map[string]string{"HOME": t.TempDir(),
+		"GAVEL_SIGNATURE_SECRET_ARCHIVE":  "env-archive-s3cr3t",
+		"GAVEL_SIGNATURE_SECRET_SIP":      "env-sip-s3cr3t",
+		"GAVEL_SIGNATURE_SECRET_ARCHIVES": "not-a-group-s3cr3t", // not a group: never looked up
+	}
+	cfg, err := loadConfig(file, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"archive": "env-archive-s3cr3t", "captions": "file-captions-s3cr3t", "sip": "env-sip-s3cr3t"}
+	if cfg.Relay.SignatureSecret != "default-s3cr3t" || fmt.Sprint(cfg.Relay.SignatureSecrets) != fmt.Sprint(want) {
+		t.Errorf("signature_secret %q, signature_secrets %v; want default-s3cr3t and %v", cfg.Relay.SignatureSecret, cfg.Relay.SignatureSecrets, want)
+	}
+	// The environment alone, with no file, is enough too.
+	envOnly := map[string]string{"HOME": t.TempDir(), "GAVEL_SIGNATURE_SECRET_RENDER": "r"}
+	cfg, err = loadConfig("", func(k string) string { return envOnly[k] })
+	if err != nil || fmt.Sprint(cfg.Relay.SignatureSecrets) != "map[render:r]" {
+		t.Errorf("environment only: %v %v", cfg.Relay.SignatureSecrets, err)
+	}
+
+	for _, c := range []struct{ name, file, want string }{
+		{"unknown group", "[relay.signature_secrets]\narchives = \"typo-s3cr3t\"\n",
+			"config: relay.signature_secrets.archives: no such callback group; expected one of session, archive, broadcast, sip, render, captions"},
+		{"empty secret", "[relay.signature_secrets]\nsession = \"\"\n",
+			"config: relay.signature_secrets.session: empty; leave the key out to use signature_secret"},
+	} {
+		file := writeConfig(t, "[relay]\nlisten = \"127.0.0.1:0\"\n"+c.file)
+		for _, args := range [][]string{{"relay"}, {}} {
+			env := map[string]string{"HOME": t.TempDir(), "XDG_STATE_HOME": t.TempDir(), "GAVEL_RELAY_SECRET": relaySecret}
+			code, out, errOut := gavel(t, env, "", append([]string{"--config", file}, args...)...)
+			if code != 2 || !strings.Contains(errOut, c.want) || out != "" {
+				t.Errorf("%s: gavel %v: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.name, args, code, out, errOut, c.want)
+			}
+			if strings.Contains(errOut, "s3cr3t") {
+				t.Errorf("%s: the error quotes the secret: %s", c.name, errOut)
+			}
+		}
+	}
+}
+
+// signedCallback signs body as Vonage's secure callbacks are signed.
+func signedCallback(t *testing.T, secret string, body []byte) string {
+	t.Helper()
+	sum := sha256.Sum256(body)
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"iss": "Vonage", "iat": time.Now().Unix(), "jti": "j-" + strconv.FormatInt(time.Now().UnixNano(), 10),
+		"payload_hash": hex.EncodeToString(sum[:]),
+	}).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + tok
+}
+
+// TestRelayCommandPerGroupSecrets runs `gavel relay` with a default
+// signature secret and the archive group's own from the environment: the
+// archive URL takes callbacks signed with the archive secret only, the
+// session URL with the default only, and the log says which group uses
+// which kind of secret without ever printing one.
+func TestRelayCommandPerGroupSecrets(t *testing.T) {
+	const defaultSecret, archiveSecret = "default-callback-s3cr3t", "archive-callback-s3cr3t"
+	env := map[string]string{"HOME": t.TempDir(), "GAVEL_RELAY_SECRET": relaySecret,
+		"GAVEL_SIGNATURE_SECRET": defaultSecret, "GAVEL_SIGNATURE_SECRET_ARCHIVE": archiveSecret}
+	logs := &lineWriter{lines: make(chan string, 64)}
+	rc := startRelayCommand(t, env, logs)
+	post := func(group string, body []byte, auth string) int {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+rc.addr+"/v1/callbacks/"+group, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", auth)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	archive := []byte(`{"id":"b40ef09b-3811-4726-b508-e58a7e2bd8a6","event":"archive","createdAt":1470257688000,"updatedAt":1470257688000,"partnerId":123456,"sessionId":"2_MX4xMzExMjU3MX5-MTQ3MDI1NzY3OTkxOH45QXRr","status":"started"}`)
+	session := []byte(docConnectionCreated)
+	for _, c := range []struct {
+		name, group string
+		body        []byte
+		secret      string
+		want        int
+	}{
+		{"archive, archive secret", "archive", archive, archiveSecret, http.StatusOK},
+		{"archive, default secret", "archive", archive, defaultSecret, http.StatusUnauthorized},
+		{"session, archive secret", "session", session, archiveSecret, http.StatusUnauthorized},
+		{"session, default secret", "session", session, defaultSecret, http.StatusOK},
+	} {
+		if got := post(c.group, c.body, signedCallback(t, c.secret, c.body)); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+	rc.stop(t)
+	close(logs.lines)
+	var signatures map[string]any
+	for line := range logs.lines {
+		if strings.Contains(line, "s3cr3t") {
+			t.Errorf("a log line holds a secret: %s", line)
+		}
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "callback signatures" {
+			signatures = m
+		}
+	}
+	if fmt.Sprint(signatures["verified"]) != "[session archive broadcast sip render captions]" ||
+		fmt.Sprint(signatures["own_secret"]) != "[archive]" || fmt.Sprint(signatures["unverified"]) != "[]" {
+		t.Errorf("callback signatures line %v", signatures)
 	}
 }

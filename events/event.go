@@ -45,6 +45,13 @@ const (
 	GroupCaptions  Group = "captions"
 )
 
+// Groups lists every callback group, in the order the docs name them: the
+// URLs a relay mounts and the keys its per-group settings may use. A new
+// slice each call, so no caller can change another's.
+func Groups() []Group {
+	return []Group{GroupSession, GroupArchive, GroupBroadcast, GroupSIP, GroupRender, GroupCaptions}
+}
+
 // Reasons the service gives for destroyed connections and streams, and the
 // one gavel's reconcile adds for a connection or stream that vanished unseen.
 const (

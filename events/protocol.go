@@ -1,12 +1,14 @@
 package events
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"time"
 )
 
 // Wire protocol v1 between relay and console (docs/protocol.md): JSON text
-// frames over a WebSocket at GET /v1/stream?since=<seq>&epoch=<epoch>.
+// frames over a WebSocket at GET /v1/stream?since=<seq>&epoch=<epoch>,
+// subprotocol StreamProtocol when the console asks for one.
 // Fields may be added; none is ever renamed.
 
 // StreamPath is where a relay serves the stream.
@@ -27,6 +29,28 @@ const (
 	SourceCallback  = "callback"  // POSTed by the Video API
 	SourceReconcile = "reconcile" // synthesised by the relay from the REST lists
 )
+
+// WebSocket subprotocols of GET /v1/stream. A browser cannot set
+// Authorization on a WebSocket, so it carries its console token in
+// Sec-WebSocket-Protocol instead (the Kubernetes convention), as
+// TokenProtocol(token) alongside StreamProtocol, which the relay echoes.
+// The token protocol is never echoed: a response header is one more place
+// a credential would be logged.
+const (
+	// StreamProtocol names wire protocol v1; the relay selects it whenever
+	// a console offers it.
+	StreamProtocol = "gavel.v1"
+	// TokenProtocolPrefix starts the protocol that carries a console token:
+	// the prefix, then the token in base64url without padding ("=" is not
+	// allowed in a protocol name).
+	TokenProtocolPrefix = "base64url.bearer.authorization.gavel."
+)
+
+// TokenProtocol is the subprotocol that carries token, to offer after
+// StreamProtocol.
+func TokenProtocol(token string) string {
+	return TokenProtocolPrefix + base64.RawURLEncoding.EncodeToString([]byte(token))
+}
 
 // Close code and reason prefix for a console that fell behind; it
 // reconnects with since=<seq>.

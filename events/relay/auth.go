@@ -2,6 +2,7 @@ package relay
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,8 +17,10 @@ import (
 // Console tokens are HS256 JWTs signed with the relay's secret. They are
 // minted by `gavel relay token` (an operator who holds the secret) and
 // presented by consoles in `Authorization: Bearer` when they open the
-// stream. The relay needs no user database: the token says who the console
-// is (sub, which the audit trail names) and what it may do (role).
+// stream, or by a browser, which cannot set that header on a WebSocket, in
+// the Sec-WebSocket-Protocol header (events.TokenProtocol). The relay
+// needs no user database: the token says who the console is (sub, which
+// the audit trail names) and what it may do (role).
 
 // TokenIssuer is the iss claim of every console token; VerifyToken refuses
 // a token from any other issuer, so a Vonage callback JWT signed with a
@@ -157,4 +160,72 @@ func BearerToken(r *http.Request) string {
 		return ""
 	}
 	return strings.TrimSpace(tok)
+}
+
+// offeredProtocols lists the WebSocket subprotocols a request offers, from
+// every Sec-WebSocket-Protocol line (RFC 6455 lets a client split them
+// over several; gorilla's Subprotocols reads only the first).
+func offeredProtocols(r *http.Request) []string {
+	var out []string
+	for _, line := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(line, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// SubprotocolToken returns the console token a WebSocket handshake carries
+// in its offered subprotocols (events.TokenProtocol), and whether it
+// carries one at all: an empty token is still one presented. More than one
+// token protocol, or one that is not base64url, is an error that quotes
+// neither.
+func SubprotocolToken(r *http.Request) (token string, present bool, err error) {
+	var encoded []string
+	for _, p := range offeredProtocols(r) {
+		if rest, ok := strings.CutPrefix(p, events.TokenProtocolPrefix); ok {
+			encoded = append(encoded, rest)
+		}
+	}
+	switch len(encoded) {
+	case 0:
+		return "", false, nil
+	case 1:
+	default:
+		return "", true, fmt.Errorf("%w: %d tokens in Sec-WebSocket-Protocol: offer one", ErrTokenInvalid, len(encoded))
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(encoded[0])
+	if err != nil {
+		return "", true, fmt.Errorf("%w: the Sec-WebSocket-Protocol token is not base64url without padding", ErrTokenInvalid)
+	}
+	return string(raw), true, nil
+}
+
+// authenticateStream checks the console token a GET /v1/stream presents, in
+// Authorization or in the offered subprotocols, before the upgrade. Both
+// ways lead to the same VerifyToken, so an expired or forged token is
+// refused in the same words either way. Two different tokens are refused
+// rather than one preferred: a proxy that adds its own Authorization in
+// front of a browser's subprotocol token would otherwise decide silently
+// who the console is. The same token in both is accepted: nothing is
+// ambiguous then. Never from the query string.
+func authenticateStream(secret []byte, r *http.Request, now time.Time) (Claims, error) {
+	header := BearerToken(r)
+	sub, inSubprotocol, err := SubprotocolToken(r)
+	if err != nil {
+		return Claims{}, err
+	}
+	raw := header
+	switch {
+	case header != "" && inSubprotocol && sub != header:
+		return Claims{}, fmt.Errorf("%w: Authorization and Sec-WebSocket-Protocol carry different tokens: send one", ErrTokenInvalid)
+	case header == "" && inSubprotocol:
+		raw = sub
+	case header == "":
+		return Claims{}, errors.New("missing bearer token: pass a relay token (gavel relay token) in Authorization, or from a browser in the " +
+			events.TokenProtocolPrefix + "<base64url token> subprotocol next to " + events.StreamProtocol)
+	}
+	return VerifyToken(secret, raw, now)
 }

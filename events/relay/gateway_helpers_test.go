@@ -17,6 +17,7 @@ import (
 	"github.com/gavelhq/gavel/events/relayclient"
 	"github.com/gavelhq/gavel/opentok"
 	"github.com/gavelhq/gavel/opentok/opentoktest"
+	"github.com/gorilla/websocket"
 )
 
 // The gateway tests run the whole stack on loopback, as production does:
@@ -199,6 +200,18 @@ type gwConsole struct {
 // the relay's picture, and closes it when the (sub)test ends.
 func (fx *gwFixture) console(t testing.TB, name string, role events.Role) *gwConsole {
 	t.Helper()
+	return fx.connect(t, name, role, false)
+}
+
+// browserConsole is a console that presents its token as a browser must,
+// in the WebSocket subprotocols next to gavel.v1, with no Authorization.
+func (fx *gwFixture) browserConsole(t testing.TB, name string, role events.Role) *gwConsole {
+	t.Helper()
+	return fx.connect(t, name, role, true)
+}
+
+func (fx *gwFixture) connect(t testing.TB, name string, role events.Role, viaSubprotocol bool) *gwConsole {
+	t.Helper()
 	tok, err := IssueToken([]byte(gwSecret), name, role, time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +226,12 @@ func (fx *gwFixture) console(t testing.TB, name string, role events.Role) *gwCon
 		}
 		return last
 	}
-	c.client = relayclient.New(relayclient.Config{URL: fx.url, Token: tok, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	cfg := relayclient.Config{URL: fx.url, Token: tok, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
+	if viaSubprotocol {
+		cfg.Token = ""
+		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second, Subprotocols: []string{events.StreamProtocol, events.TokenProtocol(tok)}}
+	}
+	c.client = relayclient.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	var runErr error

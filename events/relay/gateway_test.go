@@ -319,7 +319,9 @@ func TestGatewayActionsEndToEnd(t *testing.T) {
 	})
 
 	t.Run("roles and the audit trail", func(t *testing.T) {
-		vic := fx.console(t, "vic", events.RoleViewer)
+		// vic opens the stream as a browser does, the token in the
+		// WebSocket subprotocols: the role is the token's either way.
+		vic := fx.browserConsole(t, "vic", events.RoleViewer)
 		mona := fx.console(t, "mona", events.RoleModerator)
 		otto := fx.console(t, "otto", events.RoleViewer)
 		s := fx.session(t, opentok.Routed)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,10 +34,18 @@ const signatureLeeway = time.Minute
 
 // ReceiverConfig configures the callback endpoints.
 type ReceiverConfig struct {
-	// SignatureSecret verifies signed ("secure") callbacks: when set, a
-	// request without a valid HS256 JWT from Vonage is refused. "" accepts
-	// unsigned callbacks.
+	// SignatureSecret verifies signed ("secure") callbacks of every group
+	// without a secret of its own in SignatureSecrets: when set, a request
+	// without a valid HS256 JWT from Vonage is refused. "" accepts those
+	// groups' callbacks unsigned.
 	SignatureSecret string
+	// SignatureSecrets gives a group its own secret: Vonage lets each kind
+	// of callback (session monitoring, archive, broadcast, SIP, Experience
+	// Composer, captions) have its own (notes video-api.md §7.7), and a
+	// group with one verifies with it alone, never with the default. Keys
+	// are events.Groups(); CheckSignatureSecrets says what is wrong with
+	// others (NewServer refuses them).
+	SignatureSecrets map[events.Group]string
 	// MaxBodyBytes bounds a callback body (0 = DefaultMaxCallbackBytes).
 	MaxBodyBytes int64
 	// Log stores accepted callbacks. Required.
@@ -56,7 +65,6 @@ type ReceiverConfig struct {
 type Receiver struct {
 	cfg    ReceiverConfig
 	logger *slog.Logger
-	secret []byte
 	parser *jwt.Parser
 }
 
@@ -71,23 +79,70 @@ func NewReceiver(cfg ReceiverConfig) *Receiver {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	rv := &Receiver{cfg: cfg, logger: cfg.Logger.With("component", "receiver")}
-	if cfg.SignatureSecret != "" {
-		rv.secret = []byte(cfg.SignatureSecret)
+	rv := &Receiver{
+		cfg:    cfg,
+		logger: cfg.Logger.With("component", "receiver"),
 		// HS256 only: accepting whatever alg the token names is the
 		// classic JWT confusion attack. iat is not checked: whether
 		// Vonage signs each retry afresh is undocumented, and retries
 		// run for 24 h, so an old iat may be a genuine retry; a replay
 		// of a genuine callback is harmless anyway (de-duplicated by the
 		// log, and the reducer's Apply is idempotent).
-		rv.parser = jwt.NewParser(
+		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithIssuer(callbackIssuer),
 			jwt.WithLeeway(signatureLeeway),
 			jwt.WithTimeFunc(cfg.Now),
-		)
+		),
 	}
 	return rv
+}
+
+// secret is the key group's callbacks are verified with: its own if it
+// has one, else the default; nil when its callbacks are taken unsigned.
+func (rv *Receiver) secret(group events.Group) []byte {
+	if s := rv.cfg.SignatureSecrets[group]; s != "" {
+		return []byte(s)
+	}
+	if rv.cfg.SignatureSecret != "" {
+		return []byte(rv.cfg.SignatureSecret)
+	}
+	return nil
+}
+
+// Verifies reports whether group's callbacks must be signed, and whether
+// with a secret of the group's own rather than the default.
+func (rv *Receiver) Verifies(group events.Group) (verified, ownSecret bool) {
+	return rv.secret(group) != nil, rv.cfg.SignatureSecrets[group] != ""
+}
+
+// CheckSignatureSecrets refuses per-group secrets the relay would never
+// use: a key that is no callback group (a typo such as "archives" would
+// otherwise leave that group on the default secret, or unsigned, without
+// a word) and an empty secret (which could only mean "use the default",
+// which leaving the key out already says). The error names the key, never
+// a secret.
+func CheckSignatureSecrets(secrets map[events.Group]string) error {
+	groups := events.Groups()
+	names := make([]string, len(groups))
+	for i, g := range groups {
+		names[i] = string(g)
+	}
+	// Sorted, so the error names the same key whatever the map's order.
+	keys := make([]string, 0, len(secrets))
+	for g := range secrets {
+		keys = append(keys, string(g))
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !slices.Contains(names, k) {
+			return fmt.Errorf("signature_secrets.%s: no such callback group; expected one of %s", k, strings.Join(names, ", "))
+		}
+		if secrets[events.Group(k)] == "" {
+			return fmt.Errorf("signature_secrets.%s: empty; leave the key out to use signature_secret", k)
+		}
+	}
+	return nil
 }
 
 // callbackClaims are a signed callback's claims (notes video-api.md §7.7).
@@ -111,12 +166,13 @@ type receipt struct {
 // 503 when the log cannot take it, so the service retries. Each is
 // counted in callbacks_total{group,outcome}.
 func (rv *Receiver) Handler(group events.Group) http.Handler {
+	secret := rv.secret(group)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rv.serve(w, r, group)
+		rv.serve(w, r, group, secret)
 	})
 }
 
-func (rv *Receiver) serve(w http.ResponseWriter, r *http.Request, group events.Group) {
+func (rv *Receiver) serve(w http.ResponseWriter, r *http.Request, group events.Group, secret []byte) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		rv.refuse(w, r, group, http.StatusMethodNotAllowed, OutcomeNotAllowed, "callbacks are POSTed; "+r.Method+" is not allowed")
@@ -131,8 +187,8 @@ func (rv *Receiver) serve(w http.ResponseWriter, r *http.Request, group events.G
 		rv.refuse(w, r, group, status, outcome, reason)
 		return
 	}
-	if rv.secret != nil {
-		if err := rv.verify(r.Header.Get("Authorization"), body); err != nil {
+	if secret != nil {
+		if err := rv.verify(secret, r.Header.Get("Authorization"), body); err != nil {
 			// 401, as the issue asks, not the 5xx relay-anchors §4
 			// suggests: the current Vonage callback service retries every
 			// non-2xx answer alike (notes §7.6), so a genuine callback
@@ -208,11 +264,11 @@ func (rv *Receiver) readBody(w http.ResponseWriter, r *http.Request) ([]byte, in
 }
 
 // verify checks a signed callback's Authorization header against the raw
-// body: an HS256 JWT made with the signature secret, issued by Vonage, not
+// body: an HS256 JWT made with secret (the group's signature secret), issued by Vonage, not
 // expired if it says when it expires, and whose payload_hash (when
 // present: Vonage calls checking it optional, notes §7.7) is the SHA-256
 // of exactly these bytes.
-func (rv *Receiver) verify(header string, body []byte) error {
+func (rv *Receiver) verify(secret []byte, header string, body []byte) error {
 	token := strings.TrimSpace(header)
 	if token == "" {
 		return errors.New("missing signature: signed callbacks carry a JWT in Authorization")
@@ -222,7 +278,7 @@ func (rv *Receiver) verify(header string, body []byte) error {
 		token = strings.TrimSpace(rest)
 	}
 	var claims callbackClaims
-	if _, err := rv.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return rv.secret, nil }); err != nil {
+	if _, err := rv.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return secret, nil }); err != nil {
 		return fmt.Errorf("bad signature: %w", err)
 	}
 	if claims.PayloadHash != "" {

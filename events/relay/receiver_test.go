@@ -26,8 +26,6 @@ import (
 
 const testCallbackSecret = "callback-signature-secret-0123456789"
 
-var callbackGroups = []events.Group{events.GroupSession, events.GroupArchive, events.GroupBroadcast, events.GroupSIP, events.GroupRender, events.GroupCaptions}
-
 // receiverFixture is a receiver on a real loopback HTTP server, mounted as
 // the server mounts it, over an embedded log, with its own registry.
 type receiverFixture struct {
@@ -46,7 +44,7 @@ func newReceiverFixture(t testing.TB, cfg ReceiverConfig) *receiverFixture {
 	cfg.Metrics = NewMetrics(fx.reg)
 	rv := NewReceiver(cfg)
 	mux := http.NewServeMux()
-	for _, g := range callbackGroups {
+	for _, g := range events.Groups() {
 		mux.Handle("/v1/callbacks/"+string(g), rv.Handler(g))
 	}
 	srv := httptest.NewServer(mux)
@@ -484,7 +482,7 @@ gavel_relay_callbacks_total{group="session",outcome="unauthorized"} 8
 
 func TestReceiverWithoutSecretAcceptsUnsigned(t *testing.T) {
 	fx := newReceiverFixture(t, ReceiverConfig{})
-	for _, g := range callbackGroups {
+	for _, g := range events.Groups() {
 		body := []byte(fmt.Sprintf(`{"id":"x-%s","sessionId":"2_x","status":"started","event":"%s","createdAt":1}`, g, g))
 		if g == events.GroupSession || g == events.GroupSIP {
 			body = []byte(fmt.Sprintf(`{"sessionId":"2_x","event":"sessionCreated","timestamp":1,"group":"%s"}`, g))
@@ -504,7 +502,7 @@ func TestReceiverWithoutSecretAcceptsUnsigned(t *testing.T) {
 	if status != 200 || m["duplicate"] != false {
 		t.Fatalf("same bytes at the sip URL: %d %v", status, m)
 	}
-	if got := callbackTotal(t, fx.reg, OutcomeAccepted); got != float64(len(callbackGroups)+1) {
+	if got := callbackTotal(t, fx.reg, OutcomeAccepted); got != float64(len(events.Groups())+1) {
 		t.Fatalf("accepted %v", got)
 	}
 }

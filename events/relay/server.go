@@ -22,14 +22,15 @@ import (
 // Config is everything a relay needs; main fills it from the [relay]
 // section of the config file, GAVEL_* variables and flags.
 type Config struct {
-	Listen           string        // address for callbacks, consoles and ops endpoints
-	DataDir          string        // the embedded log's file store and the state snapshot
-	NatsURL          string        // external NATS with JetStream instead of the embedded server
-	Secret           []byte        // signs and verifies console tokens (required)
-	SignatureSecret  string        // verifies signed callbacks; "" accepts unsigned ones
-	MaxCallbackBytes int64         // callback body limit (default 256 KiB)
-	Reconcile        time.Duration // how often live sessions are reconciled (default 1 min; needs a client)
-	Name             string        // this instance's name in hello frames (default the host name)
+	Listen           string                  // address for callbacks, consoles and ops endpoints
+	DataDir          string                  // the embedded log's file store and the state snapshot
+	NatsURL          string                  // external NATS with JetStream instead of the embedded server
+	Secret           []byte                  // signs and verifies console tokens (required)
+	SignatureSecret  string                  // verifies signed callbacks of every group without its own; "" accepts them unsigned
+	SignatureSecrets map[events.Group]string // a group's own callback secret; a group named here verifies with it alone
+	MaxCallbackBytes int64                   // callback body limit (default 256 KiB)
+	Reconcile        time.Duration           // how often live sessions are reconciled (default 1 min; needs a client)
+	Name             string                  // this instance's name in hello frames (default the host name)
 	Logger           *slog.Logger
 }
 
@@ -43,6 +44,9 @@ func (c *Config) defaults() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("relay: data_dir is required")
+	}
+	if err := CheckSignatureSecrets(c.SignatureSecrets); err != nil {
+		return fmt.Errorf("relay: %w", err)
 	}
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
@@ -73,6 +77,7 @@ func (c *Config) defaults() error {
 type Server struct {
 	cfg        Config
 	log        *Log
+	receiver   *Receiver
 	hub        *Hub
 	gateway    *Gateway
 	reconciler *Reconciler
@@ -117,11 +122,14 @@ func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	rv := NewReceiver(ReceiverConfig{SignatureSecret: s.cfg.SignatureSecret, MaxBodyBytes: s.cfg.MaxCallbackBytes, Log: s.log, Metrics: s.metrics, Logger: s.cfg.Logger})
-	for _, g := range []events.Group{events.GroupSession, events.GroupArchive, events.GroupBroadcast, events.GroupSIP, events.GroupRender, events.GroupCaptions} {
-		mux.Handle("/v1/callbacks/"+string(g), rv.Handler(g))
+	s.receiver = NewReceiver(ReceiverConfig{SignatureSecret: s.cfg.SignatureSecret, SignatureSecrets: s.cfg.SignatureSecrets,
+		MaxBodyBytes: s.cfg.MaxCallbackBytes, Log: s.log, Metrics: s.metrics, Logger: s.cfg.Logger})
+	for _, g := range events.Groups() {
+		mux.Handle("/v1/callbacks/"+string(g), s.receiver.Handler(g))
 	}
-	mux.Handle("GET /v1/stream", s.hub.ServeWS(s.authenticate))
+	mux.Handle("GET /v1/stream", s.hub.ServeWS(func(r *http.Request) (Claims, error) {
+		return authenticateStream(s.cfg.Secret, r, time.Now())
+	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, http.StatusOK, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.hub.Ready() {
@@ -146,7 +154,9 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
-// authenticate checks a console's bearer token.
+// authenticate checks a console's bearer token on a plain request
+// (/metrics): Authorization only, as the subprotocol token is the
+// WebSocket handshake's alone (authenticateStream).
 func (s *Server) authenticate(r *http.Request) (Claims, error) {
 	raw := BearerToken(r)
 	if raw == "" {
@@ -189,7 +199,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
-	s.cfg.Logger.Info("relay listening", "addr", ln.Addr().String(), "data_dir", s.cfg.DataDir, "signed_callbacks", s.cfg.SignatureSecret != "")
+	s.cfg.Logger.Info("relay listening", "addr", ln.Addr().String(), "data_dir", s.cfg.DataDir)
+	s.logCallbackSignatures()
 
 	var runErr error
 	hubReturned := false
@@ -221,6 +232,31 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		runErr = fmt.Errorf("relay: close log: %w", err)
 	}
 	return runErr
+}
+
+// logCallbackSignatures says, by group name alone (never a secret), whose
+// callbacks must be signed, which of those have a secret of their own, and
+// whose are taken unsigned: a group left unsigned by mistake is otherwise
+// invisible until someone forges a callback.
+func (s *Server) logCallbackSignatures() {
+	verified, own, unverified := []events.Group{}, []events.Group{}, []events.Group{}
+	for _, g := range events.Groups() {
+		ok, ownSecret := s.receiver.Verifies(g)
+		switch {
+		case !ok:
+			unverified = append(unverified, g)
+		case ownSecret:
+			own = append(own, g)
+			verified = append(verified, g)
+		default:
+			verified = append(verified, g)
+		}
+	}
+	s.cfg.Logger.Info("callback signatures", "verified", verified, "own_secret", own, "unverified", unverified)
+	if len(unverified) > 0 {
+		s.cfg.Logger.Warn("callbacks are not authenticated", "groups", unverified,
+			"fix", "set relay.signature_secret (GAVEL_SIGNATURE_SECRET) for every group, or relay.signature_secrets.<group> (GAVEL_SIGNATURE_SECRET_<GROUP>) for one")
+	}
 }
 
 func writeStatus(w http.ResponseWriter, status int, msg string) {

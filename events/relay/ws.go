@@ -55,6 +55,8 @@ const (
 // — which send no Origin header, and a browser only from the relay's own
 // origin (gorilla's default, written out so the choice is visible). It is
 // not authentication: the bearer token, checked before the upgrade, is.
+// Subprotocols stays nil: ServeWS selects the protocol itself
+// (selectProtocol), from every Sec-WebSocket-Protocol line.
 func newUpgrader() *websocket.Upgrader {
 	return &websocket.Upgrader{
 		HandshakeTimeout:  10 * time.Second,
@@ -70,6 +72,31 @@ func newUpgrader() *websocket.Upgrader {
 			return err == nil && strings.EqualFold(u.Host, r.Host)
 		},
 	}
+}
+
+// selectProtocol is the Sec-WebSocket-Protocol the relay answers a
+// handshake with ("" for none), and whether the handshake offers the token
+// protocol without StreamProtocol, which no answer can make work.
+//
+// RFC 6455 §4.1 (the client's checks of the server's handshake) fails a
+// connection only when the server names a protocol the client did not
+// offer; §4.2.2 lets a server select none. Browsers are stricter: the
+// WHATWG WebSockets standard also fails the connection when the client
+// offered protocols and the server selected none (Chrome: "Sent non-empty
+// 'Sec-WebSocket-Protocol' header but no response was received"). So a
+// browser that sends its token as a protocol must also offer one the
+// relay can select: events.StreamProtocol, the only one ever echoed. The
+// token-bearing protocol is never echoed, whatever is offered: it would
+// hand the credential back into response headers and their logs.
+func selectProtocol(offered []string) (selected string, tokenOnly bool) {
+	token := false
+	for _, p := range offered {
+		if p == events.StreamProtocol {
+			return events.StreamProtocol, false
+		}
+		token = token || strings.HasPrefix(p, events.TokenProtocolPrefix)
+	}
+	return "", token
 }
 
 // ServeWS serves GET /v1/stream?since=&epoch= (wire protocol v1). auth
@@ -102,6 +129,19 @@ func (h *Hub) ServeWS(auth func(*http.Request) (Claims, error)) http.Handler {
 			writeJSONError(w, http.StatusBadRequest, "expected a WebSocket upgrade (wire protocol v1, see docs/protocol.md)")
 			return
 		}
+		protocol, tokenOnly := selectProtocol(offeredProtocols(r))
+		if tokenOnly {
+			// Refused here rather than upgraded with no protocol: a
+			// browser would drop that connection at once (see
+			// selectProtocol), after the relay had counted a console.
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("subprotocols: offer %q next to the token protocol, so the relay has one to select (docs/protocol.md)", events.StreamProtocol))
+			return
+		}
+		var respHeader http.Header
+		if protocol != "" {
+			respHeader = http.Header{}
+			respHeader.Set("Sec-WebSocket-Protocol", protocol)
+		}
 		sub, hello, err := h.Attach(r.Context(), claims.Name, since, hasSince, epoch)
 		if err != nil {
 			if errors.Is(err, ErrHubClosing) {
@@ -113,7 +153,7 @@ func (h *Hub) ServeWS(auth func(*http.Request) (Claims, error)) http.Handler {
 			writeJSONError(w, http.StatusServiceUnavailable, "the event log is unavailable: reconnect later")
 			return
 		}
-		conn, err := upgrader.Upgrade(w, r, nil)
+		conn, err := upgrader.Upgrade(w, r, respHeader)
 		if err != nil {
 			// The upgrader has answered with an HTTP error already.
 			sub.Detach()

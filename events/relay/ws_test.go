@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -40,13 +41,8 @@ func startWSRelay(t testing.TB, l *Log, cfg HubConfig, wrap func(net.Listener) n
 	}
 	h := NewHub(cfg)
 	runHub(t, h)
-	auth := func(r *http.Request) (Claims, error) {
-		raw := BearerToken(r)
-		if raw == "" {
-			return Claims{}, errors.New("missing bearer token")
-		}
-		return VerifyToken(authTestSecret, raw, time.Now())
-	}
+	// The relay's own check, as server.go mounts it.
+	auth := func(r *http.Request) (Claims, error) { return authenticateStream(authTestSecret, r, time.Now()) }
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/stream", h.ServeWS(auth))
 	srv := httptest.NewUnstartedServer(mux)
@@ -600,5 +596,168 @@ func TestWSShutdownClosesConsolesWithAResumeHint(t *testing.T) {
 	h.Set("Authorization", "Bearer "+wsToken(t, "fay", events.RoleViewer, time.Hour))
 	if _, resp, err := websocket.DefaultDialer.DialContext(t.Context(), r.url, h); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("dial after shutdown: %v, want 503", err)
+	}
+}
+
+// dialProtocols opens the stream as a browser does: the token, if any, in
+// the offered subprotocols; header is for the cases that mix in
+// Authorization. It returns the connection (nil if refused), the answer and
+// the refusal's error message.
+func dialProtocols(t testing.TB, r *wsRelay, query string, protocols []string, header http.Header) (*websocket.Conn, *http.Response, string) {
+	t.Helper()
+	d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, Subprotocols: protocols}
+	u := r.url
+	if query != "" {
+		u += "?" + query
+	}
+	conn, resp, err := d.DialContext(t.Context(), u, header)
+	if resp == nil {
+		t.Fatalf("dial %v: %v (no answer)", protocols, err)
+	}
+	if err == nil {
+		t.Cleanup(func() { conn.Close() })
+		return conn, resp, ""
+	}
+	raw, rerr := io.ReadAll(resp.Body)
+	if rerr != nil {
+		t.Fatalf("dial %v: %v; reading the HTTP %d body: %v", protocols, err, resp.StatusCode, rerr)
+	}
+	var body map[string]string
+	if jerr := json.Unmarshal(raw, &body); jerr == nil && body["error"] != "" {
+		return nil, resp, body["error"]
+	}
+	// gorilla's own handshake refusals (the Origin check) are plain text.
+	return nil, resp, strings.TrimSpace(string(raw))
+}
+
+// TestWSTokenInSubprotocol: a browser, which cannot set Authorization,
+// opens the stream with its token in Sec-WebSocket-Protocol next to
+// gavel.v1. The relay answers gavel.v1 and never echoes the token; the
+// console is who its token says, down to the token's expiry.
+func TestWSTokenInSubprotocol(t *testing.T) {
+	r := startWSRelay(t, hubLog(t, t.TempDir(), LogConfig{}), HubConfig{}, nil)
+	tok := wsToken(t, "bea", events.RoleModerator, time.Hour)
+	bearer := http.Header{"Authorization": {"Bearer " + tok}}
+	// RFC 6455 lets a client split its protocols over several lines.
+	twoLines := http.Header{}
+	twoLines.Add("Sec-WebSocket-Protocol", events.TokenProtocol(tok))
+	twoLines.Add("Sec-WebSocket-Protocol", events.StreamProtocol)
+	for _, c := range []struct {
+		name      string
+		protocols []string
+		header    http.Header
+		want      string // the selected protocol
+	}{
+		{"browser", []string{events.StreamProtocol, events.TokenProtocol(tok)}, nil, events.StreamProtocol},
+		{"token offered first", []string{events.TokenProtocol(tok), events.StreamProtocol}, nil, events.StreamProtocol},
+		{"split over two header lines", nil, twoLines, events.StreamProtocol},
+		{"a page from the relay's origin", []string{events.StreamProtocol, events.TokenProtocol(tok)},
+			http.Header{"Origin": {r.srv.URL}}, events.StreamProtocol},
+		{"the same token in both", []string{events.StreamProtocol, events.TokenProtocol(tok)}, bearer, events.StreamProtocol},
+		{"Authorization with gavel.v1", []string{events.StreamProtocol}, bearer, events.StreamProtocol},
+		{"Authorization, no protocols (the Go console)", nil, bearer, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn, resp, refusal := dialProtocols(t, r, "", c.protocols, c.header)
+			if conn == nil {
+				t.Fatalf("refused with %d %q", resp.StatusCode, refusal)
+			}
+			if got := resp.Header.Values("Sec-WebSocket-Protocol"); conn.Subprotocol() != c.want || len(got) > 1 || (c.want == "") != (len(got) == 0) {
+				t.Fatalf("selected %q (header %q), want %q", conn.Subprotocol(), got, c.want)
+			}
+			for k, v := range resp.Header {
+				if strings.Contains(fmt.Sprint(v), events.TokenProtocolPrefix) || strings.Contains(fmt.Sprint(v), tok) {
+					t.Fatalf("the answer's %s header echoes the token: %q", k, v)
+				}
+			}
+			ws := &wsConsole{t: t, conn: conn}
+			if h := ws.hello(); h.Name != "bea" || h.Role != events.RoleModerator {
+				t.Fatalf("hello %+v, want bea the moderator", h)
+			}
+		})
+	}
+
+	t.Run("closed at the token's expiry", func(t *testing.T) {
+		// IssueToken counts whole seconds: this one expires 1–2 s from now.
+		short := wsToken(t, "eve", events.RoleViewer, 2*time.Second)
+		conn, resp, refusal := dialProtocols(t, r, "", []string{events.StreamProtocol, events.TokenProtocol(short)}, nil)
+		if conn == nil {
+			t.Fatalf("refused with %d %q", resp.StatusCode, refusal)
+		}
+		ws := &wsConsole{t: t, conn: conn}
+		ws.hello()
+		ws.snapshot()
+		if ce, _ := ws.closeFrame(); ce.Code != websocket.ClosePolicyViolation || ce.Text != "token expired" {
+			t.Fatalf("closed with %d %q, want 1008 \"token expired\"", ce.Code, ce.Text)
+		}
+	})
+}
+
+// TestWSSubprotocolTokenRefusedBeforeUpgrade: a bad token in the
+// subprotocol is refused like one in Authorization — 401 before the
+// upgrade, in the same words — and so is a token anywhere else.
+func TestWSSubprotocolTokenRefusedBeforeUpgrade(t *testing.T) {
+	r := startWSRelay(t, hubLog(t, t.TempDir(), LogConfig{}), HubConfig{}, nil)
+	good := wsToken(t, "alice", events.RoleAdmin, time.Hour)
+	other := wsToken(t, "mallory", events.RoleAdmin, time.Hour)
+	expired, _ := IssueToken(authTestSecret, "alice", events.RoleViewer, time.Second, time.Now().Add(-time.Hour))
+	forged, _ := IssueToken([]byte("not the relay's secret, 32 bytes!!"), "alice", events.RoleAdmin, time.Hour, time.Now())
+	gavel := events.StreamProtocol
+
+	// The same words as the same token in Authorization.
+	_, _, viaHeader := dialProtocols(t, r, "", nil, http.Header{"Authorization": {"Bearer " + expired}})
+	if !strings.Contains(viaHeader, "expired") {
+		t.Fatalf("expired token in Authorization refused with %q", viaHeader)
+	}
+
+	for _, c := range []struct {
+		name      string
+		query     string
+		protocols []string
+		header    http.Header
+		status    int
+		want      string
+	}{
+		{"expired", "", []string{gavel, events.TokenProtocol(expired)}, nil, 401, viaHeader},
+		{"forged", "", []string{gavel, events.TokenProtocol(forged)}, nil, 401, "bad signature"},
+		{"not base64url", "", []string{gavel, events.TokenProtocolPrefix + "not*base64"}, nil, 401, "not base64url"},
+		{"empty", "", []string{gavel, events.TokenProtocolPrefix}, nil, 401, "empty"},
+		{"raw JWT, not encoded", "", []string{gavel, events.TokenProtocolPrefix + good}, nil, 401, "invalid"},
+		{"two tokens", "", []string{gavel, events.TokenProtocol(good), events.TokenProtocol(other)}, nil, 401, "offer one"},
+		{"different token in Authorization", "", []string{gavel, events.TokenProtocol(good)}, http.Header{"Authorization": {"Bearer " + other}}, 401, "different tokens"},
+		{"no token", "", []string{gavel}, nil, 401, "missing bearer token"},
+		{"token in the query", "token=" + good, []string{gavel}, nil, 401, "missing bearer token"},
+		{"access_token in the query", "access_token=" + good, []string{gavel}, nil, 401, "missing bearer token"},
+		{"a bad token offered alone", "", []string{events.TokenProtocol(expired)}, nil, 401, viaHeader},
+		// The Origin check guards against cross-site pages; it comes after
+		// the token, which it does not replace.
+		{"a page from another origin", "", []string{gavel, events.TokenProtocol(good)}, http.Header{"Origin": {"https://elsewhere.example"}}, 403, "Forbidden"},
+		// A good one offered alone: browsers would fail any 101 (there is
+		// no protocol to select), so the relay says what to offer instead.
+		{"a good token offered alone", "", []string{events.TokenProtocol(good)}, nil, 400, `offer "gavel.v1"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn, resp, refusal := dialProtocols(t, r, c.query, c.protocols, c.header)
+			if conn != nil {
+				t.Fatalf("upgraded (protocol %q), want %d", conn.Subprotocol(), c.status)
+			}
+			if resp.StatusCode != c.status || !strings.Contains(refusal, c.want) {
+				t.Fatalf("%d %q, want %d containing %q", resp.StatusCode, refusal, c.status, c.want)
+			}
+			if c.want == viaHeader && refusal != viaHeader {
+				t.Fatalf("refused with %q; Authorization gets %q", refusal, viaHeader)
+			}
+			if resp.Header.Get("Sec-WebSocket-Accept") != "" || len(resp.Header.Values("Sec-WebSocket-Protocol")) != 0 {
+				t.Fatalf("the refusal carries handshake headers: %v", resp.Header)
+			}
+			for _, secret := range []string{good, other, expired, forged} {
+				if strings.Contains(refusal, secret) {
+					t.Fatalf("the refusal quotes a token: %q", refusal)
+				}
+			}
+		})
+	}
+	if n := r.hub.Consoles(); n != 0 {
+		t.Fatalf("%d consoles attached after refusals", n)
 	}
 }

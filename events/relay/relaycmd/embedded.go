@@ -46,10 +46,15 @@ func StartEmbedded(ctx context.Context, rc RelayConfig, client *opentok.Client) 
 			return nil, fmt.Errorf("embedded relay: secret: %w", err)
 		}
 	}
+	cfg, err := rc.serverConfig(secret, nil)
+	if err != nil {
+		return nil, err
+	}
 	listen := rc.Listen
 	if listen == "" {
 		listen = "127.0.0.1:8080"
 	}
+	cfg.Listen = listen
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -57,16 +62,7 @@ func StartEmbedded(ctx context.Context, rc RelayConfig, client *opentok.Client) 
 		}
 		return nil, fmt.Errorf("embedded relay: listen on %s (relay.listen or --listen): %w", listen, err)
 	}
-	srv, err := relay.NewServer(ctx, relay.Config{
-		Listen:           listen,
-		DataDir:          rc.DataDir,
-		NatsURL:          rc.NatsURL,
-		Secret:           secret,
-		SignatureSecret:  rc.SignatureSecret,
-		MaxCallbackBytes: rc.MaxCallbackBytes,
-		Reconcile:        rc.ReconcileInterval.Duration,
-		Name:             rc.Name,
-	}, client)
+	srv, err := relay.NewServer(ctx, cfg, client)
 	if err != nil {
 		_ = ln.Close()
 		return nil, fmt.Errorf("embedded relay: %w", err)

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,14 +27,15 @@ import (
 
 // RelayConfig is the [relay] section of the config file.
 type RelayConfig struct {
-	Listen            string       `toml:"listen"`
-	DataDir           string       `toml:"data_dir"`
-	NatsURL           string       `toml:"nats_url"`
-	Secret            string       `toml:"secret"`
-	SignatureSecret   string       `toml:"signature_secret"`
-	MaxCallbackBytes  int64        `toml:"max_callback_bytes"`
-	ReconcileInterval cli.Duration `toml:"reconcile_interval"`
-	Name              string       `toml:"name"`
+	Listen            string            `toml:"listen"`
+	DataDir           string            `toml:"data_dir"`
+	NatsURL           string            `toml:"nats_url"`
+	Secret            string            `toml:"secret"`
+	SignatureSecret   string            `toml:"signature_secret"`
+	SignatureSecrets  map[string]string `toml:"signature_secrets"` // [relay.signature_secrets]: a callback group's own secret, by group name
+	MaxCallbackBytes  int64             `toml:"max_callback_bytes"`
+	ReconcileInterval cli.Duration      `toml:"reconcile_interval"`
+	Name              string            `toml:"name"`
 }
 
 // ConsoleConfig is the [console] section: which relay a console (and
@@ -128,7 +130,9 @@ type RecordDefaults struct {
 	Layout     string `toml:"layout"`
 }
 
-// Environment variables that override the file.
+// Environment variables that override the file. A group's own signature
+// secret is EnvSignatureSecret + "_" + the group in upper case
+// (GAVEL_SIGNATURE_SECRET_ARCHIVE): see SignatureSecretEnv.
 const (
 	EnvRelaySecret     = "GAVEL_RELAY_SECRET"
 	EnvSignatureSecret = "GAVEL_SIGNATURE_SECRET"
@@ -150,6 +154,51 @@ func (c *RelayConfig) ApplyEnv(getenv func(string) string) {
 	if v := getenv(EnvSignatureSecret); v != "" {
 		c.SignatureSecret = v
 	}
+	// Only the known groups are looked up: the environment cannot be
+	// listed through getenv, so a misspelt variable goes unnoticed (a
+	// misspelt file key does not: serverConfig refuses it).
+	for _, g := range events.Groups() {
+		if v := getenv(SignatureSecretEnv(g)); v != "" {
+			if c.SignatureSecrets == nil {
+				c.SignatureSecrets = map[string]string{}
+			}
+			c.SignatureSecrets[string(g)] = v
+		}
+	}
+}
+
+// SignatureSecretEnv is the variable that sets group's own signature
+// secret: GAVEL_SIGNATURE_SECRET_ARCHIVE for the archive group.
+func SignatureSecretEnv(group events.Group) string {
+	return EnvSignatureSecret + "_" + strings.ToUpper(string(group))
+}
+
+// serverConfig is the relay's configuration from the [relay] section, with
+// secret to sign console tokens. A mistake in it is a *cli.ConfigError
+// (exit 2) naming the key.
+func (c RelayConfig) serverConfig(secret []byte, logger *slog.Logger) (relay.Config, error) {
+	var perGroup map[events.Group]string
+	if len(c.SignatureSecrets) > 0 {
+		perGroup = make(map[events.Group]string, len(c.SignatureSecrets))
+		for k, v := range c.SignatureSecrets {
+			perGroup[events.Group(k)] = v
+		}
+	}
+	if err := relay.CheckSignatureSecrets(perGroup); err != nil {
+		return relay.Config{}, &cli.ConfigError{Err: fmt.Errorf("config: relay.%w", err)}
+	}
+	return relay.Config{
+		Listen:           c.Listen,
+		DataDir:          c.DataDir,
+		NatsURL:          c.NatsURL,
+		Secret:           secret,
+		SignatureSecret:  c.SignatureSecret,
+		SignatureSecrets: perGroup,
+		MaxCallbackBytes: c.MaxCallbackBytes,
+		Reconcile:        c.ReconcileInterval.Duration,
+		Name:             c.Name,
+		Logger:           logger,
+	}, nil
 }
 
 // ApplyEnv lets GAVEL_RELAY_URL and GAVEL_RELAY_TOKEN override the file.
@@ -189,7 +238,9 @@ func relayCmd(env Env) *cobra.Command {
 			"with a token from `gavel relay token`. Callbacks are appended to a JetStream log under\n" +
 			"the data directory before they are acknowledged; a restarted relay resumes where it was.\n" +
 			"Needs relay.secret (or GAVEL_RELAY_SECRET) to sign console tokens; with Video API\n" +
-			"credentials it also executes moderation commands and reconciles every minute.",
+			"credentials it also executes moderation commands and reconciles every minute.\n" +
+			"relay.signature_secret (GAVEL_SIGNATURE_SECRET) makes it refuse unsigned callbacks;\n" +
+			"[relay.signature_secrets] (GAVEL_SIGNATURE_SECRET_ARCHIVE, …) gives a group its own secret.",
 		Example: "  GAVEL_RELAY_SECRET=$(openssl rand -hex 32) gavel relay --listen :8080 --data /var/lib/gavel",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -217,11 +268,11 @@ func relayCmd(env Env) *cobra.Command {
 				logger.Warn("no Video API credentials: the relay watches but cannot act or reconcile", "why", cerr.Error())
 				client = nil
 			}
-			if rc.SignatureSecret == "" {
-				logger.Warn("callbacks are not authenticated: set relay.signature_secret (GAVEL_SIGNATURE_SECRET) to verify Vonage's signed callbacks")
+			// The relay logs, once listening, whose callbacks it verifies.
+			cfg, err := rc.serverConfig([]byte(rc.Secret), logger)
+			if err != nil {
+				return err
 			}
-			cfg := relay.Config{Listen: rc.Listen, DataDir: rc.DataDir, NatsURL: rc.NatsURL, Secret: []byte(rc.Secret), SignatureSecret: rc.SignatureSecret,
-				MaxCallbackBytes: rc.MaxCallbackBytes, Reconcile: rc.ReconcileInterval.Duration, Name: rc.Name, Logger: logger}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			srv, err := relay.NewServer(ctx, cfg, client)
