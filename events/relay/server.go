@@ -127,7 +127,7 @@ func (s *Server) routes() http.Handler {
 	for _, g := range events.Groups() {
 		mux.Handle("/v1/callbacks/"+string(g), s.receiver.Handler(g))
 	}
-	mux.Handle("GET /v1/stream", s.hub.ServeWS(func(r *http.Request) (Claims, error) {
+	mux.Handle("GET "+events.StreamPath, s.hub.ServeWS(func(r *http.Request) (Claims, error) {
 		return authenticateStream(s.cfg.Secret, r, time.Now())
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, http.StatusOK, "ok") })
