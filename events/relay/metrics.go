@@ -17,7 +17,13 @@ const (
 	OutcomeTooLarge     = "too_large"    // body over the limit; 413
 	OutcomeNotAllowed   = "not_allowed"  // not a POST; 405
 	OutcomeError        = "error"        // the log could not take it; 503, Vonage retries
+	OutcomeNotFound     = "not_found"    // POSTed to a path that is no callback URL; 404 (group "unknown")
 )
+
+// GroupUnknown labels callbacks POSTed to a path that names no group: a
+// callback URL registered with a typo shows up in callbacks_total instead
+// of vanishing into 404s nobody counts.
+const GroupUnknown events.Group = "unknown"
 
 // Metrics are the relay's Prometheus metrics, registered in a registry the
 // server owns (never the global default, so two relays in one process —

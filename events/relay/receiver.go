@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -31,6 +32,11 @@ const callbackIssuer = "Vonage"
 // nbf claims (Vonage's example token has neither; if they appear, a token
 // already expired by more than this is refused).
 const signatureLeeway = time.Minute
+
+// appendTimeout bounds one callback's durable append. Vonage's own wait for
+// an answer is undocumented; a log slower than this is broken, and the
+// callback is answered 503 so the service retries.
+const appendTimeout = 10 * time.Second
 
 // ReceiverConfig configures the callback endpoints.
 type ReceiverConfig struct {
@@ -215,7 +221,15 @@ func (rv *Receiver) serve(w http.ResponseWriter, r *http.Request, group events.G
 		Group:      group,
 		Event:      body,
 	}
-	seq, dup, err := rv.cfg.Log.Append(r.Context(), rec, callbackMsgID(group, body))
+	// The append outlives the request: once the body is read, neither the
+	// sender hanging up nor the relay shutting down (the request's context
+	// ends with the server's) may turn a write in flight into a 503 —
+	// the callback may be stored by then, and a shutdown would answer
+	// every callback in flight with an error and a retry. appendTimeout
+	// still bounds a log that does not answer.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), appendTimeout)
+	defer cancel()
+	seq, dup, err := rv.cfg.Log.Append(ctx, rec, callbackMsgID(group, body))
 	if err != nil {
 		if errors.Is(err, ErrRecordTooLarge) {
 			rv.refuse(w, r, group, http.StatusRequestEntityTooLarge, OutcomeTooLarge, "callback too large for the log")

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gavelhq/gavel/events"
@@ -148,10 +149,38 @@ func (s *Server) routes() http.Handler {
 		}
 		metrics.ServeHTTP(w, r)
 	}))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeStatus(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
+	mux.HandleFunc("/", s.notFound)
 	return mux
+}
+
+// getOnly are the relay's GET endpoints: another method on one of them is
+// answered 405 with Allow, as the callback URLs answer a GET, rather than
+// "no such endpoint" for a path that exists.
+var getOnly = map[string]bool{events.StreamPath: true, "/healthz": true, "/readyz": true, "/metrics": true}
+
+// notFound answers every request no route takes. A POST there is most
+// likely a callback URL registered with a typo (/callbacks, /v1/callback/
+// session): it is counted and logged with the URLs that exist, since
+// otherwise every callback would vanish into 404s that only the Video
+// API's delivery log shows.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if getOnly[r.URL.Path] {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeStatus(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+": only GET is allowed")
+		return
+	}
+	msg := "no such endpoint: " + r.Method + " " + r.URL.Path
+	if r.Method == http.MethodPost {
+		urls := make([]string, 0, len(events.Groups()))
+		for _, g := range events.Groups() {
+			urls = append(urls, "/v1/callbacks/"+string(g))
+		}
+		msg += "; callbacks go to " + strings.Join(urls, ", ")
+		s.metrics.Callback(GroupUnknown, OutcomeNotFound)
+		s.cfg.Logger.Warn("callback to an unknown path: check the callback URL registered with the Video API",
+			"path", r.URL.Path, "remote", r.RemoteAddr, "callback_urls", urls)
+	}
+	writeStatus(w, http.StatusNotFound, msg)
 }
 
 // authenticate checks a console's bearer token on a plain request

@@ -62,7 +62,8 @@ func Command() *cobra.Command {
 			"and going), flaky (participants who keep losing the network), mix (all four, smaller), or\n" +
 			"none. The same --seed gives the same participants and the same actions.\n\n" +
 			"It runs until Ctrl-C (or SIGTERM), then delivers pending callbacks for up to 2 s and stops.",
-		Example: "  gavel emulator --scenario mix --callback-url http://127.0.0.1:8080/callbacks\n" +
+		Example: "  gavel emulator --scenario mix --callback-url http://127.0.0.1:8080/v1/callbacks/session \\\n" +
+			"      --archive-callback-url http://127.0.0.1:8080/v1/callbacks/archive   # a relay on :8080\n" +
 			"  gavel emulator --listen 127.0.0.1:0 --scenario townhall --speed 10 --seed 7",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd) },
