@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gavelhq/gavel/events"
@@ -74,10 +75,20 @@ func refuse(status int, format string, args ...any) error {
 
 // Handle runs one command for the console identified by claims.
 func (g *Gateway) Handle(ctx context.Context, claims Claims, cmd events.Command) events.Result {
-	data, target, err := g.execute(ctx, claims, cmd)
+	// Bounded before anything else, and before the audit entry is built
+	// from the command: see checkCommand.
+	p, err := checkCommand(cmd)
+	if err != nil {
+		g.metrics.CommandDone(cmd.Action, outcomeMalformed)
+		// The action is logged as its metric label: the command's own
+		// fields are what was refused for its size.
+		g.logger.Info("command refused as malformed", "actor", claims.Name, "action", actionLabel(cmd.Action), "err", err)
+		return failure(cmd.ID, http.StatusBadRequest, err.Error())
+	}
+	data, target, err := g.execute(ctx, claims, cmd, p)
 	audit := events.Audit{At: g.now().UTC(), Actor: claims.Name, Role: claims.Role, Action: cmd.Action, Session: cmd.Session, Target: target, OK: err == nil}
 	if cmd.Action == events.ActionMuteAll && err == nil {
-		audit.Except = muteAllExcept(cmd.Params)
+		audit.Except = p.Except
 	}
 	res := events.Result{Type: events.FrameResult, ID: cmd.ID, OK: err == nil}
 	if err != nil {
@@ -101,18 +112,36 @@ func (g *Gateway) Handle(ctx context.Context, claims Claims, cmd events.Command)
 			res.Error = &events.ResultError{Status: http.StatusInternalServerError, Message: "done, but the audit entry could not be written: " + aerr.Error()}
 		}
 	}
-	outcome := "ok"
-	if !res.OK {
-		outcome = "error"
-		if res.Error.Status == http.StatusForbidden {
-			outcome = "forbidden"
-		}
+	g.metrics.CommandDone(cmd.Action, commandOutcome(res, err))
+	var apiErr *opentok.APIError
+	if errors.As(err, &apiErr) && errors.Is(apiErr, opentok.ErrAuth) {
+		// Every action will fail until an operator fixes the relay's
+		// credentials: say so where operators look. The service's reason
+		// names no secret, and neither does anything else here.
+		g.logger.Error("the Video API refused the relay's credentials: check its API key and secret (or application id and private key)",
+			"action", cmd.Action, "actor", claims.Name, "op", apiErr.Op, "status", apiErr.Status, "reason", apiErr.Message)
 	}
-	if g.metrics != nil {
-		g.metrics.CommandDone(cmd.Action, outcome)
+	if res.OK {
+		g.logger.Info("command", "actor", claims.Name, "action", cmd.Action, "session", cmd.Session, "target", target, "ok", true)
+	} else {
+		g.logger.Info("command", "actor", claims.Name, "action", cmd.Action, "session", cmd.Session, "target", target, "ok", false,
+			"status", res.Error.Status, "err", res.Error.Message)
 	}
-	g.logger.Info("command", "actor", claims.Name, "action", cmd.Action, "session", cmd.Session, "target", target, "ok", res.OK)
 	return res
+}
+
+// commandOutcome is commands_total's outcome for a command the gateway
+// ran: "forbidden" only for the relay's own role refusal, never for a
+// status that came from the Video API.
+func commandOutcome(res events.Result, err error) string {
+	var ce *commandError
+	switch {
+	case res.OK:
+		return outcomeOK
+	case errors.As(err, &ce) && ce.status == http.StatusForbidden:
+		return outcomeForbidden
+	}
+	return outcomeError
 }
 
 // auditID makes the audit entry's message id unique per command, so a
@@ -131,7 +160,7 @@ func describe(err error) (int, string) {
 	case errors.As(err, &ce):
 		return ce.status, ce.msg
 	case errors.As(err, &apiErr):
-		return apiErr.Status, apiErr.Error()
+		return describeAPIError(apiErr)
 	case errors.As(err, &ve):
 		return http.StatusBadRequest, ve.Error()
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
@@ -141,12 +170,31 @@ func describe(err error) (int, string) {
 	}
 }
 
-// muteAllExcept reads a mute_all's excluded streams (params already
-// accepted by execute).
-func muteAllExcept(raw json.RawMessage) []string {
-	var p params
-	_ = json.Unmarshal(raw, &p)
-	return p.Except
+// describeAPIError maps a Video API failure to the status a console shows.
+// A status that means something about the target (400, 404, 409, 413…)
+// passes through. Those the relay gives its own meaning never do: 401 and
+// 403 tell a console about its token and role and 429 about its own pace,
+// while the Video API's 401/403 is about the relay's credentials and its
+// 429 about the whole project; those, and the service's own failures
+// (5xx), are the gateway failing — 502, or 503 for a pause worth retrying.
+func describeAPIError(e *opentok.APIError) (int, string) {
+	words := e.Message
+	if words == "" {
+		words = strings.ToLower(http.StatusText(e.Status))
+	}
+	switch {
+	case errors.Is(e, opentok.ErrAuth):
+		return http.StatusBadGateway, fmt.Sprintf("%s: the Video API refused the relay's credentials (%d): %s — the relay's operator must fix its Video API credentials",
+			e.Op, e.Status, words)
+	case errors.Is(e, opentok.ErrRateLimited):
+		return http.StatusServiceUnavailable, fmt.Sprintf("%s: the Video API is rate-limiting the relay's project (429): %s — try again in a moment", e.Op, words)
+	case errors.Is(e, opentok.ErrNotFound):
+		// 408 is how the service says a stream id is invalid: not found.
+		return http.StatusNotFound, e.Error()
+	case e.Status >= 400 && e.Status < 500:
+		return e.Status, e.Error()
+	}
+	return http.StatusBadGateway, e.Error()
 }
 
 // params are the command parameters every action may use.
@@ -163,19 +211,11 @@ type params struct {
 	TTL        string   `json:"ttl"`
 }
 
-func (g *Gateway) execute(ctx context.Context, claims Claims, cmd events.Command) (data any, target string, err error) {
+// execute runs a command checkCommand accepted, with its params decoded.
+func (g *Gateway) execute(ctx context.Context, claims Claims, cmd events.Command, p params) (data any, target string, err error) {
 	target = firstNonEmpty(cmd.Connection, cmd.Stream)
 	if !claims.Role.Allows(cmd.Action) {
-		if !knownAction(cmd.Action) {
-			return nil, target, refuse(http.StatusBadRequest, "unknown action %q", cmd.Action)
-		}
 		return nil, target, refuse(http.StatusForbidden, "role %s may not %s", claims.Role, cmd.Action)
-	}
-	var p params
-	if len(cmd.Params) > 0 && string(cmd.Params) != "null" {
-		if err := json.Unmarshal(cmd.Params, &p); err != nil {
-			return nil, target, refuse(http.StatusBadRequest, "params: %v", err)
-		}
 	}
 	if cmd.Action == events.ActionReconcile {
 		if g.reconcile == nil {
@@ -187,22 +227,13 @@ func (g *Gateway) execute(ctx context.Context, claims Claims, cmd events.Command
 	if g.client == nil {
 		return nil, target, refuse(http.StatusServiceUnavailable, "this relay has no Video API credentials: it can watch but not act")
 	}
-	if cmd.Session == "" {
-		return nil, target, refuse(http.StatusBadRequest, "session is required")
-	}
 	c := g.client
 	switch cmd.Action {
 	case events.ActionSignal:
 		return nil, target, c.Signals.Send(ctx, cmd.Session, cmd.Connection, opentok.Signal{Type: p.Type, Data: p.Data})
 	case events.ActionDisconnect:
-		if cmd.Connection == "" {
-			return nil, target, refuse(http.StatusBadRequest, "connection is required")
-		}
 		return nil, target, c.Moderation.ForceDisconnect(ctx, cmd.Session, cmd.Connection)
 	case events.ActionMute:
-		if cmd.Stream == "" {
-			return nil, target, refuse(http.StatusBadRequest, "stream is required")
-		}
 		return nil, target, c.Moderation.MuteStream(ctx, cmd.Session, cmd.Stream)
 	case events.ActionMuteAll:
 		return nil, cmd.Session, c.Moderation.MuteAll(ctx, cmd.Session, p.Except)
@@ -217,27 +248,36 @@ func (g *Gateway) execute(ctx context.Context, claims Claims, cmd events.Command
 	case events.ActionToken:
 		return g.token(cmd, p)
 	}
-	return nil, target, refuse(http.StatusBadRequest, "unknown action %q", cmd.Action)
+	// checkCommand refused every action the protocol does not define.
+	return nil, target, fmt.Errorf("relay: action %q has no handler", cmd.Action)
 }
 
 // unpublish asks the stream's publisher to stop it (the cooperative
 // force-unpublish): a gavel-unpublish signal to the publishing connection.
 // The console shows it pending until streamDestroyed arrives.
 func (g *Gateway) unpublish(ctx context.Context, cmd events.Command) (any, string, error) {
-	if cmd.Stream == "" {
-		return nil, "", refuse(http.StatusBadRequest, "stream is required")
-	}
 	connection := cmd.Connection
 	if connection == "" {
+		known := false
 		g.state(func(s *events.State) {
 			if sess, ok := s.Session(cmd.Session); ok {
 				for _, st := range sess.Streams {
 					if st.ID == cmd.Stream {
-						connection = st.ConnectionID
+						known, connection = true, st.ConnectionID
 					}
 				}
 			}
 		})
+		if !known {
+			// Not in the relay's picture: ask the service before saying
+			// "no such stream", since a callback may have been missed
+			// (reconcile heals that later).
+			if _, err := g.client.Streams.Get(ctx, cmd.Session, cmd.Stream); errors.Is(err, opentok.ErrNotFound) {
+				return nil, cmd.Stream, refuse(http.StatusNotFound, "stream %s is not live in this session: nothing to unpublish", cmd.Stream)
+			} else if err != nil {
+				return nil, cmd.Stream, fmt.Errorf("unpublish: look up stream %s: %w", cmd.Stream, err)
+			}
+		}
 	}
 	if connection == "" {
 		return nil, cmd.Stream, refuse(http.StatusConflict, "the publisher of stream %s is not known yet: mute it or disconnect its connection instead", cmd.Stream)

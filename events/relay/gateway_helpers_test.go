@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -47,6 +48,28 @@ type gwFixture struct {
 // watch, not act), as a relay without credentials runs.
 func newGWFixture(t *testing.T, withClient bool) *gwFixture {
 	t.Helper()
+	var o gwOptions
+	if withClient {
+		o.relayClient = func(emu *opentoktest.Server) (*opentok.Client, error) { return emu.Client(false) }
+	}
+	return newGWFixtureWith(t, o)
+}
+
+// gwOptions vary the stack newGWFixtureWith builds.
+type gwOptions struct {
+	// relayClient builds the relay's Video API client against the
+	// emulator; nil gives the relay none.
+	relayClient func(emu *opentoktest.Server) (*opentok.Client, error)
+	// emulator are extra emulator options (faults, say).
+	emulator []opentoktest.Option
+	// logger is the relay's; nil discards.
+	logger *slog.Logger
+}
+
+// newGWFixtureWith is newGWFixture with the relay's client, the emulator
+// and the relay's logger chosen by the test.
+func newGWFixtureWith(t *testing.T, o gwOptions) *gwFixture {
+	t.Helper()
 	// The relay's address must be known before the emulator is told where
 	// to send callbacks: listen first.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -54,12 +77,12 @@ func newGWFixture(t *testing.T, withClient bool) *gwFixture {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	emu, err := opentoktest.NewServer(
+	emu, err := opentoktest.NewServer(append([]opentoktest.Option{
 		opentoktest.WithCallbackURL(opentoktest.GroupSession, base+"/v1/callbacks/session"),
 		opentoktest.WithCallbackURL(opentoktest.GroupArchive, base+"/v1/callbacks/archive"),
 		opentoktest.WithSignatureSecret(gwCallbackSign),
 		opentoktest.WithLogf(t.Logf),
-	)
+	}, o.emulator...)...)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
@@ -72,8 +95,8 @@ func newGWFixture(t *testing.T, withClient bool) *gwFixture {
 		t.Fatal(err)
 	}
 	var relayClient *opentok.Client
-	if withClient {
-		if relayClient, err = emu.Client(false); err != nil {
+	if o.relayClient != nil {
+		if relayClient, err = o.relayClient(emu); err != nil {
 			ln.Close()
 			t.Fatal(err)
 		}
@@ -85,6 +108,7 @@ func newGWFixture(t *testing.T, withClient bool) *gwFixture {
 		Secret:          []byte(gwSecret),
 		SignatureSecret: gwCallbackSign,
 		Name:            "relay-gateway-test",
+		Logger:          o.logger,
 	}, relayClient)
 	if err != nil {
 		cancel()
@@ -475,4 +499,34 @@ func gwRefused(t testing.TB, what string, res events.Result, status int, want st
 	if len(res.Data) != 0 {
 		t.Errorf("%s: a refused command carries data %s", what, res.Data)
 	}
+}
+
+// commandCounts reads the relay's commands_total as "action/outcome" →
+// count. It gathers rather than calling WithLabelValues, which would
+// create the very series a test may be checking does not exist.
+func (fx *gwFixture) commandCounts(t testing.TB) map[string]float64 {
+	t.Helper()
+	families, err := fx.srv.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != "gavel_relay_commands_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var action, outcome string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "action":
+					action = l.GetValue()
+				case "outcome":
+					outcome = l.GetValue()
+				}
+			}
+			out[action+"/"+outcome] = m.GetCounter().GetValue()
+		}
+	}
+	return out
 }

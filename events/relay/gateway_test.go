@@ -2,6 +2,8 @@ package relay
 
 import (
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -217,9 +219,14 @@ func TestGatewayActionsEndToEnd(t *testing.T) {
 			t.Error("the stream that stayed is not muted")
 		}
 
-		// A stream the relay has never heard of has no known publisher.
-		gwRefused(t, "unpublish an unknown stream", mod.do(events.Command{Action: events.ActionUnpublish, Session: s, Stream: "2c1f8e0a-7b7b-4c4c-9d9d-000000000000"}),
-			http.StatusConflict, "is not known yet")
+		// A stream that is not live anywhere is not found, in words that
+		// name it (the console shows which of its streams it asked for).
+		const ghost = "2c1f8e0a-7b7b-4c4c-9d9d-000000000000"
+		gwRefused(t, "unpublish an unknown stream", mod.do(events.Command{Action: events.ActionUnpublish, Session: s, Stream: ghost}),
+			http.StatusNotFound, "stream "+ghost+" is not live")
+		// So is one that has gone.
+		gwRefused(t, "unpublish a stream that left", mod.do(events.Command{Action: events.ActionUnpublish, Session: s, Stream: stA}),
+			http.StatusNotFound, "stream "+stA+" is not live")
 	})
 
 	t.Run("archive_start and archive_stop", func(t *testing.T) {
@@ -361,11 +368,104 @@ func TestGatewayActionsEndToEnd(t *testing.T) {
 		if at := mona.lastSeqAtResult(id); seq == 0 || seq > at {
 			t.Errorf("audit seq %d, but the log ended at %d when the result arrived: appended after the answer", seq, at)
 		}
+	})
 
-		// An action nobody knows is a bad request, whoever asks, and audited.
-		gwRefused(t, "an unknown action", mona.do(events.Command{Action: "ban", Session: s, Connection: "c"}), http.StatusBadRequest, `unknown action "ban"`)
-		gwRefused(t, "a viewer's unknown action", vic.do(events.Command{Action: "ban", Session: s}), http.StatusBadRequest, "unknown action")
-		otto.waitAudit("the unknown action", func(a events.Audit) bool { return a.Actor == "mona" && a.Action == "ban" && !a.OK })
+	t.Run("malformed and oversized commands are answered, counted, never audited", func(t *testing.T) {
+		vic := fx.console(t, "vic", events.RoleViewer)
+		mona := fx.console(t, "mona", events.RoleModerator)
+		otto := fx.console(t, "otto", events.RoleViewer)
+		s := fx.session(t, opentok.Routed)
+		alice, st := fx.publisher(t, s, "speaker")
+		mona.waitStreams(s, st)
+		before := fx.commandCounts(t)
+
+		// 30 KB each: the frame still fits the WebSocket read limit, so
+		// only the gateway's bounds stand between it and every trail.
+		huge := strings.Repeat("x", 30<<10)
+		over := func(n int) string { return strings.Repeat("a", n) }
+		cases := []struct {
+			what    string
+			console *gwConsole
+			cmd     events.Command
+			want    string
+		}{
+			{"a viewer's mute naming 30 KB ids", vic, events.Command{Action: events.ActionMute, Session: huge, Stream: huge},
+				"session: at most 256 bytes (got 30720)"},
+			{"a stream id over the bound", mona, events.Command{Action: events.ActionMute, Session: s, Stream: over(257)},
+				"stream: at most 256 bytes (got 257)"},
+			{"a connection id over the bound", mona, events.Command{Action: events.ActionDisconnect, Session: s, Connection: over(300)},
+				"connection: at most 256 bytes (got 300)"},
+			{"a command id over the bound", mona, events.Command{ID: over(257), Action: events.ActionMute, Session: s, Stream: st},
+				"id: at most 256 bytes (got 257)"},
+			{"signal data over the Video API's 8 kB", mona, events.Command{Action: events.ActionSignal, Session: s,
+				Params: gwParams(t, map[string]string{"type": "chat", "data": over(8193)})}, "params.data: at most 8192 bytes (got 8193)"},
+			{"a signal type over the Video API's 128 bytes", vic, events.Command{Action: events.ActionSignal, Session: s,
+				Params: gwParams(t, map[string]string{"type": over(129)})}, "params.type: at most 128 bytes (got 129)"},
+			{"a signal type the Video API refuses", mona, events.Command{Action: events.ActionSignal, Session: s,
+				Params: gwParams(t, map[string]string{"type": "no spaces"})}, "params.type: only letters"},
+			{"a mute_all sparing an id over the bound", mona, events.Command{Action: events.ActionMuteAll, Session: s,
+				Params: gwParams(t, map[string]any{"except": []string{st, over(257)}})}, "params.except[1]: at most 256 bytes (got 257)"},
+			{"params over the bound", vic, events.Command{Action: events.ActionSignal, Session: s,
+				Params: gwParams(t, map[string]string{"type": "chat", "pad": over(52 << 10)})}, "params: at most 51200 bytes"},
+			{"params that are not an object", mona, events.Command{Action: events.ActionSignal, Session: s, Params: json.RawMessage(`[1]`)},
+				"params:"},
+			{"a mute without a stream", mona, events.Command{Action: events.ActionMute, Session: s}, "stream is required"},
+			{"a command without a session", vic, events.Command{Action: events.ActionMute, Stream: st}, "session is required"},
+			{"an unknown action", mona, events.Command{Action: "ban", Session: s, Connection: "c"}, `unknown action "ban"`},
+			{"a viewer's unknown action", vic, events.Command{Action: "ban", Session: s}, `unknown action "ban"`},
+			{"an action name over the bound", vic, events.Command{Action: huge, Session: s}, "action: at most 256 bytes (got 30720)"},
+		}
+		for _, c := range cases {
+			res := c.console.do(c.cmd)
+			gwRefused(t, c.what, res, http.StatusBadRequest, c.want)
+			if strings.Contains(res.Error.Message, over(64)) {
+				t.Errorf("%s: the answer quotes the oversized value: %.200s…", c.what, res.Error.Message)
+			}
+		}
+		// None of them reached the Video API.
+		if got, _ := fx.truthStream(t, s, st); got.AudioMuted || fx.truth(t, s).MuteAll {
+			t.Error("a refused command muted")
+		}
+		if sigs := alice.Signals(); len(sigs) != 0 {
+			t.Errorf("refused signals were delivered: %d", len(sigs))
+		}
+
+		// Counted as malformed, under the protocol's actions or the one
+		// fixed label "unknown": a made-up action makes no label of its own.
+		after := fx.commandCounts(t)
+		delta := func(k string) float64 { return after[k] - before[k] }
+		malformed := 0.0
+		for k := range after {
+			action, outcome, _ := strings.Cut(k, "/")
+			if outcome == outcomeMalformed {
+				malformed += delta(k)
+			}
+			if !knownAction(action) && action != "unknown" {
+				t.Errorf("commands_total has a label for action %.40q", action)
+			}
+			if (outcome == outcomeForbidden || outcome == outcomeError) && delta(k) != 0 {
+				t.Errorf("commands_total{%s} grew by %v: a malformed command counted as a refusal or failure", k, delta(k))
+			}
+		}
+		if malformed != float64(len(cases)) || delta("unknown/"+outcomeMalformed) != 3 {
+			t.Errorf("malformed commands counted %v (unknown actions %v), want %d (3)", malformed, delta("unknown/"+outcomeMalformed), len(cases))
+		}
+
+		// Not audited. A refusal sent after them is (a viewer's mute by
+		// role), and the log is one ordered stream: once its entry reached
+		// otto, any entry for the commands above would have too.
+		gwRefused(t, "a viewer's mute", vic.do(events.Command{Action: events.ActionMute, Session: s, Stream: st}), http.StatusForbidden, "may not")
+		barrier := otto.waitAudit("the viewer's mute", func(a events.Audit) bool {
+			return a.Actor == "vic" && a.Action == events.ActionMute && a.Session == s
+		})
+		for _, a := range otto.audits() {
+			if a.Seq == barrier.Seq {
+				continue
+			}
+			if a.Audit.Session == s || a.Audit.Session == huge || !knownAction(a.Audit.Action) {
+				t.Errorf("a malformed command was audited: %.300v", a.Audit)
+			}
+		}
 	})
 
 	t.Run("Video API errors surface in words", func(t *testing.T) {
@@ -510,6 +610,145 @@ func gwArchiveStatus(v events.Session, id string) string {
 		if a.ID == id {
 			return a.Status
 		}
+	}
+	return ""
+}
+
+// TestGatewayVideoAPIRefusesTheRelaysCredentials: a relay configured with
+// a wrong API secret. The Video API's 403 is about the relay, not the
+// console: the answer must not read as "your role may not" (403), and the
+// operator must learn why from the relay's log, which names no secret.
+func TestGatewayVideoAPIRefusesTheRelaysCredentials(t *testing.T) {
+	t.Parallel()
+	const wrongSecret = "not-the-projects-secret-0123456789abcdef"
+	logs := &lockedBuffer{}
+	var emuSecret string
+	fx := newGWFixtureWith(t, gwOptions{
+		relayClient: func(emu *opentoktest.Server) (*opentok.Client, error) {
+			emuSecret = emu.APISecret
+			creds, err := opentok.ProjectCredentials(emu.APIKey, wrongSecret)
+			if err != nil {
+				return nil, err
+			}
+			return opentok.New(creds, opentok.WithBaseURL(emu.URL))
+		},
+		logger: slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	ada := fx.console(t, "ada", events.RoleAdmin)
+	mona := fx.console(t, "mona", events.RoleModerator)
+	s := fx.session(t, opentok.Routed)
+	_, st := fx.publisher(t, s, "speaker")
+	mona.waitStreams(s, st)
+
+	for _, c := range []struct {
+		what    string
+		console *gwConsole
+		cmd     events.Command
+	}{
+		{"an admin's reconcile", ada, events.Command{Action: events.ActionReconcile, Session: s}},
+		{"a moderator's mute", mona, events.Command{Action: events.ActionMute, Session: s, Stream: st}},
+	} {
+		res := c.console.do(c.cmd)
+		gwRefused(t, c.what, res, http.StatusBadGateway, "the Video API refused the relay's credentials (403)")
+		// The service's own words say which part of the credentials.
+		if !strings.Contains(res.Error.Message, "Invalid token") {
+			t.Errorf("%s: %q does not carry the service's reason", c.what, res.Error.Message)
+		}
+		a := mona.waitAudit(c.what, func(a events.Audit) bool { return a.Action == c.cmd.Action && a.Session == s })
+		if a.Audit.OK || a.Audit.Error != res.Error.Message {
+			t.Errorf("%s: audit %+v, want ok:false with the result's message", c.what, a.Audit)
+		}
+	}
+	if got, _ := fx.truthStream(t, s, st); got.AudioMuted {
+		t.Error("the stream was muted with refused credentials")
+	}
+
+	counts := fx.commandCounts(t)
+	for _, action := range []string{events.ActionReconcile, events.ActionMute} {
+		if counts[action+"/"+outcomeError] != 1 || counts[action+"/"+outcomeForbidden] != 0 {
+			t.Errorf("commands_total for %s: %v error, %v forbidden; want 1 error, 0 forbidden", action,
+				counts[action+"/"+outcomeError], counts[action+"/"+outcomeForbidden])
+		}
+	}
+
+	out := logs.String()
+	if !strings.Contains(out, "refused the relay's credentials") || !strings.Contains(out, "status=403") || !strings.Contains(out, "Invalid token") {
+		t.Errorf("the relay's log does not say the Video API refused its credentials, and why:\n%s", out)
+	}
+	for name, secret := range map[string]string{"the configured secret": wrongSecret, "the project's secret": emuSecret} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the relay's log contains %s", name)
+		}
+	}
+}
+
+// TestGatewayUnpublishOfAStreamTheRelayMissed: the relay hears no callback
+// (every one lost), so a live stream is missing from its picture. Unpublish
+// must not call it gone: the Video API has it, its publisher is unknown,
+// 409; only a stream the service does not have either is 404.
+func TestGatewayUnpublishOfAStreamTheRelayMissed(t *testing.T) {
+	t.Parallel()
+	fx := newGWFixtureWith(t, gwOptions{
+		relayClient: func(emu *opentoktest.Server) (*opentok.Client, error) { return emu.Client(false) },
+		emulator:    []opentoktest.Option{opentoktest.WithFaults(opentoktest.Faults{Drop: 1})},
+	})
+	mona := fx.console(t, "mona", events.RoleModerator)
+	s := fx.session(t, opentok.Routed)
+	_, st := fx.publisher(t, s, "unheard")
+	if gwHasStream(mona.sessionView(s), st) {
+		t.Fatal("the relay heard of the stream: the test needs it missed")
+	}
+	gwRefused(t, "unpublish a live stream the relay missed", mona.do(events.Command{Action: events.ActionUnpublish, Session: s, Stream: st}),
+		http.StatusConflict, "the publisher of stream "+st+" is not known yet")
+	const ghost = "9d0e6f1c-2b3a-4d5e-8b73-2fa31a9e4c61"
+	gwRefused(t, "unpublish a stream nobody has", mona.do(events.Command{Action: events.ActionUnpublish, Session: s, Stream: ghost}),
+		http.StatusNotFound, "stream "+ghost+" is not live")
+}
+
+// TestDescribeAPIErrorKeepsTheRelaysStatuses: a Video API status passes
+// through when it tells the moderator about the target, and never as one
+// of the statuses the relay answers with its own meaning (401 token, 403
+// role, 429 the console's pace).
+func TestDescribeAPIErrorKeepsTheRelaysStatuses(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		upstream int
+		message  string
+		want     int
+		words    string
+	}{
+		{http.StatusBadRequest, "Invalid resolution", http.StatusBadRequest, "Invalid resolution"},
+		{http.StatusNotFound, "Not found", http.StatusNotFound, "Not found"},
+		{http.StatusRequestTimeout, "Invalid stream id", http.StatusNotFound, "Invalid stream id"},
+		{http.StatusConflict, "Session is relayed", http.StatusConflict, "Session is relayed"},
+		{http.StatusRequestEntityTooLarge, "", http.StatusRequestEntityTooLarge, "size limit"},
+		{http.StatusUnauthorized, "Invalid token: application_id", http.StatusBadGateway, "the Video API refused the relay's credentials (401): Invalid token: application_id"},
+		{http.StatusForbidden, "Invalid token: signature", http.StatusBadGateway, "the Video API refused the relay's credentials (403): Invalid token: signature"},
+		{http.StatusTooManyRequests, "Too many requests", http.StatusServiceUnavailable, "rate-limiting the relay's project (429): Too many requests"},
+		{http.StatusInternalServerError, "oops", http.StatusBadGateway, "internal error"},
+		{http.StatusServiceUnavailable, "", http.StatusBadGateway, "temporarily unavailable"},
+	} {
+		err := fmt.Errorf("reconcile 1_MX4: %w", &opentok.APIError{Op: "connection list", Method: http.MethodGet, Path: "/v2/project/123/session/1_MX4/connection",
+			Status: c.upstream, Message: c.message, Meaning: gwMeaning(c.upstream)})
+		status, msg := describe(err)
+		if status != c.want || !strings.Contains(msg, c.words) || !strings.HasPrefix(msg, "connection list: ") {
+			t.Errorf("upstream %d %q: %d %q, want %d containing %q", c.upstream, c.message, status, msg, c.want, c.words)
+		}
+		if status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusTooManyRequests {
+			t.Errorf("upstream %d became %d, a status the relay gives its own meaning", c.upstream, status)
+		}
+	}
+}
+
+// gwMeaning is the words opentok gives a status for most operations.
+func gwMeaning(status int) string {
+	switch status {
+	case http.StatusRequestEntityTooLarge:
+		return "the request is over the service's size limit"
+	case http.StatusInternalServerError:
+		return "the Video API had an internal error; try again"
+	case http.StatusServiceUnavailable:
+		return "the Video API is temporarily unavailable; try again"
 	}
 	return ""
 }

@@ -55,8 +55,9 @@ type HubConfig struct {
 	InstanceName string
 	// Commands answers consoles' command frames; nil = 501 for every one.
 	Commands CommandHandler
-	// CommandRate and CommandBurst bound each console's commands (a token
-	// bucket; defaults 5 per second, bursts of 20); over it → 429.
+	// CommandRate and CommandBurst bound each console token's commands (a
+	// token bucket shared by the token's connections; defaults 5 per
+	// second, bursts of 20); over it → 429.
 	CommandRate  float64
 	CommandBurst int
 	// PruneAfter is how long tombstones and ended sessions are kept before
@@ -82,8 +83,9 @@ type Hub struct {
 	logger *slog.Logger
 	now    func() time.Time
 
-	started chan struct{} // closed once Run has loaded the snapshot
-	ready   atomic.Bool
+	started  chan struct{}    // closed once Run has loaded the snapshot
+	limiters *commandLimiters // command budgets by console token
+	ready    atomic.Bool
 
 	mu        sync.Mutex
 	state     *events.State
@@ -123,13 +125,14 @@ func NewHub(cfg HubConfig) *Hub {
 		cfg.Now = time.Now
 	}
 	return &Hub{
-		cfg:     cfg,
-		log:     cfg.Log,
-		logger:  cfg.Logger.With("component", "hub"),
-		now:     cfg.Now,
-		started: make(chan struct{}),
-		state:   events.NewState(),
-		subs:    map[*Subscription]struct{}{},
+		cfg:      cfg,
+		log:      cfg.Log,
+		logger:   cfg.Logger.With("component", "hub"),
+		now:      cfg.Now,
+		started:  make(chan struct{}),
+		limiters: newCommandLimiters(cfg.CommandRate, cfg.CommandBurst),
+		state:    events.NewState(),
+		subs:     map[*Subscription]struct{}{},
 	}
 }
 

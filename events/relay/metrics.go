@@ -25,6 +25,19 @@ const (
 // of vanishing into 404s nobody counts.
 const GroupUnknown events.Group = "unknown"
 
+// Outcomes of a console's command, the values of commands_total's outcome
+// label. rate_limited and disabled are the hub's, before any handler;
+// malformed is the hub's for a frame it cannot read and the gateway's for
+// a command checkCommand refuses; the gateway counts the rest.
+const (
+	outcomeRateLimited = "rate_limited" // over the token's rate or the connection's in-flight bound; 429
+	outcomeDisabled    = "disabled"     // the relay runs no gateway; 501
+	outcomeMalformed   = "malformed"    // not a command the relay can act on as sent (unreadable, over a bound, unknown action); 400, not audited
+	outcomeOK          = "ok"
+	outcomeForbidden   = "forbidden" // the console's role may not; 403
+	outcomeError       = "error"     // the action failed: the Video API said no, or could not be reached
+)
+
 // Metrics are the relay's Prometheus metrics, registered in a registry the
 // server owns (never the global default, so two relays in one process —
 // tests, `gavel demo` — do not collide).
@@ -135,8 +148,7 @@ func (m *Metrics) ConsoleLagging() {
 	m.consoleLagging.Inc()
 }
 
-// CommandDone counts one command by action and outcome ("ok",
-// "forbidden", "error"). The action comes from a console, so one the
+// CommandDone counts one command by action and outcome (outcome*). The action comes from a console, so one the
 // protocol does not define is counted as "unknown": a label value per
 // made-up action would let a console grow the metrics without bound.
 func (m *Metrics) CommandDone(action, outcome string) {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/gavelhq/gavel/events"
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
 )
 
 // WebSocket timing and limits (relay-anchors §3): the writer owns every
@@ -39,14 +38,6 @@ const (
 	closeGoingAway = websocket.CloseGoingAway         // 1001: the relay is shutting down
 	closePolicy    = websocket.ClosePolicyViolation   // 1008: the token expired
 	closeInternal  = websocket.CloseInternalServerErr // 1011: the log failed during catch-up
-)
-
-// Outcome of a command frame the relay answers (or drops) itself, before
-// any handler: counted in commands_total next to the gateway's outcomes.
-const (
-	outcomeRateLimited = "rate_limited"
-	outcomeMalformed   = "malformed"
-	outcomeDisabled    = "disabled"
 )
 
 // newUpgrader is the WebSocket handshake. Compression is off (experimental in
@@ -310,7 +301,10 @@ func (h *Hub) writeLoop(conn *websocket.Conn, sub *Subscription, hello events.He
 func (h *Hub) readLoop(conn *websocket.Conn, sub *Subscription, claims Claims, commands *sync.WaitGroup) {
 	_ = conn.SetReadDeadline(time.Now().Add(pongWait))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(pongWait)) })
-	limiter := rate.NewLimiter(rate.Limit(h.cfg.CommandRate), h.cfg.CommandBurst)
+	// The rate is the token's, whatever connection it comes on; the
+	// in-flight bound is this connection's (it keeps the reader reading).
+	limiter, release := h.limiters.acquire(claims.ID)
+	defer release()
 	inFlight := make(chan struct{}, maxInFlight)
 	for {
 		typ, data, err := conn.ReadMessage()
@@ -333,7 +327,7 @@ func (h *Hub) readLoop(conn *websocket.Conn, sub *Subscription, claims Claims, c
 		if !limiter.Allow() {
 			h.cfg.Metrics.CommandDone(cmd.Action, outcomeRateLimited)
 			h.answer(sub, failure(cmd.ID, http.StatusTooManyRequests,
-				fmt.Sprintf("too many commands: at most %g a second (bursts of %d)", h.cfg.CommandRate, h.cfg.CommandBurst)))
+				fmt.Sprintf("too many commands: at most %g a second (bursts of %d) per console token, over all its connections", h.cfg.CommandRate, h.cfg.CommandBurst)))
 			continue
 		}
 		if h.cfg.Commands == nil {

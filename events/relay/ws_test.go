@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -543,6 +544,60 @@ func TestWSCommands(t *testing.T) {
 	}
 	if statuses[429] < 3 {
 		t.Errorf("results %v, want at least 3 × 429 over a burst of 3 at 1/s", statuses)
+	}
+}
+
+// TestWSCommandRateIsPerToken: the command budget belongs to the token,
+// not the connection, so opening more connections (or reconnecting) with
+// one token buys no more commands; another token has its own.
+func TestWSCommandRateIsPerToken(t *testing.T) {
+	handler := func(_ context.Context, _ Claims, cmd events.Command) events.Result {
+		return events.Result{ID: cmd.ID, OK: true, Data: json.RawMessage(`{}`)}
+	}
+	// One command per 100 s: nothing refills while the test runs.
+	r := startWSRelay(t, hubLog(t, t.TempDir(), LogConfig{}), HubConfig{Commands: handler, CommandRate: 0.01, CommandBurst: 3}, nil)
+	open := func(tok string) *wsConsole {
+		c := dialWS(t, r, tok, "", nil)
+		c.hello()
+		c.snapshot()
+		return c
+	}
+	n := 0
+	status := func(c *wsConsole) int {
+		t.Helper()
+		n++
+		if err := c.conn.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"type":"command","id":"c%d","action":"signal","session":"2_s"}`, n)); err != nil {
+			t.Fatal(err)
+		}
+		_, data := c.frame()
+		var res events.Result
+		if err := json.Unmarshal(data, &res); err != nil || res.Type != events.FrameResult || res.ID != fmt.Sprintf("c%d", n) {
+			t.Fatalf("got %s, want the result of c%d", data, n)
+		}
+		if res.OK {
+			return http.StatusOK
+		}
+		return res.Error.Status
+	}
+
+	tok := wsToken(t, "mo", events.RoleModerator, time.Hour)
+	a, b := open(tok), open(tok)
+	got := []int{status(a), status(a), status(b), status(b), status(a)}
+	if want := []int{200, 200, 200, 429, 429}; !slices.Equal(got, want) {
+		t.Errorf("two connections with one token, burst 3: %v, want %v", got, want)
+	}
+
+	// The same person with another token (another jti) is not held back.
+	other := open(wsToken(t, "mo", events.RoleModerator, time.Hour))
+	if got := status(other); got != http.StatusOK {
+		t.Errorf("another token's first command: %d, want 200", got)
+	}
+
+	// Reconnecting does not refill the bucket.
+	a.conn.Close()
+	b.conn.Close()
+	if got := status(open(tok)); got != http.StatusTooManyRequests {
+		t.Errorf("the spent token on a new connection: %d, want 429", got)
 	}
 }
 
