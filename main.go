@@ -145,6 +145,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) stri
 		Client: newClient,
 		Stdout: stdout,
 		Stderr: stderr,
+		JSON:   &jsonOut,
 	})...)
 	load := func() (Config, error) { return loadConfig(configPath, getenv) }
 	root.AddCommand(demoCmd(load))

@@ -11,6 +11,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,10 +54,132 @@ func TestRelayTokenCommand(t *testing.T) {
 		{"bad role", env, []string{"relay", "token", "--name", "a", "--role", "root"}, `--role: expected viewer, moderator or admin, got "root"`},
 		{"bad ttl", env, []string{"relay", "token", "--name", "a", "--ttl", "0s"}, "--ttl"},
 		{"no secret", map[string]string{"HOME": t.TempDir()}, []string{"relay", "token", "--name", "a"}, "relay.secret (or GAVEL_RELAY_SECRET): expected at least 32 bytes"},
+		{"blank name", env, []string{"relay", "token", "--name", "  "}, "--name: blank"},
 	} {
 		code, out, errOut := gavel(t, tc.env, "", tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) || out != "" {
 			t.Errorf("%s: exit %d, stderr %q (want %q), stdout %q", tc.name, code, errOut, tc.want, out)
+		}
+	}
+}
+
+// TestRelayTokenCommandJSON: with --json the token comes with its claims,
+// as `gavel token --json` gives a client token's.
+func TestRelayTokenCommandJSON(t *testing.T) {
+	env := map[string]string{"HOME": t.TempDir(), "GAVEL_RELAY_SECRET": relaySecret}
+	code, out, errOut := gavel(t, env, "", "relay", "token", "--name", "alice", "--role", "admin", "--ttl", "2h", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got map[string]string
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("--json output %q: %v", out, err)
+	}
+	claims, err := relay.VerifyToken([]byte(relaySecret), got["token"], time.Now())
+	if err != nil {
+		t.Fatalf("the token in %q does not verify: %v", out, err)
+	}
+	want := map[string]string{"token": got["token"], "name": "alice", "role": "admin", "expires_at": claims.Expires.UTC().Format(time.RFC3339)}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("--json %v, want %v", got, want)
+	}
+	if d := time.Until(claims.Expires); d < 2*time.Hour-time.Minute || d > 2*time.Hour {
+		t.Errorf("expires in %s, want 2h", d)
+	}
+}
+
+// TestRelayCommandOnEveryInterface: listening on every interface, `gavel
+// relay` prints URLs with this host's name, which can be registered, and
+// says that the Video API needs the public https name; the exact address
+// is in the log.
+func TestRelayCommandOnEveryInterface(t *testing.T) {
+	env := map[string]string{"HOME": t.TempDir(), "GAVEL_RELAY_SECRET": relaySecret}
+	logs := &lineWriter{lines: make(chan string, 64)}
+	rc := startRelayCommandOn(t, ":0", env, logs)
+	_, port, err := net.SplitHostPort(rc.addr)
+	if err != nil {
+		t.Fatalf("listening on %q: %v", rc.addr, err)
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	base := net.JoinHostPort(host, port)
+	var lines []string
+	for range 4 {
+		lines = append(lines, next(t, rc.out, "stdout"))
+	}
+	text := strings.Join(lines, "\n")
+	for _, want := range []string{"callbacks: http://" + base + "/v1/callbacks/session", "consoles:  ws://" + base + "/v1/stream", "public https:// name"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("stdout\n%s\nwant %q", text, want)
+		}
+	}
+	if strings.Contains(text, "//[::]") || strings.Contains(text, "//0.0.0.0") {
+		t.Errorf("a URL names every interface:\n%s", text)
+	}
+	resp, err := http.Get("http://127.0.0.1:" + port + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	rc.stop(t)
+	close(logs.lines)
+	logged := ""
+	for l := range logs.lines {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "relay listening" {
+			logged, _ = m["addr"].(string)
+		}
+	}
+	if h, p, _ := net.SplitHostPort(logged); p != port || !net.ParseIP(h).IsUnspecified() {
+		t.Errorf("log says it listens on %q, want every interface, port %s", logged, port)
+	}
+}
+
+// TestRelayCommandExitCodes: `gavel relay` exits 2 for a mistake in its
+// configuration and 1 when the system fails it (NATS unreachable, the
+// address taken, the data directory unusable), naming what failed and
+// never a NATS password.
+func TestRelayCommandExitCodes(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		secret string
+		args   []string
+		code   int
+		want   string
+	}{
+		{"NATS unreachable", relaySecret, []string{"--nats-url", "nats://bob:pw-s3cr3t@" + closedAddr}, 1, "connect to NATS nats://***@" + closedAddr},
+		{"NATS URL malformed", relaySecret, []string{"--nats-url", "nats://bob:pw-s3cr3t@127.0.0.1:x"}, 2, "relay: nats_url: nats://***@127.0.0.1:x: expected nats://"},
+		{"NATS URL not NATS", relaySecret, []string{"--nats-url", "http://bob:pw-s3cr3t@" + closedAddr}, 2, `relay: nats_url: http://***@` + closedAddr + `: scheme "http"`},
+		{"address in use", relaySecret, []string{"--listen", taken.Addr().String()}, 1, "listen on " + taken.Addr().String()},
+		{"address without a port", relaySecret, []string{"--listen", "127.0.0.1"}, 2, "listen on 127.0.0.1 (relay.listen or --listen)"},
+		{"data directory is a file", relaySecret, []string{"--data", file}, 1, "data_dir " + file},
+		{"no secret", "", nil, 2, "relay: secret: expected at least 32 bytes"},
+	} {
+		env := map[string]string{"HOME": t.TempDir(), "XDG_STATE_HOME": t.TempDir(), "GAVEL_RELAY_SECRET": c.secret}
+		args := append([]string{"relay", "--listen", "127.0.0.1:0", "--data", t.TempDir()}, c.args...)
+		code, out, errOut := gavel(t, env, "", args...)
+		if code != c.code || !strings.Contains(errOut, c.want) || out != "" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d and %q", c.name, code, out, errOut, c.code, c.want)
+		}
+		if strings.Contains(errOut, "s3cr3t") {
+			t.Errorf("%s: stderr shows the NATS password: %s", c.name, errOut)
 		}
 	}
 }
@@ -281,29 +406,38 @@ func TestRelayCommandServes(t *testing.T) {
 // relayCommand is `gavel relay` running in-process on a free loopback
 // port, as an operator starts it.
 type relayCommand struct {
-	addr   string // where it listens, as it printed
+	addr   string      // where it listens, as it printed
+	out    *lineWriter // the lines of stdout after the first
 	cancel context.CancelFunc
 	done   chan int
 }
 
 // startRelayCommand runs `gavel relay` with env (and a fresh data
-// directory) until it says where it listens; its logs go to stderr.
+// directory) on a free loopback port until it says where it listens; its
+// logs go to stderr.
 func startRelayCommand(t *testing.T, env map[string]string, stderr io.Writer) *relayCommand {
+	t.Helper()
+	return startRelayCommandOn(t, "127.0.0.1:0", env, stderr)
+}
+
+// startRelayCommandOn is startRelayCommand with --listen listen.
+func startRelayCommandOn(t *testing.T, listen string, env map[string]string, stderr io.Writer) *relayCommand {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	out := &lineWriter{lines: make(chan string, 16)}
-	rc := &relayCommand{cancel: cancel, done: make(chan int, 1)}
+	rc := &relayCommand{out: out, cancel: cancel, done: make(chan int, 1)}
 	go func() {
-		rc.done <- run(ctx, []string{"relay", "--listen", "127.0.0.1:0", "--data", t.TempDir()}, strings.NewReader(""), out, stderr,
+		rc.done <- run(ctx, []string{"relay", "--listen", listen, "--data", t.TempDir()}, strings.NewReader(""), out, stderr,
 			func(k string) string { return env[k] })
 	}()
 	select {
 	case l := <-out.lines:
-		var ok bool
-		if rc.addr, ok = strings.CutPrefix(l, "relay listening on "); !ok {
+		rest, ok := strings.CutPrefix(l, "relay listening on ")
+		if !ok {
 			t.Fatalf("first line %q", l)
 		}
+		rc.addr, _, _ = strings.Cut(rest, " ")
 	case code := <-rc.done:
 		t.Fatalf("gavel relay exited %d before listening", code)
 	case <-time.After(15 * time.Second):
@@ -315,22 +449,29 @@ func startRelayCommand(t *testing.T, env map[string]string, stderr io.Writer) *r
 // stop interrupts the relay and fails unless it exits 0 in time.
 func (rc *relayCommand) stop(t *testing.T) {
 	t.Helper()
-	rc.cancel()
+	interrupt(t, "gavel relay", rc.cancel, rc.done)
+}
+
+// interrupt cancels a command running in-process and fails unless it
+// exits 0 in time.
+func interrupt(t *testing.T, name string, cancel context.CancelFunc, done <-chan int) {
+	t.Helper()
+	cancel()
 	select {
-	case code := <-rc.done:
+	case code := <-done:
 		if code != 0 {
-			t.Errorf("gavel relay exited %d after an interrupt", code)
+			t.Errorf("%s exited %d after an interrupt", name, code)
 		}
 	case <-time.After(15 * time.Second):
-		t.Fatal("gavel relay did not stop")
+		t.Fatalf("%s did not stop", name)
 	}
 }
 
 // TestRelaySignatureSecretsConfig: [relay.signature_secrets] and
 // GAVEL_SIGNATURE_SECRET_<GROUP> give groups their own callback secrets,
 // the environment winning over the file; a key that is no callback group
-// stops `gavel relay` and plain `gavel` at start with exit 2, naming the
-// key and the groups, and quoting no secret.
+// (or a malformed relay.nats_url) stops `gavel relay` and plain `gavel` at
+// start with exit 2, naming the key and the groups, and quoting no secret.
 func TestRelaySignatureSecretsConfig(t *testing.T) {
 	file := writeConfig(t, "[relay]\nsignature_secret = \"default-s3cr3t\"\n[relay.signature_secrets]\narchive = \"file-archive-s3cr3t\"\ncaptions = \"file-captions-s3cr3t\"\n")
 	env := map[string]string{"HOME": t.TempDir(),
@@ -358,6 +499,8 @@ func TestRelaySignatureSecretsConfig(t *testing.T) {
 			"config: relay.signature_secrets.archives: no such callback group; expected one of session, archive, broadcast, sip, render, captions"},
 		{"empty secret", "[relay.signature_secrets]\nsession = \"\"\n",
 			"config: relay.signature_secrets.session: empty; leave the key out to use signature_secret"},
+		{"malformed NATS URL", "nats_url = \"nats://bob:s3cr3t@127.0.0.1:x\"\n",
+			"relay: nats_url: nats://***@127.0.0.1:x: expected nats://[USER:PASSWORD@]HOST[:PORT]"},
 	} {
 		file := writeConfig(t, "[relay]\nlisten = \"127.0.0.1:0\"\n"+c.file)
 		for _, args := range [][]string{{"relay"}, {}} {
@@ -444,5 +587,212 @@ func TestRelayCommandPerGroupSecrets(t *testing.T) {
 	if fmt.Sprint(signatures["verified"]) != "[session archive broadcast sip render captions]" ||
 		fmt.Sprint(signatures["own_secret"]) != "[archive]" || fmt.Sprint(signatures["unverified"]) != "[]" {
 		t.Errorf("callback signatures line %v", signatures)
+	}
+}
+
+// testRelay is a relay.Server on a loopback address, stopped and started
+// again on the same address and data directory as an operator restarts one.
+type testRelay struct {
+	t      *testing.T
+	dir    string
+	addr   string
+	srv    *relay.Server
+	cancel context.CancelFunc
+	served chan error
+}
+
+// startTestRelay serves a relay on addr ("127.0.0.1:0" for any port).
+func startTestRelay(t *testing.T, dir, addr string) *testRelay {
+	t.Helper()
+	r := &testRelay{t: t, dir: dir, addr: addr}
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *testRelay) start() {
+	r.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := relay.NewServer(ctx, relay.Config{DataDir: r.dir, Secret: []byte(relaySecret), Name: "test-relay"}, nil)
+	if err != nil {
+		cancel()
+		r.t.Fatal(err)
+	}
+	var ln net.Listener
+	// The address of a relay just stopped can take a moment to free.
+	for i := 0; ; i++ {
+		if ln, err = net.Listen("tcp", r.addr); err == nil {
+			break
+		}
+		if i > 100 {
+			cancel()
+			r.t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.addr, r.srv, r.cancel, r.served = ln.Addr().String(), srv, cancel, make(chan error, 1)
+	go func() { r.served <- srv.Serve(ctx, ln) }()
+}
+
+func (r *testRelay) stop() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	<-r.served
+	r.cancel = nil
+}
+
+// appendEvent appends a callback and waits until the hub has applied it.
+func (r *testRelay) appendEvent(body string) uint64 {
+	r.t.Helper()
+	seq, _, err := r.srv.Log().Append(r.t.Context(), events.Record{Type: events.FrameEvent, Source: events.SourceCallback, Group: events.GroupSession, Event: json.RawMessage(body)}, "")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for wait := time.Now().Add(10 * time.Second); r.srv.Hub().Applied() < seq; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(wait) {
+			r.t.Fatalf("the hub never applied seq %d", seq)
+		}
+	}
+	return seq
+}
+
+// eventsCommand is `gavel events` running in-process, its stdout and
+// stderr line by line.
+type eventsCommand struct {
+	out, errs *lineWriter
+	cancel    context.CancelFunc
+	done      chan int
+}
+
+func startEventsCommand(t *testing.T, args ...string) *eventsCommand {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &eventsCommand{out: &lineWriter{lines: make(chan string, 256)}, errs: &lineWriter{lines: make(chan string, 256)}, cancel: cancel, done: make(chan int, 1)}
+	go func() {
+		c.done <- run(ctx, append([]string{"events"}, args...), strings.NewReader(""), c.out, c.errs,
+			func(k string) string { return map[string]string{"HOME": t.TempDir()}[k] })
+	}()
+	t.Cleanup(func() { c.stop(t) })
+	return c
+}
+
+// stop interrupts it and fails unless it exits 0.
+func (c *eventsCommand) stop(t *testing.T) {
+	t.Helper()
+	if c.cancel == nil {
+		return
+	}
+	cancel := c.cancel
+	c.cancel = nil
+	interrupt(t, "gavel events", cancel, c.done)
+}
+
+// next is its next line of w, or a failure after 20 s.
+func next(t *testing.T, w *lineWriter, what string) string {
+	t.Helper()
+	select {
+	case l := <-w.lines:
+		return l
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no %s line in 20 s", what)
+		return ""
+	}
+}
+
+// TestEventsCommandReportsTheLink: with the relay down, `gavel events`
+// says so on stderr once (not once per retry), then when it connects and
+// where it starts; when the relay restarts it says it lost it, that it is
+// unreachable, and that it resumes after the last seq it printed. Stdout
+// holds only frames throughout.
+func TestEventsCommandReportsTheLink(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there until the relay starts
+	token, _ := relay.IssueToken([]byte(relaySecret), "bob", events.RoleViewer, time.Hour, time.Now())
+	url := "ws://" + addr + "/v1/stream"
+	ev := startEventsCommand(t, "--relay", url, "--token", token)
+
+	want := func(line, prefix string) {
+		t.Helper()
+		if !strings.HasPrefix(line, prefix) {
+			t.Errorf("stderr line %q, want %q…", line, prefix)
+		}
+	}
+	want(next(t, ev.errs, "stderr"), "gavel events: relay unreachable (connection refused); retrying")
+	// Retries at about 0.25, 0.5 and 1 s: none says it again.
+	select {
+	case l := <-ev.errs.lines:
+		t.Errorf("a second line while still unreachable: %q", l)
+	case <-time.After(1500 * time.Millisecond):
+	}
+
+	r := startTestRelay(t, t.TempDir(), addr)
+	r.appendEvent(`{"sessionId":"S1","projectId":"1","event":"sessionCreated","timestamp":1}`)
+	want(next(t, ev.errs, "stderr"), "gavel events: connected to "+url+" (relay test-relay) at seq ")
+	for l := next(t, ev.out, "stdout"); !strings.Contains(l, `"type":"snapshot"`); l = next(t, ev.out, "stdout") {
+	}
+	seq := r.appendEvent(`{"sessionId":"S1","projectId":"1","event":"sessionDestroyed","timestamp":2}`)
+	if l := next(t, ev.out, "stdout"); !strings.Contains(l, fmt.Sprintf(`"seq":%d`, seq)) {
+		t.Fatalf("stdout %q, want event %d", l, seq)
+	}
+
+	r.stop()
+	want(next(t, ev.errs, "stderr"), "gavel events: lost the relay (the relay shut down); reconnecting")
+	// A retry may still reach the relay shutting down (a 503) before its
+	// listener closes: another reason, one line of its own.
+	for l := next(t, ev.errs, "stderr"); l != "gavel events: relay unreachable (connection refused); retrying"; l = next(t, ev.errs, "stderr") {
+		want(l, "gavel events: relay unreachable (")
+	}
+	r.start()
+	want(next(t, ev.errs, "stderr"), fmt.Sprintf("gavel events: connected to %s (relay test-relay); resuming after seq %d", url, seq))
+	seq3 := r.appendEvent(`{"sessionId":"S2","projectId":"1","event":"sessionCreated","timestamp":3}`)
+	for l := next(t, ev.out, "stdout"); !strings.Contains(l, fmt.Sprintf(`"seq":%d`, seq3)); l = next(t, ev.out, "stdout") {
+		if strings.Contains(l, `"type":"snapshot"`) {
+			t.Errorf("a snapshot after resuming: %s", l)
+		}
+	}
+	ev.stop(t)
+	close(ev.out.lines)
+	for l := range ev.out.lines {
+		if !json.Valid([]byte(l)) {
+			t.Errorf("stdout line is not JSON: %q", l)
+		}
+	}
+	close(ev.errs.lines)
+	for l := range ev.errs.lines {
+		t.Errorf("another stderr line: %q", l)
+	}
+}
+
+// TestEventsCommandSinceZero: --since 0 is a position like any other: the
+// whole log from seq 1, no snapshot.
+func TestEventsCommandSinceZero(t *testing.T) {
+	r := startTestRelay(t, t.TempDir(), "127.0.0.1:0")
+	r.appendEvent(`{"sessionId":"S1","projectId":"1","event":"sessionCreated","timestamp":1}`)
+	last := r.appendEvent(`{"sessionId":"S1","projectId":"1","event":"sessionDestroyed","timestamp":2}`)
+	token, _ := relay.IssueToken([]byte(relaySecret), "bob", events.RoleViewer, time.Hour, time.Now())
+	ev := startEventsCommand(t, "--relay", "ws://"+r.addr+"/v1/stream", "--token", token, "--since", "0")
+	var got []string
+	for len(got) < 3 {
+		var f struct {
+			Type string `json:"type"`
+			Seq  uint64 `json:"seq"`
+		}
+		l := next(t, ev.out, "stdout")
+		if err := json.Unmarshal([]byte(l), &f); err != nil {
+			t.Fatalf("stdout %q: %v", l, err)
+		}
+		got = append(got, fmt.Sprintf("%s%d", f.Type, f.Seq))
+	}
+	if want := []string{"hello0", "event1", fmt.Sprintf("event%d", last)}; !slices.Equal(got, want) {
+		t.Errorf("frames %v, want %v", got, want)
+	}
+	if l := next(t, ev.errs, "stderr"); !strings.HasSuffix(l, "; resuming after seq 0") {
+		t.Errorf("stderr %q, want it to say it resumes after seq 0", l)
 	}
 }

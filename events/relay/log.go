@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -158,6 +159,9 @@ func OpenLog(ctx context.Context, cfg LogConfig) (*Log, error) {
 		}
 		opts = append(opts, nats.InProcessServer(l.ns))
 	} else {
+		if err := checkNatsURL(cfg.NatsURL); err != nil {
+			return nil, fmt.Errorf("log: NATS URL %w", err)
+		}
 		// An external server may restart or fail over: keep reconnecting
 		// for ever, and let the ordered consumers in Follow resume.
 		opts = append(opts, nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
@@ -555,6 +559,33 @@ func (l *Log) where() string {
 		return "embedded server in " + l.cfg.DataDir
 	}
 	return redactURL(l.cfg.NatsURL)
+}
+
+// checkNatsURL checks each URL of a comma-separated list as nats.Connect
+// reads it (no scheme means nats://), so a typo is told from an
+// unreachable server. Its errors show the URL redacted, never url.Parse's
+// message, which quotes the URL password and all.
+func checkNatsURL(urls string) error {
+	for _, p := range strings.Split(urls, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		full := p
+		if !strings.Contains(full, "://") {
+			full = "nats://" + full
+		}
+		u, err := url.Parse(full)
+		if err != nil || u.Hostname() == "" {
+			return fmt.Errorf("%s: expected nats://[USER:PASSWORD@]HOST[:PORT]", redactURL(p))
+		}
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return fmt.Errorf("%s: scheme %q: expected nats, tls, ws or wss", redactURL(p), u.Scheme)
+		}
+	}
+	return nil
 }
 
 // redactURL drops user:password@ from each URL of a comma-separated list.

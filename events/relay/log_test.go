@@ -476,6 +476,23 @@ func TestOpenLogConfigErrors(t *testing.T) {
 	}
 }
 
+// TestOpenLogMalformedNatsURL: a NATS URL that cannot be one is refused
+// by name before any connection, showing the URL without its password
+// (url.Parse's own message quotes it whole).
+func TestOpenLogMalformedNatsURL(t *testing.T) {
+	for _, u := range []string{"nats://bob:pw-s3cr3t@127.0.0.1:x", "nats://bob:pw-s3cr3t@[::1", "http://bob:pw-s3cr3t@127.0.0.1:4222", "nats://bob:pw-s3cr3t@"} {
+		l, err := OpenLog(t.Context(), LogConfig{NatsURL: "nats://127.0.0.1:4222, " + u})
+		if err == nil {
+			_ = l.Close()
+			t.Errorf("%s: opened", u)
+			continue
+		}
+		if !strings.Contains(err.Error(), "log: NATS URL ") || !strings.Contains(err.Error(), "***@") || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("%s: error %q, want it to name the URL without the password", u, err)
+		}
+	}
+}
+
 // startNATS runs a standalone-style nats-server with JetStream on a free
 // loopback port, fsyncing every write, as the relays' "external" server.
 func startExternalNATS(t testing.TB) *server.Server {

@@ -35,6 +35,14 @@ type Config struct {
 	Logger           *slog.Logger
 }
 
+// ConfigError is NewServer's refusal of a Config value: a mistake to fix
+// in the configuration. NewServer's other errors are the system's — the
+// data directory, NATS — and the same configuration may work on retry.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
 // MinSecretBytes is the shortest console-token secret accepted: HS256 keys
 // shorter than the hash are easier to guess than they need be.
 const MinSecretBytes = 32
@@ -48,6 +56,11 @@ func (c *Config) defaults() error {
 	}
 	if err := CheckSignatureSecrets(c.SignatureSecrets); err != nil {
 		return fmt.Errorf("relay: %w", err)
+	}
+	if c.NatsURL != "" {
+		if err := checkNatsURL(c.NatsURL); err != nil {
+			return fmt.Errorf("relay: nats_url: %w", err)
+		}
 	}
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
@@ -88,10 +101,11 @@ type Server struct {
 }
 
 // NewServer opens the log and builds the relay. client may be nil: the relay
-// then watches but cannot act or reconcile.
+// then watches but cannot act or reconcile. A mistake in cfg is a
+// *ConfigError.
 func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server, error) {
 	if err := cfg.defaults(); err != nil {
-		return nil, err
+		return nil, &ConfigError{Err: err}
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("relay: data_dir %s: %w", cfg.DataDir, err)

@@ -45,9 +45,15 @@ type Config struct {
 	Token string
 	// Since and Epoch resume from a known position: the relay sends the
 	// records after Since if it still has them in that epoch, else a
-	// snapshot. Since 0 with no Epoch asks for a snapshot.
+	// snapshot. Since 0 with no Epoch asks for a snapshot, unless Resume
+	// is set.
 	Since uint64
 	Epoch string
+	// Resume sends Since even when it is 0 with no Epoch, so the first
+	// connection asks for the records after it (Since 0: the whole log,
+	// from seq 1) rather than a snapshot: a reader given a position by
+	// its user (gavel events --since 0). Reconnects always resume.
+	Resume bool
 	// Dialer dials the WebSocket (nil = a default with a 10 s handshake).
 	Dialer *websocket.Dialer
 	// OnStatus hears every change of the link's state (optional). It is
@@ -325,8 +331,9 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 }
 
 // streamURL adds since and epoch to the configured URL. since is sent
-// when there is a position: Since > 0, or an Epoch (which only comes from
-// a relay's hello, so since=0 then means "I hold the empty state").
+// when there is a position: Since > 0, an Epoch (which only comes from a
+// relay's hello, so since=0 then means "I hold the empty state"), or
+// Resume (the caller's own position, even 0).
 func streamURL(cfg Config) (string, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
@@ -352,7 +359,7 @@ func streamURL(cfg Config) (string, error) {
 	q := u.Query()
 	q.Del("since")
 	q.Del("epoch")
-	if cfg.Since > 0 || cfg.Epoch != "" {
+	if cfg.Since > 0 || cfg.Epoch != "" || cfg.Resume {
 		q.Set("since", strconv.FormatUint(cfg.Since, 10))
 	}
 	if cfg.Epoch != "" {

@@ -550,6 +550,34 @@ func hubSessions(h *relay.Hub) []events.Session {
 	return out
 }
 
+// TestRunResumeFromZeroGetsTheWholeLog: Since 0 asks for a snapshot,
+// unless Resume says 0 is a position (gavel events --since 0): then the
+// relay sends every record from seq 1 and no snapshot.
+func TestRunResumeFromZeroGetsTheWholeLog(t *testing.T) {
+	r := startRealRelay(t, t.TempDir(), "127.0.0.1:0", "")
+	last := appendEvents(t, r.log, 0, 3)
+	eventually(t, "hub applied", func() bool { return r.hub.Applied() == last })
+	for _, resume := range []bool{false, true} {
+		ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+		var got []string
+		_ = relayclient.Run(ctx, relayclient.Config{URL: r.url(), Token: token(t, "alice", events.RoleViewer), Resume: resume}, func(fr relayclient.Frame) error {
+			got = append(got, fmt.Sprintf("%s%d", fr.Type, fr.Seq()))
+			if fr.Seq() == last {
+				cancel()
+			}
+			return nil
+		})
+		cancel()
+		want := []string{"hello0", "snapshot3"}
+		if resume {
+			want = []string{"hello0", "event1", "event2", "event3"}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("Resume %v, Since 0: frames %v, want %v", resume, got, want)
+		}
+	}
+}
+
 func TestRunSurvivesARelayRestartWithoutAGap(t *testing.T) {
 	dir := t.TempDir()
 	r := startRealRelay(t, dir, "127.0.0.1:0", "")

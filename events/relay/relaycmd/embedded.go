@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"syscall"
 	"time"
 
@@ -60,12 +59,12 @@ func StartEmbedded(ctx context.Context, rc RelayConfig, client *opentok.Client) 
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return nil, fmt.Errorf("embedded relay: %s is already in use (is `gavel relay` or another gavel running?): set relay.listen or pass --listen to use another address, or connect to that relay with --relay and --token", listen)
 		}
-		return nil, fmt.Errorf("embedded relay: listen on %s (relay.listen or --listen): %w", listen, err)
+		return nil, listenError("embedded relay", listen, err)
 	}
 	srv, err := relay.NewServer(ctx, cfg, client)
 	if err != nil {
 		_ = ln.Close()
-		return nil, fmt.Errorf("embedded relay: %w", err)
+		return nil, startError(fmt.Errorf("embedded relay: %w", err))
 	}
 	// The token lasts as long as a console plausibly stays open; the
 	// secret dies with the process anyway.
@@ -93,23 +92,6 @@ func StartEmbedded(ctx context.Context, rc RelayConfig, client *opentok.Client) 
 		}
 	}()
 	return e, nil
-}
-
-// hostsOf: the console dials the relay on loopback; the callback URL names
-// the address as listened on, or this host's name when that is every
-// interface (Vonage cannot reach 0.0.0.0).
-func hostsOf(a *net.TCPAddr) (dial, callback string) {
-	port := fmt.Sprint(a.Port)
-	if !a.IP.IsUnspecified() {
-		h := net.JoinHostPort(a.IP.String(), port)
-		return h, h
-	}
-	dial = net.JoinHostPort("127.0.0.1", port)
-	name, err := os.Hostname()
-	if err != nil || name == "" {
-		return dial, dial
-	}
-	return dial, net.JoinHostPort(name, port)
 }
 
 // Stop ends the relay (consoles are told to resume, the state is

@@ -220,6 +220,8 @@ type Env struct {
 	Client func() (*opentok.Client, error)
 	Stdout io.Writer
 	Stderr io.Writer
+	// JSON is the global --json flag (nil: off).
+	JSON *bool
 }
 
 // Commands returns `relay` (with `relay token`) and `events`.
@@ -275,16 +277,21 @@ func relayCmd(env Env) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			srv, err := relay.NewServer(ctx, cfg, client)
-			if err != nil {
-				return &cli.ConfigError{Err: err}
+			if cfg.Listen == "" {
+				cfg.Listen = DefaultRelayConfig("").Listen
 			}
+			// Listen first, as StartEmbedded does: a taken address fails
+			// before the log is opened.
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {
-				return fmt.Errorf("relay: listen %s: %w", cfg.Listen, err)
+				return listenError("relay", cfg.Listen, err)
 			}
-			fmt.Fprintf(env.Stdout, "relay listening on %s\n  callbacks: http://%s/v1/callbacks/session (and /archive, /broadcast)\n  consoles:  ws://%s/v1/stream\n",
-				ln.Addr(), ln.Addr(), ln.Addr())
+			srv, err := relay.NewServer(ctx, cfg, client)
+			if err != nil {
+				_ = ln.Close()
+				return startError(err)
+			}
+			printListening(env.Stdout, ln.Addr().(*net.TCPAddr))
 			return srv.Serve(ctx, ln)
 		},
 	}
@@ -301,14 +308,19 @@ func tokenCmd(env Env) *cobra.Command {
 	var name, role string
 	var ttl time.Duration
 	cmd := &cobra.Command{
-		Use:     "token --name NAME --role viewer|moderator|admin [--ttl 12h]",
-		Short:   "Mint a console token signed with the relay's secret",
-		Long:    "Mint a token a console presents to the relay. viewer: watch only; moderator: signal, mute,\nunpublish, disconnect, record; admin: also mint client tokens and reconcile.",
+		Use:   "token --name NAME --role viewer|moderator|admin [--ttl 12h]",
+		Short: "Mint a console token signed with the relay's secret",
+		Long: "Mint a token a console presents to the relay. viewer: watch only; moderator: signal, mute,\n" +
+			"unpublish, disconnect, record; admin: also mint client tokens and reconcile. It prints the bare\n" +
+			"token (TOKEN=$(gavel relay token …)); with --json an object with its name, role and expiry.",
 		Example: "  gavel relay token --name alice --role moderator --ttl 12h",
 		Args:    cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			if name == "" {
 				return &cli.UsageError{Err: errors.New("--name is required: it is who the audit trail names")}
+			}
+			if strings.TrimSpace(name) == "" {
+				return &cli.UsageError{Err: errors.New("--name: blank; expected who the console belongs to (the audit trail names them)")}
 			}
 			r := events.Role(role)
 			switch r {
@@ -330,7 +342,21 @@ func tokenCmd(env Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(env.Stdout, tok)
+			if env.JSON == nil || !*env.JSON {
+				fmt.Fprintln(env.Stdout, tok)
+				return nil
+			}
+			// The claims as the relay will read them (IssueToken
+			// truncates the times to seconds).
+			claims, err := relay.VerifyToken([]byte(rc.Secret), tok, time.Now())
+			if err != nil {
+				return fmt.Errorf("relay token: read back: %w", err)
+			}
+			enc := json.NewEncoder(env.Stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(tokenJSON{Token: tok, Name: claims.Name, Role: claims.Role, ExpiresAt: claims.Expires.UTC().Format(time.RFC3339)}); err != nil {
+				return fmt.Errorf("relay token: write JSON: %w", err)
+			}
 			return nil
 		},
 	}
@@ -341,6 +367,14 @@ func tokenCmd(env Env) *cobra.Command {
 	return cmd
 }
 
+// tokenJSON is `gavel relay token --json`, shaped like `gavel token --json`.
+type tokenJSON struct {
+	Token     string      `json:"token"`
+	Name      string      `json:"name"`
+	Role      events.Role `json:"role"`
+	ExpiresAt string      `json:"expires_at"` // RFC 3339, UTC
+}
+
 func eventsCmd(env Env) *cobra.Command {
 	var url, token string
 	var since uint64
@@ -349,7 +383,9 @@ func eventsCmd(env Env) *cobra.Command {
 		Short: "Print the relay's stream as NDJSON, one frame per line (for jq and scripts)",
 		Long: "Connect to a relay like a console and print every frame (hello, snapshot, event, audit) as\n" +
 			"one JSON line. It resumes by sequence after any drop, so a pipe sees no gap and no\n" +
-			"duplicate. --since N starts after sequence N instead of a snapshot.",
+			"duplicate. --since N starts after sequence N instead of a snapshot (--since 0: the whole\n" +
+			"log from seq 1, as far as the relay still holds it). Changes of the link (unreachable,\n" +
+			"connected, resuming) are reported on stderr; stdout holds only the frames.",
 		Example: "  gavel events --relay ws://127.0.0.1:8080/v1/stream --token $TOKEN | jq 'select(.type==\"event\")'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -372,7 +408,12 @@ func eventsCmd(env Env) *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			enc := json.NewEncoder(env.Stdout)
-			err = relayclient.Run(ctx, relayclient.Config{URL: cc.Relay, Token: cc.Token, Since: since}, func(f relayclient.Frame) error {
+			// --since 0 is a position too: the whole log, not a snapshot.
+			resume := cmd.Flags().Changed("since")
+			link := newLinkReport(env.Stderr, "gavel events", cc.Relay, since, resume)
+			cfg := relayclient.Config{URL: cc.Relay, Token: cc.Token, Since: since, Resume: resume, OnStatus: link.status}
+			err = relayclient.Run(ctx, cfg, func(f relayclient.Frame) error {
+				link.frame(f)
 				return enc.Encode(f.Raw)
 			})
 			if errors.Is(err, context.Canceled) {
@@ -384,6 +425,6 @@ func eventsCmd(env Env) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&url, "relay", "", "relay stream URL, ws(s)://HOST/v1/stream; a bare ws(s):// or http(s):// address means its stream (default console.relay)")
 	f.StringVar(&token, "token", "", "console token (default console.token)")
-	f.Uint64Var(&since, "since", 0, "resume after this sequence number instead of starting with a snapshot")
+	f.Uint64Var(&since, "since", 0, "start after this sequence number instead of with a snapshot (0: the whole log)")
 	return cmd
 }

@@ -1,0 +1,82 @@
+package relaycmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/relay"
+	"github.com/gavelhq/gavel/opentok/cli"
+)
+
+// listenError is a failed net.Listen on addr (relay.listen or --listen):
+// an address that cannot be one (no port, a port out of range, a host
+// that does not exist) is a configuration mistake, exit 2; one the system
+// refuses (in use, not this machine's) is a failure, exit 1.
+func listenError(what, addr string, err error) error {
+	err = fmt.Errorf("%s: listen on %s (relay.listen or --listen): %w", what, addr, err)
+	var ae *net.AddrError
+	var de *net.DNSError
+	if errors.As(err, &ae) || errors.As(err, &de) && de.IsNotFound {
+		return &cli.ConfigError{Err: err}
+	}
+	return err
+}
+
+// startError is relay.NewServer's error as a command returns it: a
+// mistake in the configuration exits 2, the system failing — NATS
+// unreachable, the data directory not writable — exits 1.
+func startError(err error) error {
+	var ce *relay.ConfigError
+	if errors.As(err, &ce) {
+		return &cli.ConfigError{Err: err}
+	}
+	return err
+}
+
+// advertisedHost is host:port for the URLs a relay listening on a prints:
+// a's own, or when a is every interface (0.0.0.0, ::), which nobody can
+// dial or register, this machine's name, else localhost.
+func advertisedHost(a *net.TCPAddr) (hostPort string, everyInterface bool) {
+	port := strconv.Itoa(a.Port)
+	if !a.IP.IsUnspecified() {
+		return net.JoinHostPort(a.IP.String(), port), false
+	}
+	name, err := os.Hostname()
+	if err != nil || name == "" {
+		name = "localhost"
+	}
+	return net.JoinHostPort(name, port), true
+}
+
+// hostsOf is for the embedded relay: its console dials it on loopback
+// when it listens on every interface; the callback URL names it as
+// advertisedHost does.
+func hostsOf(a *net.TCPAddr) (dial, callback string) {
+	callback, every := advertisedHost(a)
+	if !every {
+		return callback, callback
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(a.Port)), callback
+}
+
+// printListening is `gavel relay`'s first words on stdout: where it
+// listens and the URLs to use. The exact address is also in the log
+// ("relay listening", addr).
+func printListening(w io.Writer, a *net.TCPAddr) {
+	host, every := advertisedHost(a)
+	if every {
+		fmt.Fprintf(w, "relay listening on %s (every interface)\n", a)
+	} else {
+		fmt.Fprintf(w, "relay listening on %s\n", a)
+	}
+	fmt.Fprintf(w, "  callbacks: http://%s/v1/callbacks/session (and /archive, /broadcast)\n  consoles:  ws://%s%s\n", host, host, events.StreamPath)
+	if every {
+		fmt.Fprintf(w, "  The Video API calls back from the internet: register this relay's public https:// name\n"+
+			"  (a TLS proxy or tunnel in front of port %d), e.g. https://relay.example.com/v1/callbacks/session\n", a.Port)
+	}
+}
