@@ -266,7 +266,7 @@ func runEmbedded(ctx context.Context, rc relaycmd.RelayConfig, opts tui.Options,
 	opts.RelayURL, opts.Token, opts.Title = e.StreamURL, e.Token, title
 	runErr := tui.Run(ctx, opts)
 	stopErr := e.Stop()
-	fmt.Fprintf(stderr, "gavel: the in-process relay took callbacks at %s (and /archive, /broadcast)\n", e.CallbackURL)
+	fmt.Fprintf(stderr, "gavel: the in-process relay took callbacks at %s (%s)\n", e.CallbackURL, relaycmd.OtherCallbackPaths())
 	if e.WatchOnly {
 		fmt.Fprintf(stderr, "gavel: watch only: %v\n", cerr)
 	}

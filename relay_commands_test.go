@@ -796,3 +796,20 @@ func TestEventsCommandSinceZero(t *testing.T) {
 		t.Errorf("stderr %q, want it to say it resumes after seq 0", l)
 	}
 }
+
+// TestEventsCommandSincePastTheLog: a --since the relay cannot resume
+// from (past the end of its log) gets a snapshot, and stderr takes back
+// its "resuming" with why.
+func TestEventsCommandSincePastTheLog(t *testing.T) {
+	r := startTestRelay(t, t.TempDir(), "127.0.0.1:0")
+	last := r.appendEvent(`{"sessionId":"S1","projectId":"1","event":"sessionCreated","timestamp":1}`)
+	token, _ := relay.IssueToken([]byte(relaySecret), "bob", events.RoleViewer, time.Hour, time.Now())
+	ev := startEventsCommand(t, "--relay", "ws://"+r.addr+"/v1/stream", "--token", token, "--since", "500")
+	if l := next(t, ev.errs, "stderr"); !strings.HasSuffix(l, "; resuming after seq 500") {
+		t.Errorf("stderr %q, want it to say it resumes after seq 500", l)
+	}
+	want := fmt.Sprintf("seq 501 is not in the relay's log any more: starting again from a snapshot at seq %d", last)
+	if l := next(t, ev.errs, "stderr"); !strings.HasSuffix(l, want) {
+		t.Errorf("stderr %q, want %q", l, want)
+	}
+}

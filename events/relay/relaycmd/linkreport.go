@@ -29,6 +29,7 @@ type linkReport struct {
 	epoch   string        // the log the position below is in ("" before any hello)
 	last    uint64        // the last seq handed on: the position a reconnect resumes after
 	resume  bool          // last is a position to resume after (--since given, or a frame handed on)
+	resumed bool          // the last connection said it resumes, and no frame has come on it yet
 	state   relayclient.LinkState
 	reasons map[string]bool // reasons already told in this outage
 }
@@ -43,7 +44,15 @@ func (r *linkReport) frame(f relayclient.Frame) {
 	switch {
 	case f.Hello != nil:
 		r.hello = f.Hello
-	case f.Snapshot != nil && f.Snapshot.Part >= f.Snapshot.Parts, f.Event != nil, f.Audit != nil:
+		return
+	case f.Snapshot != nil && r.resumed:
+		// The relay no longer holds the records after the position (they
+		// aged out of the log, or it is past the log's end): the
+		// "resuming" line said otherwise.
+		r.printf("seq %d is not in the relay's log any more: starting again from a snapshot at seq %d", r.last+1, f.Snapshot.Seq)
+	}
+	r.resumed = false
+	if f.Snapshot != nil && f.Snapshot.Part >= f.Snapshot.Parts || f.Event != nil || f.Audit != nil {
 		r.last, r.resume = f.Seq(), true
 	}
 }
@@ -90,6 +99,7 @@ func (r *linkReport) connected() {
 		r.last, r.resume = 0, false
 		r.printf("connected to %s, a different log (epoch %s): starting again from a snapshot", where, epoch)
 	case r.resume:
+		r.resumed = true
 		r.printf("connected to %s; resuming after seq %d", where, r.last)
 	case r.hello != nil:
 		r.printf("connected to %s at seq %d", where, r.hello.LastSeq)

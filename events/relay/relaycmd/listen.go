@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/gavelhq/gavel/events"
 	"github.com/gavelhq/gavel/events/relay"
@@ -64,6 +65,19 @@ func hostsOf(a *net.TCPAddr) (dial, callback string) {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(a.Port)), callback
 }
 
+// OtherCallbackPaths names the callback URLs besides the session one, as
+// "and /archive, /broadcast, …": every group the relay mounts, so the
+// list cannot fall behind the routes.
+func OtherCallbackPaths() string {
+	var paths []string
+	for _, g := range events.Groups() {
+		if g != events.GroupSession {
+			paths = append(paths, "/"+string(g))
+		}
+	}
+	return "and " + strings.Join(paths, ", ")
+}
+
 // printListening is `gavel relay`'s first words on stdout: where it
 // listens and the URLs to use. The exact address is also in the log
 // ("relay listening", addr).
@@ -74,7 +88,7 @@ func printListening(w io.Writer, a *net.TCPAddr) {
 	} else {
 		fmt.Fprintf(w, "relay listening on %s\n", a)
 	}
-	fmt.Fprintf(w, "  callbacks: http://%s/v1/callbacks/session (and /archive, /broadcast)\n  consoles:  ws://%s%s\n", host, host, events.StreamPath)
+	fmt.Fprintf(w, "  callbacks: http://%s/v1/callbacks/session (%s)\n  consoles:  ws://%s%s\n", host, OtherCallbackPaths(), host, events.StreamPath)
 	if every {
 		fmt.Fprintf(w, "  The Video API calls back from the internet: register this relay's public https:// name\n"+
 			"  (a TLS proxy or tunnel in front of port %d), e.g. https://relay.example.com/v1/callbacks/session\n", a.Port)
