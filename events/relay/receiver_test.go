@@ -192,13 +192,16 @@ func readAllRecords(t testing.TB, l *Log) []events.Record {
 // TestReceiverEmulatorCallbacksLandExactlyOnce drives real signed callbacks
 // from the emulator — a town hall, and an archive recorded start to end —
 // with half of them sent twice, and checks that every callback the service
-// emitted is in the log exactly once.
+// emitted is in the log exactly once. Archive callbacks are signed with a
+// secret of their own, as Vonage allows, and verified with it.
 func TestReceiverEmulatorCallbacksLandExactlyOnce(t *testing.T) {
-	fx := newReceiverFixture(t, ReceiverConfig{SignatureSecret: testCallbackSecret})
+	fx := newReceiverFixture(t, ReceiverConfig{SignatureSecret: testCallbackSecret,
+		SignatureSecrets: map[events.Group]string{events.GroupArchive: testArchiveSecret}})
 	emu, err := opentoktest.NewServer(
 		opentoktest.WithCallbackURL(opentoktest.GroupSession, fx.url+"/v1/callbacks/session"),
 		opentoktest.WithCallbackURL(opentoktest.GroupArchive, fx.url+"/v1/callbacks/archive"),
 		opentoktest.WithSignatureSecret(testCallbackSecret),
+		opentoktest.WithGroupSignatureSecret(opentoktest.GroupArchive, testArchiveSecret),
 		opentoktest.WithFaults(opentoktest.Faults{Duplicate: 0.5}),
 		opentoktest.WithTimeScale(1000),
 		opentoktest.WithSeed(7),

@@ -155,6 +155,9 @@ type dispatchConfig struct {
 	// "Bearer" prefix is the general Vonage signed-webhook convention;
 	// receivers strip it if present.
 	SignatureSecret string
+	// GroupSecrets gives a group its own secret, over SignatureSecret:
+	// Vonage lets each kind of callback have one (notes §7.7).
+	GroupSecrets map[CallbackGroup]string
 	// APIKey and ApplicationID fill the api_key and application_id claims
 	// (each left out when empty), unless Project is set.
 	APIKey, ApplicationID string
@@ -245,8 +248,18 @@ type dispatchWorker struct {
 	wake  chan struct{} // capacity 1: "the queue may be non-empty"
 
 	// Owned by the worker goroutine.
-	held   []*dispatchJob // held back by Faults.Reorder
-	signer *callbackSigner
+	held    []*dispatchJob                    // held back by Faults.Reorder
+	signer  *callbackSigner                   // SignatureSecret's; nil when it is empty
+	signers map[CallbackGroup]*callbackSigner // GroupSecrets'
+}
+
+// signerFor is the signer of a group's callbacks: its own secret's, else
+// the default's; nil sends them unsigned.
+func (w *dispatchWorker) signerFor(g CallbackGroup) *callbackSigner {
+	if s := w.signers[g]; s != nil {
+		return s
+	}
+	return w.signer
 }
 
 // newDispatcher starts cfg.Workers workers. Close it when done.
@@ -281,6 +294,14 @@ func newDispatcher(cfg dispatchConfig) *dispatcher {
 	d.workers = make([]*dispatchWorker, cfg.Workers)
 	for i := range d.workers {
 		w := &dispatchWorker{d: d, slots: make(chan struct{}, cfg.QueueLen), wake: make(chan struct{}, 1)}
+		for g, secret := range cfg.GroupSecrets {
+			if secret != "" {
+				if w.signers == nil {
+					w.signers = map[CallbackGroup]*callbackSigner{}
+				}
+				w.signers[g] = newCallbackSigner([]byte(secret))
+			}
+		}
 		if d.key != nil {
 			w.signer = newCallbackSigner(d.key)
 		}
@@ -644,7 +665,7 @@ func (w *dispatchWorker) send(j *dispatchJob) (permanent bool, err error) {
 	// Direct map writes: the keys are already canonical.
 	req.Header["Content-Type"] = []string{"application/json"}
 	req.Header["User-Agent"] = []string{callbackUserAgent}
-	if w.signer != nil {
+	if signer := w.signerFor(j.cb.group); signer != nil {
 		if !j.hashed {
 			j.sum, j.hashed = sha256.Sum256(j.cb.body), true
 		}
@@ -654,7 +675,7 @@ func (w *dispatchWorker) send(j *dispatchJob) (permanent bool, err error) {
 		}
 		// Signed afresh for every request (new iat and jti), retries and
 		// duplicates included; payload_hash is what stays the same.
-		req.Header["Authorization"] = []string{w.signer.authorization(&j.sum, d.cfg.Now().Unix(), apiKey, appID)}
+		req.Header["Authorization"] = []string{signer.authorization(&j.sum, d.cfg.Now().Unix(), apiKey, appID)}
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {

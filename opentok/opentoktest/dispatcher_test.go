@@ -691,3 +691,50 @@ func BenchmarkDispatch(b *testing.B) {
 		})
 	}
 }
+
+// TestDispatchSignsEachGroupWithItsSecret: a group with a secret of its own
+// is signed with that one alone; the others keep the default secret, or
+// go unsigned when there is none.
+func TestDispatchSignsEachGroupWithItsSecret(t *testing.T) {
+	const def, archive = "default-secret-0123456789", "archive-secret-0123456789"
+	for _, c := range []struct {
+		name          string
+		cfg           dispatchConfig
+		sessionSecret string // "" = unsigned
+	}{
+		{"with a default", dispatchConfig{SignatureSecret: def, GroupSecrets: map[CallbackGroup]string{GroupArchive: archive}}, def},
+		{"archive alone", dispatchConfig{GroupSecrets: map[CallbackGroup]string{GroupArchive: archive}}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rv := newDispReceiver(t, nil)
+			d := dispStart(t, c.cfg)
+			d.enqueue(callback{group: GroupArchive, url: rv.srv.URL, sessionID: "s", body: dispBody("archive", 1)})
+			d.enqueue(callback{group: GroupSession, url: rv.srv.URL, sessionID: "s", body: dispBody("session", 2)})
+			dispFlush(t, d)
+			reqs := rv.requests()
+			if len(reqs) != 2 {
+				t.Fatalf("received %d requests, want 2", len(reqs))
+			}
+			for _, r := range reqs {
+				auth := r.header.Get("Authorization")
+				if bytes.Contains(r.body, []byte("archive")) {
+					if _, err := dispVerify(archive, auth, r.body); err != nil {
+						t.Errorf("archive callback: %v, want it signed with the archive secret", err)
+					}
+					if _, err := dispVerify(def, auth, r.body); err == nil {
+						t.Error("archive callback verifies with the default secret too")
+					}
+					continue
+				}
+				switch {
+				case c.sessionSecret == "" && auth != "":
+					t.Errorf("session callback signed (%q), want unsigned", auth)
+				case c.sessionSecret != "":
+					if _, err := dispVerify(c.sessionSecret, auth, r.body); err != nil {
+						t.Errorf("session callback: %v, want it signed with the default secret", err)
+					}
+				}
+			}
+		})
+	}
+}

@@ -40,6 +40,7 @@ type options struct {
 	apiKey             string
 	apiSecret          string
 	signatureSecret    string
+	archiveSecret      string
 	timeScale          float64
 }
 
@@ -78,6 +79,7 @@ func Command() *cobra.Command {
 	f.StringVar(&o.apiKey, "api-key", "", "the legacy project's API key (default "+opentoktest.DefaultAPIKey+"; with --api-secret)")
 	f.StringVar(&o.apiSecret, "api-secret", "", "the legacy project's API secret (with --api-key)")
 	f.StringVar(&o.signatureSecret, "signature-secret", "", "sign callbacks with this secret (HS256 JWT in the Authorization header)")
+	f.StringVar(&o.archiveSecret, "archive-signature-secret", "", "sign archive callbacks with this secret instead (Vonage allows a secret per kind of callback)")
 	f.Float64Var(&o.timeScale, "time-scale", 1, "speed up the service's own timers (callback retries, archive upload) by this factor")
 	return cmd
 }
@@ -138,6 +140,9 @@ func (o *options) run(cmd *cobra.Command) error {
 	}
 	if o.apiKey != "" {
 		opts = append(opts, opentoktest.WithProject(o.apiKey, o.apiSecret))
+	}
+	if o.archiveSecret != "" {
+		opts = append(opts, opentoktest.WithGroupSignatureSecret(opentoktest.GroupArchive, o.archiveSecret))
 	}
 	if o.signatureSecret != "" {
 		opts = append(opts, opentoktest.WithSignatureSecret(o.signatureSecret))
@@ -251,14 +256,21 @@ func (o *options) banner(w io.Writer, srv *opentoktest.Server, keyFile string, s
 	callbacks := "none (--callback-url sets where they go)"
 	if o.callbackURL != "" || o.archiveCallbackURL != "" {
 		var parts []string
+		signed := func(secret, flag string) string {
+			if secret == "" {
+				return ""
+			}
+			return " (signed with " + flag + ")"
+		}
 		if o.callbackURL != "" {
-			parts = append(parts, "session monitoring → "+o.callbackURL)
+			parts = append(parts, "session monitoring → "+o.callbackURL+signed(o.signatureSecret, "--signature-secret"))
 		}
-		parts = append(parts, "archive → "+firstSet(o.archiveCallbackURL, o.callbackURL))
+		archive := signed(o.signatureSecret, "--signature-secret")
+		if o.archiveSecret != "" {
+			archive = signed(o.archiveSecret, "--archive-signature-secret")
+		}
+		parts = append(parts, "archive → "+firstSet(o.archiveCallbackURL, o.callbackURL)+archive)
 		callbacks = strings.Join(parts, "; ")
-		if o.signatureSecret != "" {
-			callbacks += " (signed with --signature-secret)"
-		}
 	}
 	scenario := "none: sessions appear as you create them (--scenario mix fills it)"
 	if sc != nil {

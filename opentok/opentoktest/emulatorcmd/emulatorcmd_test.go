@@ -19,6 +19,7 @@ import (
 	"github.com/gavelhq/gavel/opentok"
 	"github.com/gavelhq/gavel/opentok/cli"
 	"github.com/gavelhq/gavel/opentok/opentoktest/emulatorcmd"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // syncBuffer is a buffer the command writes while the test reads it.
@@ -153,30 +154,52 @@ func parseBanner(t *testing.T, out string) printed {
 // callbackSink records session-monitoring callbacks.
 type callbackSink struct {
 	mu     sync.Mutex
-	events []struct {
-		SessionID string `json:"sessionId"`
-		Event     string `json:"event"`
-		Stream    *struct {
-			ID string `json:"id"`
-		} `json:"stream"`
-	}
+	events []sunkCallback
+}
+
+// sunkCallback is what the tests read of a callback: a few fields and the
+// Authorization it came with.
+type sunkCallback struct {
+	SessionID string `json:"sessionId"`
+	Event     string `json:"event"`
+	Stream    *struct {
+		ID string `json:"id"`
+	} `json:"stream"`
+	auth string
 }
 
 func (s *callbackSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var ev struct {
-		SessionID string `json:"sessionId"`
-		Event     string `json:"event"`
-		Stream    *struct {
-			ID string `json:"id"`
-		} `json:"stream"`
-	}
+	var ev sunkCallback
 	if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	ev.auth = r.Header.Get("Authorization")
 	s.mu.Lock()
 	s.events = append(s.events, ev)
 	s.mu.Unlock()
+}
+
+// first is the first callback of kind event seen.
+func (s *callbackSink) first(event string) (sunkCallback, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ev := range s.events {
+		if ev.Event == event {
+			return ev, true
+		}
+	}
+	return sunkCallback{}, false
+}
+
+// signedWith reports whether auth is "Bearer <HS256 JWT>" made with secret.
+func signedWith(auth, secret string) bool {
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok {
+		return false
+	}
+	_, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return []byte(secret), nil }, jwt.WithValidMethods([]string{"HS256"}))
+	return err == nil
 }
 
 // firstStream is the first streamCreated seen: its session and stream IDs.
@@ -198,15 +221,18 @@ func TestEmulatorServesWhatItPrints(t *testing.T) {
 	sink := &callbackSink{}
 	receiver := httptest.NewServer(sink)
 	defer receiver.Close()
+	const sessionSecret, archiveSecret = "session-callbacks-s3cret", "archive-callbacks-s3cret"
 	e := start(t, "--listen", "127.0.0.1:0", "--scenario", "classroom", "--speed", "50", "--seed", "3",
-		"--callback-url", receiver.URL, "--api-key", "12345678", "--api-secret", "s3cret-for-the-test")
+		"--callback-url", receiver.URL, "--api-key", "12345678", "--api-secret", "s3cret-for-the-test",
+		"--signature-secret", sessionSecret, "--archive-signature-secret", archiveSecret)
 	out := e.waitFor(t, "Press Ctrl-C to stop.")
 	p := parseBanner(t, out)
 	if p.apiKey != "12345678" || p.apiSecret != "s3cret-for-the-test" || !strings.HasPrefix(p.url, "http://127.0.0.1:") {
 		t.Errorf("printed %+v, want the given credentials and a loopback URL", p)
 	}
 	if !strings.Contains(out, "throwaway credentials") || !strings.Contains(out, "classroom, seed 3") ||
-		!strings.Contains(out, "session monitoring → "+receiver.URL) || !strings.Contains(out, "archive → "+receiver.URL) {
+		!strings.Contains(out, "session monitoring → "+receiver.URL+" (signed with --signature-secret)") ||
+		!strings.Contains(out, "archive → "+receiver.URL+" (signed with --archive-signature-secret)") {
 		t.Errorf("banner does not say what runs and where callbacks go:\n%s", out)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -252,6 +278,25 @@ func TestEmulatorServesWhatItPrints(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("stream %s from the callback is not in the REST list %+v", streamID, streams)
+	}
+
+	// Each kind of callback is signed with its own secret.
+	if ev, _ := sink.first("streamCreated"); !signedWith(ev.auth, sessionSecret) || signedWith(ev.auth, archiveSecret) {
+		t.Errorf("streamCreated Authorization %q: want it signed with --signature-secret alone", ev.auth)
+	}
+	if _, err := client.Archives.Start(ctx, opentok.ArchiveOptions{SessionID: sessionID}); err != nil {
+		t.Fatalf("archive the classroom: %v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if ev, ok := sink.first("archive"); ok {
+			if !signedWith(ev.auth, archiveSecret) || signedWith(ev.auth, sessionSecret) {
+				t.Errorf("archive callback Authorization %q: want it signed with --archive-signature-secret alone", ev.auth)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no archive callback within 10 s; stderr:\n%s", e.errOut)
+		}
 	}
 
 	// The application: the printed ID and key file work too, and the file
