@@ -36,7 +36,10 @@ const (
 	// maxParamsBytes bounds params as sent: room for signal data of
 	// opentok.MaxSignalDataBytes even if every byte arrives JSON-escaped as
 	// \u00XX (6 bytes; Go's encoder escapes <, > and & that way), plus its
-	// type. A mute_all except list of about 1,300 stream ids fits too.
+	// type. A mute_all except list of about 1,300 stream ids fits too, and
+	// its audit entry carries the list, so one can reach ~50 KB: that takes
+	// a moderator's command the Video API carried out, under the token's
+	// rate, where the bounded ids keep every other entry small.
 	maxParamsBytes = 6*opentok.MaxSignalDataBytes + 2<<10
 )
 

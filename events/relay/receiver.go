@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gavelhq/gavel/events"
@@ -72,6 +73,9 @@ type Receiver struct {
 	cfg    ReceiverConfig
 	logger *slog.Logger
 	parser *jwt.Parser
+	// inFlight counts requests being served, so a shutdown can wait for
+	// their appends and answers (Drain).
+	inFlight atomic.Int64
 }
 
 // NewReceiver builds a receiver; mount Handler(group) for each group.
@@ -174,8 +178,23 @@ type receipt struct {
 func (rv *Receiver) Handler(group events.Group) http.Handler {
 	secret := rv.secret(group)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rv.inFlight.Add(1)
+		defer rv.inFlight.Add(-1)
 		rv.serve(w, r, group, secret)
 	})
+}
+
+// Drain waits until no callback is being served, or timeout; it reports
+// whether none is. Call it once the server takes no new requests.
+func (rv *Receiver) Drain(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for rv.inFlight.Load() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }
 
 func (rv *Receiver) serve(w http.ResponseWriter, r *http.Request, group events.Group, secret []byte) {

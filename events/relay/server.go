@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gavelhq/gavel/events"
@@ -32,6 +33,7 @@ type Config struct {
 	MaxCallbackBytes int64                   // callback body limit (default 256 KiB)
 	Reconcile        time.Duration           // how often live sessions are reconciled (default 1 min; needs a client)
 	Name             string                  // this instance's name in hello frames (default the host name)
+	ConsoleDrain     time.Duration           // how long consoles get to close at shutdown (default 10 s)
 	Logger           *slog.Logger
 }
 
@@ -97,7 +99,10 @@ type Server struct {
 	reconciler *Reconciler
 	metrics    *Metrics
 	registry   *prometheus.Registry
-	handler    http.Handler
+	// lastNotFoundLog is when a POST to an unknown path was last logged
+	// (unix ns), so such lines come at most once a minute.
+	lastNotFoundLog atomic.Int64
+	handler         http.Handler
 }
 
 // NewServer opens the log and builds the relay. client may be nil: the relay
@@ -178,12 +183,15 @@ var getOnly = map[string]bool{events.StreamPath: true, "/healthz": true, "/ready
 // otherwise every callback would vanish into 404s that only the Video
 // API's delivery log shows.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	// Anyone may send anything here: the path is echoed and logged only
+	// cut short.
+	path := shortPath(r.URL.Path)
 	if getOnly[r.URL.Path] {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeStatus(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+": only GET is allowed")
+		writeStatus(w, http.StatusMethodNotAllowed, r.Method+" "+path+": only GET is allowed")
 		return
 	}
-	msg := "no such endpoint: " + r.Method + " " + r.URL.Path
+	msg := "no such endpoint: " + r.Method + " " + path
 	if r.Method == http.MethodPost {
 		urls := make([]string, 0, len(events.Groups()))
 		for _, g := range events.Groups() {
@@ -191,10 +199,25 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		}
 		msg += "; callbacks go to " + strings.Join(urls, ", ")
 		s.metrics.Callback(GroupUnknown, OutcomeNotFound)
-		s.cfg.Logger.Warn("callback to an unknown path: check the callback URL registered with the Video API",
-			"path", r.URL.Path, "remote", r.RemoteAddr, "callback_urls", urls)
+		// Once a minute at most: the counter keeps the exact number, and
+		// a misregistered URL (or a scanner) would otherwise write a line
+		// per request.
+		if now := time.Now().UnixNano(); now-s.lastNotFoundLog.Load() >= int64(time.Minute) {
+			s.lastNotFoundLog.Store(now)
+			s.cfg.Logger.Warn("callback to an unknown path: check the callback URL registered with the Video API (logged once a minute; callbacks_total{group=\"unknown\"} counts them all)",
+				"path", path, "remote", r.RemoteAddr, "callback_urls", urls)
+		}
 	}
 	writeStatus(w, http.StatusNotFound, msg)
+}
+
+// shortPath cuts a request path to what a person needs to recognise it.
+func shortPath(p string) string {
+	const max = 128
+	if len(p) <= max {
+		return p
+	}
+	return strings.ToValidUTF8(p[:max], "") + "…"
 }
 
 // authenticate checks a console's bearer token on a plain request
@@ -257,16 +280,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			runErr = fmt.Errorf("relay: hub: %w", err)
 		}
 	}
-	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
-	defer done()
-	s.hub.Shutdown(shutdownCtx)
-	// Shutdown waits up to 5 s for connections that never sent a request
-	// (keep-alive pools open them); give requests in flight a moment, then close.
-	httpCtx, httpDone := context.WithTimeout(shutdownCtx, 2*time.Second)
-	if err := srv.Shutdown(httpCtx); err != nil {
-		_ = srv.Close()
+	// Consoles and callbacks are drained side by side, each on a budget of
+	// its own: a console waiting for a slow moderation command must not
+	// eat the time in which callbacks in flight are stored and answered.
+	httpDrained := make(chan struct{})
+	go func() {
+		defer close(httpDrained)
+		s.drainCallbacks(srv)
+	}()
+	drain := s.cfg.ConsoleDrain
+	if drain <= 0 {
+		drain = 10 * time.Second
 	}
-	httpDone()
+	consoleCtx, consoleDone := context.WithTimeout(context.Background(), drain)
+	s.hub.Shutdown(consoleCtx)
+	consoleDone()
+	<-httpDrained
 	cancel()
 	if !hubReturned {
 		<-hubDone
@@ -275,6 +304,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		runErr = fmt.Errorf("relay: close log: %w", err)
 	}
 	return runErr
+}
+
+// drainCallbacks stops the HTTP server: no new requests, and the
+// callbacks being written are stored and answered before their
+// connections close. net/http's Shutdown also waits up to 5 s for
+// connections that never sent a request (clients' keep-alive pools open
+// them), so it gets 2 s; if connections remain then, callbacks still in
+// the receiver get as long as an append may take, and the rest is closed.
+func (s *Server) drainCallbacks(srv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err == nil {
+		return
+	}
+	if !s.receiver.Drain(appendTimeout + time.Second) {
+		s.cfg.Logger.Warn("shutdown: callbacks still being written were cut off; the Video API retries them")
+	}
+	_ = srv.Close()
 }
 
 // logCallbackSignatures says, by group name alone (never a secret), whose

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gavelhq/gavel/events"
+	"github.com/gorilla/websocket"
 )
 
 // newTestServer builds a relay without Video API credentials on a fresh
@@ -36,6 +37,8 @@ func newTestServer(t testing.TB) (*Server, string) {
 func TestUnknownRoutesSayWhatExists(t *testing.T) {
 	srv, _ := newTestServer(t)
 	t.Cleanup(func() { _ = srv.log.Close() })
+	logs := &lockedBuffer{}
+	srv.cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 
@@ -72,6 +75,28 @@ func TestUnknownRoutesSayWhatExists(t *testing.T) {
 	if got := callbackCount(t, srv.registry, GroupUnknown, OutcomeNotFound); got != 1 {
 		t.Errorf("a GET was counted as a misdirected callback: not_found = %v, want 1", got)
 	}
+
+	// Anyone can send these: a huge path is neither echoed nor logged
+	// whole, and the log gets one line a minute however many come; the
+	// counter counts them all.
+	huge := "/" + strings.Repeat("a", 100_000)
+	srv.lastNotFoundLog.Store(0) // as if the last line were a minute old
+	before := len(logs.String())
+	for range 3 {
+		status, _, body := do(http.MethodPost, huge)
+		if status != http.StatusNotFound || len(body) > 2000 {
+			t.Fatalf("POST to a 100 KB path = %d with a %d-byte body, want 404 with the path cut short", status, len(body))
+		}
+	}
+	if got := callbackCount(t, srv.registry, GroupUnknown, OutcomeNotFound); got != 4 {
+		t.Errorf("not_found = %v after four misdirected callbacks, want 4", got)
+	}
+	if n := strings.Count(logs.String()[before:], "callback to an unknown path"); n != 1 {
+		t.Errorf("%d log lines for three misdirected callbacks in a minute, want 1:\n%.2000s", n, logs.String()[before:])
+	}
+	if n := len(logs.String()) - before; n > 2000 {
+		t.Errorf("the log grew %d bytes for them: the path must be cut short", n)
+	}
 }
 
 // TestReceiverStoresACallbackWhoseSenderHungUp: once the body is read, the
@@ -96,9 +121,26 @@ func TestReceiverStoresACallbackWhoseSenderHungUp(t *testing.T) {
 // TestShutdownAnswersCallbacksInFlight: a relay stopped (SIGTERM) in the
 // middle of a flood of callbacks answers those it is writing with 200 and
 // keeps them, rather than 503s (retries, error lines) for records that
-// may be stored anyway. Every 200 names a seq that is in the log.
+// may be stored anyway. Every 200 names a seq that is in the log. It holds
+// while a console waits for a moderation command slower than the time
+// consoles get to close: the two are drained side by side.
 func TestShutdownAnswersCallbacksInFlight(t *testing.T) {
+	t.Run("flood", func(t *testing.T) { shutdownDuringFlood(t, false) })
+	t.Run("flood and a slow command", func(t *testing.T) { shutdownDuringFlood(t, true) })
+}
+
+func shutdownDuringFlood(t *testing.T, slowCommand bool) {
 	srv, dir := newTestServer(t)
+	srv.cfg.ConsoleDrain = 200 * time.Millisecond
+	release := make(chan struct{})
+	defer close(release)
+	if slowCommand {
+		// A Video API call that outlasts the consoles' drain.
+		srv.hub.cfg.Commands = func(_ context.Context, _ Claims, cmd events.Command) events.Result {
+			<-release
+			return events.Result{ID: cmd.ID, OK: true}
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +148,29 @@ func TestShutdownAnswersCallbacksInFlight(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, ln) }()
-	url := "http://" + ln.Addr().String() + "/v1/callbacks/session"
+	base := ln.Addr().String()
+	if slowCommand {
+		tok, err := IssueToken(srv.cfg.Secret, "mo", events.RoleModerator, time.Hour, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, _, err := websocket.DefaultDialer.DialContext(t.Context(), "ws://"+base+events.StreamPath, http.Header{"Authorization": {"Bearer " + tok}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		go func() {
+			for {
+				if _, _, err := conn.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"command","id":"slow","action":"signal","session":"2_s"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	url := "http://" + base + "/v1/callbacks/session"
 
 	const senders = 16
 	var (
@@ -148,8 +212,11 @@ func TestShutdownAnswersCallbacksInFlight(t *testing.T) {
 		mu.Lock()
 		n := len(accepted)
 		mu.Unlock()
-		if n >= 300 || time.Now().After(deadline) {
+		if n >= 300 {
 			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d callbacks accepted in 20 s", n)
 		}
 	}
 	cancel()
@@ -177,8 +244,5 @@ func TestShutdownAnswersCallbacksInFlight(t *testing.T) {
 	}
 	if uint64(len(accepted)) != last {
 		t.Errorf("%d callbacks answered 200, %d in the log: each stored callback is answered, none twice", len(accepted), last)
-	}
-	if errors.Is(ctx.Err(), context.Canceled) && len(accepted) < 300 {
-		t.Errorf("only %d callbacks accepted before the shutdown: the flood did not overlap it", len(accepted))
 	}
 }

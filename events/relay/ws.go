@@ -313,18 +313,21 @@ func (h *Hub) readLoop(conn *websocket.Conn, sub *Subscription, claims Claims, c
 		}
 		_ = conn.SetReadDeadline(time.Now().Add(pongWait))
 		cmd, res, ok := parseCommand(typ, data)
+		// Every frame counts against the token's rate, readable or not:
+		// answering refusals costs the relay what commands do.
+		allowed := limiter.Allow()
 		if !ok {
 			// Nothing to answer: no id to answer to.
 			h.cfg.Metrics.CommandDone("", outcomeMalformed)
 			h.logger.Debug("console frame ignored", "console", sub.name, "bytes", len(data))
 			continue
 		}
-		if res != nil {
+		if res != nil && allowed {
 			h.cfg.Metrics.CommandDone(cmd.Action, outcomeMalformed)
 			h.answer(sub, *res)
 			continue
 		}
-		if !limiter.Allow() {
+		if !allowed {
 			h.cfg.Metrics.CommandDone(cmd.Action, outcomeRateLimited)
 			h.answer(sub, failure(cmd.ID, http.StatusTooManyRequests,
 				fmt.Sprintf("too many commands: at most %g a second (bursts of %d) per console token, over all its connections", h.cfg.CommandRate, h.cfg.CommandBurst)))

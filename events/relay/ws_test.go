@@ -501,15 +501,25 @@ func TestWSCommands(t *testing.T) {
 		t.Errorf("result = %+v, want the handler's 403 for c1", res)
 	}
 
-	// Frames that cannot be answered are ignored; answerable bad ones get 400.
-	send(viewer, `not json at all`)
-	send(viewer, `{"type":"command","action":"mute"}`)
-	send(viewer, `{"type":"command","id":"c2"}`)
-	if res := result(viewer); res.ID != "c2" || res.OK || res.Error.Status != 400 {
+	// Frames that cannot be answered are ignored; answerable bad ones get
+	// 400. Each spends its token's budget (burst 3), so each token here
+	// sends no more than three.
+	open := func(name string) *wsConsole {
+		c := dialWS(t, r, wsToken(t, name, events.RoleViewer, time.Hour), "", nil)
+		c.hello()
+		c.snapshot()
+		return c
+	}
+	bad := open("bea")
+	send(bad, `not json at all`)
+	send(bad, `{"type":"command","action":"mute"}`)
+	send(bad, `{"type":"command","id":"c2"}`)
+	if res := result(bad); res.ID != "c2" || res.OK || res.Error.Status != 400 {
 		t.Errorf("command without an action: %+v, want 400 for c2", res)
 	}
-	send(viewer, `{"type":"subscribe","id":"c3"}`)
-	if res := result(viewer); res.ID != "c3" || res.Error == nil || res.Error.Status != 400 {
+	other := open("ben")
+	send(other, `{"type":"subscribe","id":"c3"}`)
+	if res := result(other); res.ID != "c3" || res.Error == nil || res.Error.Status != 400 {
 		t.Errorf("non-command frame: %+v, want 400 for c3", res)
 	}
 	if v := testutil.ToFloat64(r.metrics.commands.WithLabelValues("unknown", outcomeMalformed)); v < 2 {
@@ -598,6 +608,25 @@ func TestWSCommandRateIsPerToken(t *testing.T) {
 	b.conn.Close()
 	if got := status(open(tok)); got != http.StatusTooManyRequests {
 		t.Errorf("the spent token on a new connection: %d, want 429", got)
+	}
+
+	// Malformed frames spend the budget too: once it is gone they are
+	// answered 429, not with a free 400 each.
+	third := open(wsToken(t, "mo", events.RoleModerator, time.Hour))
+	var answers []int
+	for i := range 4 {
+		if err := third.conn.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"type":"command","id":"m%d"}`, i)); err != nil {
+			t.Fatal(err)
+		}
+		_, data := third.frame()
+		var res events.Result
+		if err := json.Unmarshal(data, &res); err != nil || res.OK || res.Error == nil {
+			t.Fatalf("got %s, want a refusal", data)
+		}
+		answers = append(answers, res.Error.Status)
+	}
+	if want := []int{400, 400, 400, 429}; !slices.Equal(answers, want) {
+		t.Errorf("malformed frames over a burst of 3: %v, want %v", answers, want)
 	}
 }
 

@@ -583,6 +583,9 @@ func TestRunSurvivesARelayRestartWithoutAGap(t *testing.T) {
 	r := startRealRelay(t, dir, "127.0.0.1:0", "")
 	addr := r.addr
 	appendEvents(t, r.log, 0, 40)
+	// Attach once the hub has applied all 40, so the console's snapshot is
+	// at 40 (the assertions below count from there).
+	eventually(t, "hub applied the first 40", func() bool { return r.hub.Applied() == 40 })
 	a := startConsole(t, r.url(), token(t, "alice", events.RoleModerator))
 	eventually(t, "console caught up", func() bool { return a.at() == 40 })
 	last := appendEvents(t, r.log, 40, 30)
