@@ -128,6 +128,22 @@ type Command struct {
 	Params     json.RawMessage `json:"params,omitempty"`
 }
 
+// CommandParams are what a Command's params may hold, over every action
+// (which action reads which: docs/protocol.md). The relay decodes into it;
+// a console's params must decode into it with nothing left over.
+type CommandParams struct {
+	Type       string   `json:"type"`        // signal
+	Data       string   `json:"data"`        // signal, token (connection data)
+	Except     []string `json:"except"`      // mute_all: the streams to leave alone
+	Archive    string   `json:"archive"`     // archive_stop
+	Name       string   `json:"name"`        // archive_start
+	OutputMode string   `json:"output_mode"` // archive_start
+	Resolution string   `json:"resolution"`  // archive_start
+	Layout     string   `json:"layout"`      // archive_start
+	Role       string   `json:"role"`        // token
+	TTL        string   `json:"ttl"`         // token
+}
+
 // Result answers one Command.
 type Result struct {
 	Type  string          `json:"type"` // "result"

@@ -89,11 +89,17 @@ func BenchmarkViewSessions(b *testing.B) {
 // One UI batch while the town hall changes: the cost Update pays up to 20
 // times a second (the feed rebuilt the session, so every row is new).
 func BenchmarkBatchTownHall(b *testing.B) {
-	m := townHallModel(b)
+	benchTownHallBatches(b, townHallModel(b), []EventLine{{Session: townHall, Text: "joined"}})
+}
+
+// benchTownHallBatches times m's Update of batches that each bring a new
+// picture of the 10,000-connection town hall (two, alternating, so that
+// every batch changes something), with lines for the event log.
+func benchTownHallBatches(b *testing.B, m Model, lines []EventLine) {
 	st := townHallState(10_000)
 	msgs := [2]StateMsg{}
 	for i := range msgs {
-		msgs[i] = StateMsg{Sessions: st.Sessions(), Events: []EventLine{{Session: townHall, Text: "joined"}}, Link: relayclient.Status{State: relayclient.Live}}
+		msgs[i] = StateMsg{Sessions: st.Sessions(), Events: lines, Link: relayclient.Status{State: relayclient.Live}}
 	}
 	var tm tea.Model = m
 	b.ReportAllocs()

@@ -63,20 +63,7 @@ func BenchmarkConnectionsViewBatchSmallChange(b *testing.B) {
 // The whole Update of a batch, every view's rows included, while the
 // user is on :connections and the town hall changes.
 func BenchmarkConnectionsUpdateBatch(b *testing.B) {
-	m := connectionsModel(b, "connections")
-	st := townHallState(10_000)
-	msgs := [2]StateMsg{}
-	for i := range msgs {
-		msgs[i] = StateMsg{Sessions: st.Sessions(), Link: relayclient.Status{State: relayclient.Live}}
-	}
-	var tm tea.Model = m
-	b.ReportAllocs()
-	b.ResetTimer()
-	i := 0
-	for b.Loop() {
-		tm, _ = tm.Update(msgs[i%2])
-		i++
-	}
+	benchTownHallBatches(b, connectionsModel(b, "connections"), nil)
 }
 
 // View of :connections at 200x50 with 10,120 rows.

@@ -12,7 +12,7 @@ import (
 
 // The forms the moderation keys open, and the relay command params their
 // values become. The params are exactly what the relay's gateway reads
-// (events/relay/gateway.go, type params); every value is checked here,
+// (events.CommandParams); every value is checked here,
 // before anything is sent, by the opentok package's own rules
 // (Signal.Validate, ArchiveOptions.Validate, TokenOptions.Validate), so a
 // refusal names the field while the form is still open.

@@ -9,25 +9,10 @@ import (
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/gavelhq/gavel/events"
 )
 
 const formsSession = "1_MX40NzY2NTk3MX5-MTczOTUzODg5NDk1OX5ROW1jWEcxUXJOM1RJWXU4eStwcHgvZ3N-UH5-"
-
-// relayParams mirrors the params the relay's gateway reads
-// (events/relay/gateway.go, type params), field for field: every params
-// JSON the forms build must decode into it with no field left over.
-type relayParams struct {
-	Type       string   `json:"type"`
-	Data       string   `json:"data"`
-	Except     []string `json:"except"`
-	Archive    string   `json:"archive"`
-	Name       string   `json:"name"`
-	OutputMode string   `json:"output_mode"`
-	Resolution string   `json:"resolution"`
-	Layout     string   `json:"layout"`
-	Role       string   `json:"role"`
-	TTL        string   `json:"ttl"`
-}
 
 func checkParams(t *testing.T, raw json.RawMessage, err error, want string) {
 	t.Helper()
@@ -39,7 +24,7 @@ func checkParams(t *testing.T, raw json.RawMessage, err error, want string) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	var p relayParams
+	var p events.CommandParams
 	if err := dec.Decode(&p); err != nil {
 		t.Errorf("the relay would not read %s: %v", raw, err)
 	}

@@ -46,8 +46,8 @@ const (
 // checkCommand bounds every field of cmd and decodes its params. Its error
 // is a malformed command's (a *commandError, 400, naming the field and the
 // limit); the message never quotes an over-long value.
-func checkCommand(cmd events.Command) (params, error) {
-	var p params
+func checkCommand(cmd events.Command) (events.CommandParams, error) {
+	var p events.CommandParams
 	for _, f := range []struct{ name, value string }{
 		{"id", cmd.ID}, {"action", cmd.Action}, {"session", cmd.Session}, {"connection", cmd.Connection}, {"stream", cmd.Stream},
 	} {
@@ -76,7 +76,7 @@ func checkCommand(cmd events.Command) (params, error) {
 // data get the Video API's own limits (opentok.Signal.Validate), so a
 // signal the service would refuse is refused here, before the role check,
 // and never audited.
-func checkParams(action string, p params) error {
+func checkParams(action string, p events.CommandParams) error {
 	if action == events.ActionSignal {
 		var ve *opentok.ValidationError
 		if err := (opentok.Signal{Type: p.Type, Data: p.Data}).Validate(); errors.As(err, &ve) {

@@ -197,22 +197,8 @@ func describeAPIError(e *opentok.APIError) (int, string) {
 	return http.StatusBadGateway, e.Error()
 }
 
-// params are the command parameters every action may use.
-type params struct {
-	Type       string   `json:"type"`
-	Data       string   `json:"data"`
-	Except     []string `json:"except"`
-	Archive    string   `json:"archive"`
-	Name       string   `json:"name"`
-	OutputMode string   `json:"output_mode"`
-	Resolution string   `json:"resolution"`
-	Layout     string   `json:"layout"`
-	Role       string   `json:"role"`
-	TTL        string   `json:"ttl"`
-}
-
 // execute runs a command checkCommand accepted, with its params decoded.
-func (g *Gateway) execute(ctx context.Context, claims Claims, cmd events.Command, p params) (data any, target string, err error) {
+func (g *Gateway) execute(ctx context.Context, claims Claims, cmd events.Command, p events.CommandParams) (data any, target string, err error) {
 	target = firstNonEmpty(cmd.Connection, cmd.Stream)
 	if !claims.Role.Allows(cmd.Action) {
 		return nil, target, refuse(http.StatusForbidden, "role %s may not %s", claims.Role, cmd.Action)
@@ -286,7 +272,7 @@ func (g *Gateway) unpublish(ctx context.Context, cmd events.Command) (any, strin
 	return map[string]any{"connection": connection}, cmd.Stream, err
 }
 
-func (g *Gateway) archiveStart(ctx context.Context, cmd events.Command, p params) (any, string, error) {
+func (g *Gateway) archiveStart(ctx context.Context, cmd events.Command, p events.CommandParams) (any, string, error) {
 	opts := opentok.ArchiveOptions{SessionID: cmd.Session, Name: p.Name, OutputMode: opentok.OutputMode(p.OutputMode), Resolution: p.Resolution}
 	if p.Layout != "" {
 		opts.Layout = &opentok.Layout{Type: opentok.LayoutType(p.Layout)}
@@ -300,7 +286,7 @@ func (g *Gateway) archiveStart(ctx context.Context, cmd events.Command, p params
 
 // archiveStop stops params.archive, or else the session's only recording
 // archive (design: several recording → 409 "name one").
-func (g *Gateway) archiveStop(ctx context.Context, cmd events.Command, p params) (any, string, error) {
+func (g *Gateway) archiveStop(ctx context.Context, cmd events.Command, p events.CommandParams) (any, string, error) {
 	id := p.Archive
 	if id == "" {
 		var recording []string
@@ -329,7 +315,7 @@ func (g *Gateway) archiveStop(ctx context.Context, cmd events.Command, p params)
 	return map[string]any{"archive": map[string]string{"id": a.ID, "name": a.Name, "status": string(a.Status)}}, id, nil
 }
 
-func (g *Gateway) token(cmd events.Command, p params) (any, string, error) {
+func (g *Gateway) token(cmd events.Command, p events.CommandParams) (any, string, error) {
 	opts := opentok.TokenOptions{Data: p.Data}
 	if p.Role != "" {
 		r, err := opentok.ParseRole(p.Role)

@@ -102,7 +102,7 @@ type Server struct {
 	// lastNotFoundLog is when a POST to an unknown path was last logged
 	// (unix ns), so such lines come at most once a minute.
 	lastNotFoundLog atomic.Int64
-	handler         http.Handler
+	mux             *http.ServeMux
 }
 
 // NewServer opens the log and builds the relay. client may be nil: the relay
@@ -136,11 +136,11 @@ func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server
 		reconcile = s.reconciler.Once
 	}
 	s.gateway = NewGateway(GatewayConfig{Client: client, Log: log, Metrics: metrics, Logger: cfg.Logger, State: s.hub.State, Reconcile: reconcile})
-	s.handler = s.routes()
+	s.mux = s.routes()
 	return s, nil
 }
 
-func (s *Server) routes() http.Handler {
+func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	s.receiver = NewReceiver(ReceiverConfig{SignatureSecret: s.cfg.SignatureSecret, SignatureSecrets: s.cfg.SignatureSecrets,
 		MaxBodyBytes: s.cfg.MaxCallbackBytes, Log: s.log, Metrics: s.metrics, Logger: s.cfg.Logger})
@@ -172,11 +172,6 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
-// getOnly are the relay's GET endpoints: another method on one of them is
-// answered 405 with Allow, as the callback URLs answer a GET, rather than
-// "no such endpoint" for a path that exists.
-var getOnly = map[string]bool{events.StreamPath: true, "/healthz": true, "/readyz": true, "/metrics": true}
-
 // notFound answers every request no route takes. A POST there is most
 // likely a callback URL registered with a typo (/callbacks, /v1/callback/
 // session): it is counted and logged with the URLs that exist, since
@@ -186,7 +181,12 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	// Anyone may send anything here: the path is echoed and logged only
 	// cut short.
 	path := shortPath(r.URL.Path)
-	if getOnly[r.URL.Path] {
+	// A path the routes serve to GET alone is 405 with Allow, as the
+	// callback URLs answer a GET, not "no such endpoint" (the mux cannot
+	// say so itself: this catch-all matches every method).
+	probe := r.Clone(r.Context())
+	probe.Method = http.MethodGet
+	if _, pattern := s.mux.Handler(probe); pattern != "/" {
 		w.Header().Set("Allow", "GET, HEAD")
 		writeStatus(w, http.StatusMethodNotAllowed, r.Method+" "+path+": only GET is allowed")
 		return
@@ -232,7 +232,7 @@ func (s *Server) authenticate(r *http.Request) (Claims, error) {
 }
 
 // Handler is the relay's HTTP surface, for tests that serve it themselves.
-func (s *Server) Handler() http.Handler { return s.handler }
+func (s *Server) Handler() http.Handler { return s.mux }
 
 // Hub is the fan-out core, for tests and embedding.
 func (s *Server) Hub() *Hub { return s.hub }
@@ -262,7 +262,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			_ = s.reconciler.Run(ctx, s.cfg.Reconcile)
 		}()
 	}
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 	s.cfg.Logger.Info("relay listening", "addr", ln.Addr().String(), "data_dir", s.cfg.DataDir)

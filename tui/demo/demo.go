@@ -137,7 +137,8 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 
-	relayCtx, cancelRelay := context.WithCancel(context.WithoutCancel(ctx))
+	// ctx ending stops the relay, as Close does (Close also waits for it).
+	relayCtx, cancelRelay := context.WithCancel(ctx)
 	cleanup = append(cleanup, cancelRelay)
 	srv, err := relay.NewServer(relayCtx, relay.Config{
 		Listen:  addr,
@@ -173,14 +174,6 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 			}()
 		}
 	}
-	// ctx ending stops everything, as Close does (but Close still waits).
-	go func() {
-		select {
-		case <-ctx.Done():
-			cancelRelay()
-		case <-relayCtx.Done():
-		}
-	}()
 	return d, nil
 }
 

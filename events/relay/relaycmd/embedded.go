@@ -74,7 +74,7 @@ func StartEmbedded(ctx context.Context, rc RelayConfig, client *opentok.Client) 
 		return nil, fmt.Errorf("embedded relay: %w", err)
 	}
 	dial, callbackHost := hostsOf(ln.Addr().(*net.TCPAddr))
-	relayCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	relayCtx, cancel := context.WithCancel(ctx)
 	e := &Embedded{
 		StreamURL:   "ws://" + dial + events.StreamPath,
 		CallbackURL: "http://" + callbackHost + "/v1/callbacks/session",
@@ -84,13 +84,6 @@ func StartEmbedded(ctx context.Context, rc RelayConfig, client *opentok.Client) 
 		done:        make(chan error, 1),
 	}
 	go func() { e.done <- srv.Serve(relayCtx, ln) }()
-	go func() {
-		select {
-		case <-ctx.Done():
-			cancel()
-		case <-relayCtx.Done():
-		}
-	}()
 	return e, nil
 }
 
