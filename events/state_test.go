@@ -933,10 +933,14 @@ func TestUnmarshalRefusesDamage(t *testing.T) {
 	for name, doc := range map[string]string{
 		"not JSON":         `{`,
 		"other version":    `{"version":99,"sessions":[]}`,
-		"orphan stream":    `{"version":1,"sessions":[{"id":"s","last_event_at":1,"streams":[{"id":"x","connection_id":"nope"}]}]}`,
-		"stream of a dead": `{"version":1,"sessions":[{"id":"s","last_event_at":1,"connections":[{"id":"c","dead":true}],"streams":[{"id":"x","connection_id":"c"}]}]}`,
-		"session twice":    `{"version":1,"sessions":[{"id":"s"},{"id":"s"}]}`,
-		"no session id":    `{"version":1,"sessions":[{"id":""}]}`,
+		"version 1":        `{"version":1,"sessions":[]}`,
+		"orphan stream":    `{"version":2,"sessions":[{"id":"s","last_event_at":1,"streams":[{"id":"x","connection_id":"nope"}]}]}`,
+		"stream of a dead": `{"version":2,"sessions":[{"id":"s","last_event_at":1,"ended_connections":[{"id":"c","died_at":1}],"streams":[{"id":"x","connection_id":"c"}]}]}`,
+		"live and ended":   `{"version":2,"sessions":[{"id":"s","connections":[{"id":"c"}],"ended_connections":[{"id":"c","died_at":1}]}]}`,
+		"stream twice":     `{"version":2,"sessions":[{"id":"s","streams":[{"id":"x"}],"ended_streams":[{"id":"x","died_at":1}]}]}`,
+		"unknown source":   `{"version":2,"sessions":[{"id":"s","connections":[{"id":"c","reported_by":"rumour"}]}]}`,
+		"session twice":    `{"version":2,"sessions":[{"id":"s"},{"id":"s"}]}`,
+		"no session id":    `{"version":2,"sessions":[{"id":""}]}`,
 	} {
 		s := NewState()
 		s.Apply(connEv(ConnectionCreated, "c1", 1, ""))

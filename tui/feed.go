@@ -115,6 +115,11 @@ func (f *feed) apply(fr relayclient.Frame) error {
 	if fr.Snapshot != nil && changed {
 		f.all, f.dirty = true, true
 	}
+	if fr.Snapshot != nil && fr.Snapshot.Part >= fr.Snapshot.Parts && f.mirror.Err != nil {
+		// The relay's state contradicts itself: say so rather than show
+		// the old picture as live. The next good snapshot clears it.
+		f.link, f.dirty = relayclient.Status{State: relayclient.Stale, Since: f.now(), Err: f.mirror.Err}, true
+	}
 	if changed && (fr.Event != nil || fr.Audit != nil) {
 		if fr.Audit != nil {
 			sid = fr.Audit.Audit.Session // a mute changes its session

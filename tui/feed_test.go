@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -161,5 +162,24 @@ func TestFeedPrunesLikeTheRelay(t *testing.T) {
 	}
 	if n := f.mirror.State.Len(); n != 1 {
 		t.Fatalf("the mirror still holds %d sessions", n)
+	}
+}
+
+// A snapshot the relay sends damaged (a connection both live and ended)
+// is refused: the picture stays, and the link says why instead of LIVE.
+func TestFeedRefusesADamagedSnapshot(t *testing.T) {
+	f := newFeed(Options{})
+	f.apply(frame(t, events.Hello{Type: events.FrameHello, Epoch: "e1", LastSeq: 1}))
+	f.apply(connEvent(t, 1, events.ConnectionCreated, "s1", "c1", "Ann", ""))
+	f.status(relayclient.Status{State: relayclient.Live, Since: epoch})
+	f.batch()
+	bad := []events.Session{{ID: "s1", Connections: []events.ConnectionState{{ID: "c9"}}, EndedConnections: []events.Ended{{ID: "c9", DiedAt: 1}}}}
+	f.apply(frame(t, events.SnapshotFrame{Type: events.FrameSnapshot, Seq: 2, Part: 1, Parts: 1, Sessions: bad}))
+	msg, ok := f.batch()
+	if !ok || msg.Link.State != relayclient.Stale || msg.Link.Err == nil || !strings.Contains(msg.Link.Err.Error(), "c9") {
+		t.Fatalf("after a damaged snapshot: ok %v, link %+v", ok, msg.Link)
+	}
+	if len(msg.Sessions) != 1 || len(msg.Sessions[0].Connections) != 1 || msg.Sessions[0].Connections[0].ID != "c1" {
+		t.Fatalf("the picture before the damaged snapshot was not kept: %+v", msg.Sessions)
 	}
 }

@@ -353,12 +353,6 @@ type compareOptions struct {
 	// when reconcile may have left streams unattributed, whose publishers
 	// are counted as viewers by design).
 	counts bool
-	// resurrected reports whether a connection or stream shown live but
-	// gone is the known limitation of a console that started from a
-	// snapshot (see resurrectedAfter); such differences go to known
-	// instead of failing. nil: none is tolerated.
-	resurrected func(id string) bool
-	known       *[]string
 }
 
 // compareWithTruth asserts that a console's picture has, for every
@@ -403,10 +397,6 @@ func differences(got []events.Session, truth []opentoktest.SessionState, opt com
 		}
 		for id := range haveConns {
 			if _, ok := wantConns[id]; !ok {
-				if opt.resurrected != nil && opt.resurrected(id) {
-					*opt.known = append(*opt.known, fmt.Sprintf("session %s: connection %s", short(want.ID), id))
-					continue
-				}
 				add("session %s: connection %s is shown live but has gone", short(want.ID), id)
 			}
 		}
@@ -429,10 +419,6 @@ func differences(got []events.Session, truth []opentoktest.SessionState, opt com
 		}
 		for id := range haveStreams {
 			if _, ok := wantStreams[id]; !ok {
-				if opt.resurrected != nil && opt.resurrected(id) {
-					*opt.known = append(*opt.known, fmt.Sprintf("session %s: stream %s", short(want.ID), id))
-					continue
-				}
 				add("session %s: stream %s is shown live but has gone", short(want.ID), id)
 			}
 		}
@@ -576,63 +562,6 @@ func connectionsWithData(t testing.TB, frames []recordFrame) map[string]bool {
 		}
 		if b.Stream != nil && b.Stream.Connection.ID != "" {
 			out[b.Stream.Connection.ID] = true
-		}
-	}
-	return out
-}
-
-// resurrectedAfter lists the connections and streams that a console
-// starting from a snapshot as of seq is expected to show alive although
-// they are dead: those the log has dying at or before seq (their own
-// destroyed event or their connection's) and being created again after
-// it (a late or reordered connectionCreated or streamCreated). The
-// relay's state keeps tombstones and ignores such a late create; a
-// snapshot frame carries only live objects, so a Mirror built from it
-// has no tombstone to ignore it by (relayclient.StateFromSessions says
-// so). frames must be the whole log.
-func resurrectedAfter(t testing.TB, frames []recordFrame, seq uint64) map[string]bool {
-	t.Helper()
-	died := map[string]bool{} // dead by seq
-	createdLate := map[string]bool{}
-	owner := map[string]string{} // stream → connection
-	for _, f := range frames {
-		var ef events.EventFrame
-		if json.Unmarshal([]byte(f.raw), &ef) != nil || ef.Type != events.FrameEvent {
-			continue
-		}
-		ev, err := events.Decode(ef.Group, ef.Event)
-		if err != nil {
-			continue
-		}
-		switch ev.Kind {
-		case events.ConnectionDestroyed:
-			if ef.Seq <= seq {
-				died[ev.Connection.ID] = true
-			}
-		case events.StreamDestroyed:
-			if ef.Seq <= seq {
-				died[ev.Stream.ID] = true
-			}
-		case events.ConnectionCreated:
-			if ef.Seq > seq {
-				createdLate[ev.Connection.ID] = true
-			}
-		case events.StreamCreated:
-			if c := ev.Stream.Connection.ID; c != "" {
-				owner[ev.Stream.ID] = c
-				if ef.Seq > seq {
-					createdLate[c] = true
-				}
-			}
-			if ef.Seq > seq {
-				createdLate[ev.Stream.ID] = true
-			}
-		}
-	}
-	out := map[string]bool{}
-	for id := range createdLate {
-		if died[id] || died[owner[id]] {
-			out[id] = true
 		}
 	}
 	return out

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -329,7 +330,10 @@ func drainSub(t testing.TB, sub *Subscription, upTo uint64, state *events.State)
 			snap = append(snap, sf.Sessions...)
 			if sf.Part == sf.Parts {
 				snapshotAt, pos = sf.Seq, sf.Seq
-				state = stateFromViews(snap)
+				var err error
+				if state, err = events.RestoreState(snap); err != nil {
+					t.Fatal(err)
+				}
 			}
 		case events.FrameEvent:
 			var ef events.EventFrame
@@ -359,23 +363,6 @@ func drainSub(t testing.TB, sub *Subscription, upTo uint64, state *events.State)
 		}
 	}
 	return seqs, snapshotAt, state
-}
-
-// stateFromViews rebuilds a state from snapshot views (what a console
-// does; relayclient.StateFromSessions is the real one, in a package that
-// imports this one's dependencies only through the wire).
-func stateFromViews(sessions []events.Session) *events.State {
-	st := events.NewState()
-	for _, s := range sessions {
-		for _, c := range s.Connections {
-			st.Apply(events.Event{Kind: events.ConnectionCreated, SessionID: s.ID, Timestamp: c.CreatedAt, Connection: &events.Connection{ID: c.ID, CreatedAt: c.CreatedAt, Data: c.Data}})
-		}
-		for _, x := range s.Streams {
-			st.Apply(events.Event{Kind: events.StreamCreated, SessionID: s.ID, Timestamp: x.CreatedAt,
-				Stream: &events.Stream{ID: x.ID, CreatedAt: x.CreatedAt, VideoType: x.VideoType, Connection: events.Connection{ID: x.ConnectionID}}})
-		}
-	}
-	return st
 }
 
 // contiguous checks seqs run from first without a gap or a repeat.
@@ -449,6 +436,8 @@ func TestHubAttachUnderLoadNoGapNoDuplicate(t *testing.T) {
 	last := <-appended
 	eventually(t, "all applied", func() bool { return h.Applied() == last })
 	want := hubState(h)
+	var wantFull []events.Session
+	h.State(func(s *events.State) { wantFull = s.Snapshot() })
 	for i, a := range subs {
 		seqs, snapAt, st := drainSub(t, a.sub, last, replayState(t, l, a.since))
 		what := fmt.Sprintf("console %d", i)
@@ -464,6 +453,9 @@ func TestHubAttachUnderLoadNoGapNoDuplicate(t *testing.T) {
 			contiguous(t, what, seqs, snapAt+1)
 		}
 		sameLive(t, what, st.Sessions(), want)
+		if got := st.Snapshot(); !reflect.DeepEqual(got, wantFull) {
+			t.Errorf("%s: its state (tombstones and all) is not the hub's", what)
+		}
 	}
 }
 

@@ -747,10 +747,11 @@ func endToEnd(t *testing.T, sc opentoktest.Scenario) {
 	t.Logf("%d records; ground truth: %d sessions, %d live connections and streams", last, len(truth), n)
 }
 
-// TestStateFromSessionsRebuildsTheViews checks the snapshot path of a
-// Mirror: the state rebuilt from a state's views shows the same views,
-// counts and all.
-func TestStateFromSessionsRebuildsTheViews(t *testing.T) {
+// TestMirrorRestoresTheSnapshot checks the snapshot path of a Mirror:
+// the state restored from a relay's snapshot parts is the relay's own,
+// tombstones included, so a late create of the dead stays dead without
+// the relay's "superseded" mark, and a damaged snapshot is refused.
+func TestMirrorRestoresTheSnapshot(t *testing.T) {
 	st := events.NewState()
 	apply := func(group events.Group, body string) {
 		t.Helper()
@@ -796,12 +797,8 @@ func TestStateFromSessionsRebuildsTheViews(t *testing.T) {
 	if !want[0].MuteAll || mutedN == 0 || mutedN == len(want[0].Streams) {
 		t.Fatalf("the fixture should hold muted and unmuted streams under a mute-all: %+v", want[0])
 	}
-	got := relayclient.StateFromSessions(want).Sessions()
-	wj, _ := json.Marshal(want)
-	gj, _ := json.Marshal(got)
-	if string(wj) != string(gj) {
-		t.Fatalf("rebuilt views differ\n got %s\nwant %s", gj, wj)
-	}
+	snap := st.Snapshot()
+	wj, _ := json.Marshal(snap)
 
 	// A Mirror fed a two-part snapshot and then an event.
 	m := relayclient.NewMirror()
@@ -814,23 +811,52 @@ func TestStateFromSessionsRebuildsTheViews(t *testing.T) {
 		return f
 	}
 	m.Apply(raw(events.Hello{Type: "hello", Epoch: "E"}))
-	if m.Apply(raw(events.SnapshotFrame{Type: "snapshot", Seq: 9, Part: 1, Parts: 2, Sessions: want[:1]})) {
+	if m.Apply(raw(events.SnapshotFrame{Type: "snapshot", Seq: 9, Part: 1, Parts: 2, Sessions: snap[:1]})) {
 		t.Error("a first part changed the picture: it must wait for the last")
 	}
-	if !m.Apply(raw(events.SnapshotFrame{Type: "snapshot", Seq: 9, Part: 2, Parts: 2, Sessions: want[1:]})) || m.Seq != 9 || m.Epoch != "E" {
-		t.Fatalf("after the snapshot: seq %d epoch %q", m.Seq, m.Epoch)
+	if !m.Apply(raw(events.SnapshotFrame{Type: "snapshot", Seq: 9, Part: 2, Parts: 2, Sessions: snap[1:]})) || m.Seq != 9 || m.Epoch != "E" || m.Err != nil {
+		t.Fatalf("after the snapshot: seq %d epoch %q err %v", m.Seq, m.Epoch, m.Err)
 	}
-	mj, _ := json.Marshal(m.State.Sessions())
-	if string(mj) != string(wj) {
+	if mj, _ := json.Marshal(m.State.Snapshot()); string(mj) != string(wj) {
 		t.Fatalf("mirror after snapshot\n got %s\nwant %s", mj, wj)
 	}
+	if vj, _ := json.Marshal(m.State.Sessions()); string(vj) != mustJSON(t, want) {
+		t.Fatalf("mirror's views after snapshot\n got %s\nwant %s", vj, mustJSON(t, want))
+	}
+	// c3 ended before the snapshot; its connectionCreated arrives late,
+	// unmarked (as from a relay that marks nothing).
+	late := json.RawMessage(`{"sessionId":"2_a","projectId":"1","event":"connectionCreated","timestamp":1003,"connection":{"id":"c3","createdAt":1003,"data":"name=3"}}`)
+	if m.Apply(raw(events.EventFrame{Type: "event", Seq: 10, Source: "callback", Group: events.GroupSession, Event: late})) {
+		t.Error("a late create of a connection that ended before the snapshot changed the picture")
+	}
 	body := json.RawMessage(`{"sessionId":"2_a","projectId":"1","event":"connectionDestroyed","timestamp":5000,"connection":{"id":"c0","createdAt":1000}}`)
-	if !m.Apply(raw(events.EventFrame{Type: "event", Seq: 10, Source: "callback", Group: events.GroupSession, Event: body})) || m.Seq != 10 {
+	if !m.Apply(raw(events.EventFrame{Type: "event", Seq: 11, Source: "callback", Group: events.GroupSession, Event: body})) || m.Seq != 11 {
 		t.Fatal("event not applied")
 	}
 	if s, _ := m.State.Session("2_a"); s.Counts.Connections != 18 {
 		t.Errorf("after the event: %d connections, want 18", s.Counts.Connections)
 	}
+
+	// A snapshot that contradicts itself is refused, and the picture kept.
+	bad := slices.Clone(snap)
+	bad[0].EndedConnections = append(bad[0].EndedConnections, events.Ended{ID: bad[0].Connections[0].ID, DiedAt: 1})
+	before := mustJSON(t, m.State.Snapshot())
+	if m.Apply(raw(events.SnapshotFrame{Type: "snapshot", Seq: 12, Part: 1, Parts: 1, Sessions: bad})) || m.Err == nil ||
+		!strings.Contains(m.Err.Error(), "twice") {
+		t.Fatalf("a damaged snapshot: err %v", m.Err)
+	}
+	if after := mustJSON(t, m.State.Snapshot()); after != before {
+		t.Error("a refused snapshot changed the picture")
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
 
 // TestParseFrameEitherWay: the fast path (type first, as the relay writes

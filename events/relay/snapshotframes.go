@@ -1,0 +1,60 @@
+package relay
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/gavelhq/gavel/events"
+)
+
+// snapshotPartBytes is the size a snapshot part stops growing at (one
+// session larger than it still goes, alone): consoles read frames whole.
+const snapshotPartBytes = 1 << 20
+
+// snapshotFrames splits the state as of seq into frames of at most
+// SnapshotPartSessions sessions and about snapshotPartBytes; an empty
+// state is one empty part.
+func snapshotFrames(seq uint64, sessions []events.Session) []outFrame {
+	var parts [][]json.RawMessage
+	var cur []json.RawMessage
+	size := 0
+	for _, sess := range sessions {
+		data, err := json.Marshal(sess)
+		if err != nil {
+			// A Session is plain data; this cannot fail.
+			panic(fmt.Sprintf("relay hub: encode snapshot: %v", err))
+		}
+		if len(cur) > 0 && (len(cur) == SnapshotPartSessions || size+len(data) > snapshotPartBytes) {
+			parts = append(parts, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, data)
+		size += len(data)
+	}
+	if len(cur) > 0 || len(parts) == 0 {
+		parts = append(parts, cur)
+	}
+	out := make([]outFrame, 0, len(parts))
+	for i, part := range parts {
+		if part == nil {
+			part = []json.RawMessage{}
+		}
+		// events.SnapshotFrame with its sessions already encoded.
+		data, err := json.Marshal(struct {
+			Type     string            `json:"type"`
+			Seq      uint64            `json:"seq"`
+			Part     int               `json:"part"`
+			Parts    int               `json:"parts"`
+			Sessions []json.RawMessage `json:"sessions"`
+		}{events.FrameSnapshot, seq, i + 1, len(parts), part})
+		if err != nil {
+			panic(fmt.Sprintf("relay hub: encode snapshot: %v", err))
+		}
+		f := outFrame{data: data}
+		if i == len(parts)-1 {
+			f.seq = seq
+		}
+		out = append(out, f)
+	}
+	return out
+}

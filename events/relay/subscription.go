@@ -1,0 +1,238 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gavelhq/gavel/events"
+)
+
+// outFrame is one encoded frame for a console; seq is 0 for frames that
+// are not records (hello, results) and, for snapshots, set only on the
+// last part (the console holds state as of seq only once it has them all).
+type outFrame struct {
+	seq  uint64
+	data []byte
+}
+
+// Subscription is one console's place in the fan-out: the records the hub
+// queued for it since it attached, and how it catches up first.
+type Subscription struct {
+	hub  *Hub
+	name string // the console's name, for logs
+
+	queue   chan outFrame // records after `at`, in seq order, filled by the hub
+	results chan []byte   // answers to the console's commands
+
+	stopOnce   sync.Once
+	detachOnce sync.Once
+	stopped    chan struct{} // closed when the console must go
+	code       int           // close code, set before stopped is closed
+	reason     string        // close reason; "" = "resume since=<last sent>"
+
+	mu       sync.Mutex
+	at       uint64           // the seq the console is caught up to once catch-up is done
+	tail     bool             // catch up from the log (since+1 … at) rather than a snapshot
+	since    uint64           // tail: the console's own seq
+	sessions []events.Session // snapshot: the state as of at
+}
+
+// offer queues f without waiting; false means the queue is full and the
+// console has been told to go (4000, resume).
+func (s *Subscription) offer(f outFrame) bool {
+	select {
+	case s.queue <- f:
+		return true
+	default:
+		s.stop(events.CloseLagging, "")
+		return false
+	}
+}
+
+// stop asks the console's connection to close with code and reason ("" =
+// the resume hint with the last seq it was sent). Only the first call
+// counts.
+func (s *Subscription) stop(code int, reason string) {
+	s.stopOnce.Do(func() {
+		s.code, s.reason = code, reason
+		close(s.stopped)
+	})
+}
+
+// Stopped is closed when the hub wants the console gone.
+func (s *Subscription) Stopped() <-chan struct{} { return s.stopped }
+
+// Detach removes the console from the fan-out; call it once its
+// connection ends.
+func (s *Subscription) Detach() { s.hub.detach(s) }
+
+// Attach registers a console. hasSince says whether it gave a since;
+// epoch is the epoch it got that since in ("" = trust since). It answers
+// with the console's subscription and the hello frame to send first (the
+// caller fills in name and role). The console then gets, from
+// Subscription.catchUp, either the tail after since (same epoch or none,
+// since+1 still in the log, since ≤ applied) or a snapshot as of the
+// applied seq, and after that every record the hub applies.
+//
+// It waits for Run to have loaded the snapshot, so no console is given a
+// position the hub is about to jump past.
+func (h *Hub) Attach(ctx context.Context, name string, since uint64, hasSince bool, epoch string) (*Subscription, events.Hello, error) {
+	select {
+	case <-h.started:
+	case <-ctx.Done():
+		return nil, events.Hello{}, fmt.Errorf("relay hub: not started: %w", ctx.Err())
+	}
+	// Bounds before the lock: it is I/O, and first only ever grows, so a
+	// stale first can only make the tail look available when it has just
+	// aged out, which catch-up handles by sending a snapshot instead.
+	first, last, err := h.log.Bounds(ctx)
+	if err != nil {
+		return nil, events.Hello{}, fmt.Errorf("relay hub: %w", err)
+	}
+	logEpoch := h.log.Epoch()
+	epochOK := epoch == "" || epoch == logEpoch
+	if hasSince && epochOK && since > h.Applied() && since <= last {
+		// The console has seen records this hub has not applied yet (it
+		// has just restarted, or another relay is ahead): wait a moment
+		// for them, so it gets its tail rather than an older snapshot.
+		wctx, cancel := context.WithTimeout(ctx, attachWait)
+		h.waitApplied(wctx, since)
+		cancel()
+	}
+	sub := &Subscription{
+		hub:     h,
+		name:    name,
+		queue:   make(chan outFrame, h.cfg.SendQueue),
+		results: make(chan []byte, 64),
+		stopped: make(chan struct{}),
+	}
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		return nil, events.Hello{}, ErrHubClosing
+	}
+	n := h.applied
+	sub.at = n
+	if hasSince && epochOK && since <= n && since+1 >= first {
+		sub.tail, sub.since = true, since
+	} else {
+		sub.sessions = h.state.Snapshot()
+	}
+	h.subs[sub] = struct{}{}
+	h.conns.Add(1)
+	h.mu.Unlock()
+	h.cfg.Metrics.ConsoleConnected()
+	hello := events.Hello{Type: events.FrameHello, Epoch: logEpoch, FirstSeq: first, LastSeq: max(last, n), Relay: h.cfg.InstanceName}
+	return sub, hello, nil
+}
+
+func (h *Hub) detach(sub *Subscription) {
+	sub.detachOnce.Do(func() {
+		h.mu.Lock()
+		delete(h.subs, sub)
+		h.mu.Unlock()
+		sub.stop(closeNormal, "")
+		h.cfg.Metrics.ConsoleDisconnected()
+		h.conns.Done()
+	})
+}
+
+// attachWait bounds how long Attach waits for the hub to apply a seq a
+// console already has.
+const attachWait = 10 * time.Second
+
+// waitApplied waits until the hub has applied seq or ctx ends.
+func (h *Hub) waitApplied(ctx context.Context, seq uint64) bool {
+	for {
+		h.mu.Lock()
+		if h.applied >= seq {
+			h.mu.Unlock()
+			return true
+		}
+		if h.advanced == nil {
+			h.advanced = make(chan struct{})
+		}
+		ch := h.advanced
+		h.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// errCaughtUp ends a tail read once it reaches the subscription's seq.
+var errCaughtUp = errors.New("caught up")
+
+// catchUp sends the console what it needs before the live records: the
+// tail after its since, read from the log, or a snapshot in parts. emit
+// writes one frame; its error ends catch-up.
+func (s *Subscription) catchUp(ctx context.Context, emit func(outFrame) error) error {
+	s.mu.Lock()
+	tail, since, at := s.tail, s.since, s.at
+	s.mu.Unlock()
+	if tail {
+		if since >= at {
+			return nil
+		}
+		next := since + 1
+		err := s.hub.log.Follow(ctx, next, func(seq uint64, rec events.Record) error {
+			if seq != next {
+				return fmt.Errorf("relay hub: tail: got seq %d, want %d", seq, next)
+			}
+			if err := emit(outFrame{seq: seq, data: encodeRecordFrame(seq, rec, s.hub.superseded(rec))}); err != nil {
+				return err
+			}
+			next++
+			if seq >= at {
+				return errCaughtUp
+			}
+			return nil
+		})
+		var trimmed *ErrTrimmed
+		switch {
+		case errors.Is(err, errCaughtUp):
+			return nil
+		case errors.As(err, &trimmed):
+			// The tail aged out between Attach and now: start over from a
+			// snapshot, re-taken under the hub's lock with the queue
+			// emptied, so the live records still follow without a gap.
+			// Frames already sent are older than the snapshot and are
+			// replaced by it.
+			s.resnapshot()
+		default:
+			return err
+		}
+	}
+	s.mu.Lock()
+	sessions, at := s.sessions, s.at
+	s.sessions = nil
+	s.mu.Unlock()
+	for _, f := range snapshotFrames(at, sessions) {
+		if err := emit(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resnapshot switches a tail subscription to a snapshot as of now.
+func (s *Subscription) resnapshot() {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for drained := false; !drained; {
+		select {
+		case <-s.queue:
+		default:
+			drained = true
+		}
+	}
+	s.mu.Lock()
+	s.tail, s.at, s.sessions = false, h.applied, h.state.Snapshot()
+	s.mu.Unlock()
+}
