@@ -19,7 +19,6 @@ import (
 
 	"charm.land/bubbles/v2/help"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/gavelhq/gavel/events"
@@ -120,17 +119,9 @@ func (k viewKind) String() string {
 	return [...]string{"sessions", "session", "events", "audit", "archives", "connections", "streams"}[k]
 }
 
-type promptMode int
-
-const (
-	promptNone promptMode = iota
-	promptFilter
-	promptCommand
-)
-
-// Model is the console's root: it routes keys (prompt first, then help,
-// then the view's and the global actions), keeps the view stack that the
-// breadcrumbs show, and composes header, view and footer.
+// Model is the console's root: it routes keys (to the open overlay on
+// top, if any, else the view's and the global actions), keeps the view
+// stack that the breadcrumbs show, and composes header, view and footer.
 type Model struct {
 	opts   Options
 	keys   KeyMap
@@ -158,9 +149,9 @@ type Model struct {
 	conns    connectionsView
 	streams  streamsView
 
-	prompt     promptMode
-	promptText string
-	showHelp   bool
+	// overlay is what is open over the view, in one order for keys,
+	// body and footer (overlay.go).
+	overlay    overlays
 	flash      string
 	quitting   bool
 	syncOutput bool
@@ -170,9 +161,6 @@ type Model struct {
 	cmdr  Commander
 	drops uint64 // the feed's count of link drops, as last seen
 	mod   *moderation
-	ask   *ask
-	form  *openForm
-	shown *shown
 	role  events.Role
 	clock func() time.Time
 }
@@ -292,7 +280,7 @@ func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case sentMsg:
 		return m, m.sent(msg)
 	case tea.PasteMsg:
-		if m.form != nil {
+		if _, ok := m.overlay.top().(*openForm); ok {
 			return m.formKey(msg)
 		}
 	case tea.WindowSizeMsg:
@@ -360,43 +348,20 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.quitting = true
 		return m, tea.Quit
 	}
-	if m.ask != nil {
-		return m.askKey(msg)
-	}
-	if m.form != nil {
-		return m.formKey(msg)
-	}
-	if m.shown != nil {
-		switch msg.String() {
-		case "esc", "enter", "q":
-			m.shown = nil
-		}
-		return m, nil
+	if o := m.overlay.top(); o != nil {
+		return o.key(m, msg)
 	}
 	m.flash = ""
-	if m.prompt != promptNone {
-		return m.promptKey(msg)
-	}
-	if m.showHelp {
-		switch {
-		case k.Quit.Matches(msg):
-			m.quitting = true
-			return m, tea.Quit
-		case k.Help.Matches(msg) || k.Back.Matches(msg):
-			m.showHelp = false
-		}
-		return m, nil
-	}
 	switch {
 	case k.Quit.Matches(msg):
 		m.quitting = true
 		return m, tea.Quit
 	case k.Help.Matches(msg):
-		m.showHelp = true
+		m.overlay.open(&helpScreen{})
 	case k.Filter.Matches(msg):
-		m.prompt, m.promptText = promptFilter, m.top().filterText()
+		m.overlay.open(&promptLine{filter: true, text: m.top().filterText()})
 	case k.Command.Matches(msg):
-		m.prompt, m.promptText = promptCommand, ""
+		m.overlay.open(&promptLine{})
 	case k.Back.Matches(msg):
 		if v := m.top(); v.filterText() != "" {
 			v.setFilter("")
@@ -440,7 +405,7 @@ func (m *Model) viewKey(msg tea.KeyPressMsg) {
 		}
 	case viewSession:
 		if k.Pane.Matches(msg) {
-			m.session.pane = (m.session.pane + 1) % 3
+			m.session.pane = m.session.pane.next()
 		}
 	case viewEvents:
 		if k.Follow.Matches(msg) {
@@ -496,240 +461,9 @@ func (m *Model) openSession(id string) {
 	m.stack = append(m.stack, viewSession)
 }
 
-func (m Model) promptKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
-	switch msg.String() {
-	case "esc":
-		if m.prompt == promptFilter {
-			m.top().setFilter("")
-		}
-		m.prompt = promptNone
-		return m, nil
-	case "enter":
-		mode := m.prompt
-		m.prompt = promptNone
-		if mode == promptCommand {
-			return m.command(m.promptText)
-		}
-		return m, nil
-	case "backspace":
-		if r := []rune(m.promptText); len(r) > 0 {
-			m.promptText = string(r[:len(r)-1])
-		}
-	case "ctrl+u":
-		m.promptText = ""
-	case "space":
-		m.promptText += " "
-	default:
-		if msg.Text == "" || len([]rune(m.promptText)) >= 64 {
-			return m, nil
-		}
-		m.promptText += Sanitize(msg.Text)
-	}
-	if m.prompt == promptFilter {
-		m.top().setFilter(m.promptText)
-	}
-	return m, nil
-}
-
-func (m Model) command(text string) (tea.Model, tea.Cmd) {
-	cmd := strings.ToLower(strings.TrimSpace(text))
-	switch cmd {
-	case "":
-		return m, nil
-	case "q", "quit", "q!":
-		m.quitting = true
-		return m, tea.Quit
-	}
-	if v, ok := lookupView(cmd); ok {
-		m.stack = []viewKind{v.kind}
-		return m, nil
-	}
-	m.flash = "unknown view :" + cmd + " — try :" + strings.Join(viewNames(), " :")
-	return m, nil
-}
-
-// rowStyle styles one table row: reversed and bold when selected (visible
-// under NO_COLOR), faint while the link is down.
-func (m *Model) rowStyle(selected bool, row string) string {
-	return m.rowStyleIn(true, selected, row)
-}
-
-func (m *Model) rowStyleIn(focused, selected bool, row string) string {
-	dim := m.dimmed()
-	switch {
-	case selected && focused && dim:
-		return m.styles.SelectedDim.Render(row)
-	case selected && focused:
-		return m.styles.Selected.Render(row)
-	case selected:
-		return m.styles.Prompt.Render(row) // bold: where the cursor of an unfocused pane is
-	case dim:
-		return m.styles.Dim.Render(row)
-	}
-	return row
-}
-
 // dimmed is true while the picture may be out of date.
 func (m *Model) dimmed() bool {
 	return m.hasLink && m.link.State != relayclient.Live
-}
-
-// LinkBadge is the header's word for the relay link.
-func LinkBadge(s relayclient.Status, now time.Time) string {
-	switch s.State {
-	case relayclient.Live:
-		return "● LIVE"
-	case relayclient.Connecting:
-		if s.Attempt > 0 {
-			return fmt.Sprintf("CONNECTING (attempt %d)", s.Attempt)
-		}
-		return "CONNECTING"
-	case relayclient.Reconnecting:
-		return fmt.Sprintf("RECONNECTING (attempt %d)", max(s.Attempt, 1))
-	case relayclient.Stale:
-		return "STALE for " + compactDuration(now.Sub(s.Since).Truncate(time.Second))
-	}
-	return s.State.String()
-}
-
-func (m *Model) linkBadge() string {
-	if !m.hasLink {
-		return m.styles.Muted.Render("no relay")
-	}
-	text := LinkBadge(m.link, m.now)
-	switch m.link.State {
-	case relayclient.Live:
-		return m.styles.Live.Render(text)
-	case relayclient.Stale:
-		return m.styles.Stale.Render(" " + text + " ")
-	}
-	return m.styles.Reconnecting.Render(" " + text + " ")
-}
-
-func (m *Model) headerLine() string {
-	left := m.styles.Title.Render("gavel")
-	right := m.linkBadge()
-	if m.watchOnly() {
-		word := "READ-ONLY"
-		if !m.opts.ReadOnly {
-			word = "VIEWER"
-		}
-		right = m.styles.Warning.Render("🔒 "+word) + " " + right
-	}
-	if m.opts.Demo {
-		right = m.styles.Demo.Render(" DEMO ") + " " + right
-	}
-	if m.opts.Title != "" {
-		// The title gets what the badges leave (it may be a URL to copy).
-		room := m.width - lipgloss.Width(left) - lipgloss.Width(right) - 2
-		left += " " + m.styles.Muted.Render(Clip(m.opts.Title, max(room, 8)))
-	}
-	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
-	if gap < 1 {
-		return ansi.Truncate(left+" "+right, m.width, "")
-	}
-	return left + strings.Repeat(" ", gap) + right
-}
-
-func (m *Model) crumbs() string {
-	parts := make([]string, 0, len(m.stack))
-	for _, v := range m.stack {
-		switch v {
-		case viewSession:
-			label := m.sessions.short(m.session.id, 16)
-			if l := sessionLabel(&m.session.s, m.names); l != "" {
-				label += " (" + l + ")"
-			}
-			parts = append(parts, label)
-		default:
-			parts = append(parts, v.String())
-		}
-	}
-	left := m.styles.Crumbs.Render(Clip(strings.Join(parts, " › "), m.width))
-	if !m.hasLink || m.link.Err == nil || m.link.State == relayclient.Live {
-		return left
-	}
-	// Why the link is down, at the right, in what room is left.
-	room := m.width - lipgloss.Width(left) - 2
-	if room < 12 {
-		return left
-	}
-	why := Clip("relay: "+m.link.Err.Error(), room)
-	return left + strings.Repeat(" ", m.width-lipgloss.Width(left)-ansi.StringWidth(why)) + m.styles.Error.Render(why)
-}
-
-func (m *Model) footer() string {
-	if m.ask != nil {
-		return m.styles.Confirm.Render(Clip(m.ask.line(), m.width))
-	}
-	switch {
-	case m.prompt == promptFilter:
-		p := Clip("/"+m.promptText+"▏", m.width)
-		hint := "  letters in order match · !word hides · enter keeps · esc clears"
-		if room := m.width - ansi.StringWidth(p); room > 10 {
-			return m.styles.Prompt.Render(p) + m.styles.Muted.Render(Clip(hint, room))
-		}
-		return m.styles.Prompt.Render(p)
-	case m.prompt == promptCommand:
-		// The list of views gets what the prompt leaves: it outgrew 40 columns.
-		p := Clip(":"+m.promptText+"▏", m.width)
-		return m.styles.Prompt.Render(p) + m.styles.Muted.Render(Clip("  "+strings.Join(viewNames(), " · "), m.width-ansi.StringWidth(p)))
-	case m.flash != "":
-		return m.styles.Flash.Render(Clip(m.flash, m.width))
-	}
-	if text, kind := m.notice(); text != "" {
-		st := m.styles.Flash
-		switch kind {
-		case noticeDone:
-			st = m.styles.Live
-		case noticeFailed:
-			st = m.styles.Error
-		case noticePending:
-			st = m.styles.Prompt
-		}
-		return st.Render(Clip(text, m.width))
-	}
-	return m.shortHelp()
-}
-
-// shortHelp is the footer of hints, rendered once per view, width and
-// set of enabled keys.
-func (m *Model) shortHelp() string {
-	h := m.helpKeys()
-	var k strings.Builder
-	fmt.Fprintf(&k, "%d/%v/%d/%v/", h.kind, h.root, m.width, m.isDark)
-	for _, a := range m.keys.Actions() {
-		if a.Enabled() {
-			k.WriteByte('1')
-		} else {
-			k.WriteByte('0')
-		}
-	}
-	if s, ok := m.footers.m[k.String()]; ok {
-		return s
-	}
-	s := ansi.Truncate(m.help.ShortHelpView(h.ShortHelp()), m.width, "…")
-	if m.footers.m == nil || len(m.footers.m) > 64 {
-		m.footers.m = map[string]string{}
-	}
-	m.footers.m[k.String()] = s
-	return s
-}
-
-func (m *Model) helpKeys() viewHelp {
-	return viewHelp{km: &m.keys, kind: m.current(), root: len(m.stack) == 1}
-}
-
-// countingLegend says how the figures are derived: none is reported by
-// the service as such.
-var countingLegend = []string{
-	"How figures are counted (from the callbacks; Vonage reports none of them):",
-	"  publishers  connections with at least one live stream",
-	"  viewers     connections that publish nothing (the audience)",
-	"  streams     camera + screen + custom + audio-only",
-	"  ●REC        an archive is started or paused; BCST a broadcast is live",
-	"  muted       a moderator force-muted it (audit trail: no callback reports audio,",
-	"              so its publisher may have unmuted since)",
 }
 
 // Render is the whole screen as a string, exactly height lines.
@@ -746,28 +480,8 @@ func (m *Model) Render() string {
 	b.WriteString(m.styles.Title.Render(Clip(m.top().title(), m.width)))
 	b.WriteByte('\n')
 	body := m.height - 4
-	if m.showHelp {
-		m.help.ShowAll = true
-		// Two rows of columns: at 80 wide, five columns side by side
-		// would push the last ones off the screen.
-		groups := m.helpKeys().FullHelp()
-		split := min(3, len(groups))
-		h := m.help.FullHelpView(groups[:split])
-		if split < len(groups) {
-			h += "\n\n" + m.help.FullHelpView(groups[split:])
-		}
-		m.help.ShowAll = false
-		lines := strings.Split(h, "\n")
-		lines = append(append(lines, ""), countingLegend...)
-		b.WriteString("Keys (? or esc to close)\n")
-		for i := 0; i < body-1; i++ {
-			if i < len(lines) {
-				b.WriteString(ansi.Truncate(lines[i], m.width, "…"))
-			}
-			b.WriteByte('\n')
-		}
-	} else if !m.renderOverlay(m.width, body, &b) {
-		m.top().render(m, m.width, body, &b)
+	if !m.overlay.body(m, m.width, body, &b) {
+		m.top().render(m.renderCtx(), m.width, body, &b)
 	}
 	b.WriteString(m.footer())
 	return b.String()

@@ -102,7 +102,7 @@ func TestSelectionPinnedByID(t *testing.T) {
 func TestFilterNarrowsAndCounts(t *testing.T) {
 	m := newTestModel(80, 24)
 	m = press(m, "/")
-	if m.prompt != promptFilter {
+	if p := m.overlay.prompt(); p == nil || !p.filter {
 		t.Fatal("/ did not open the filter")
 	}
 	m = typeText(m, "stnd") // fuzzy: s-t-n-d in "standup"
@@ -124,12 +124,11 @@ func TestFilterNarrowsAndCounts(t *testing.T) {
 		t.Fatalf("stndq: %d rows\n%s", len(m.sessions.shown), plain(m))
 	}
 	m = press(m, "backspace", "enter")
-	if m.prompt != promptNone || m.sessions.filter != "stnd" || len(m.sessions.shown) != 1 {
+	if m.overlay.prompt() != nil || m.sessions.filter != "stnd" || len(m.sessions.shown) != 1 {
 		t.Fatalf("enter kept %q (%d rows)", m.sessions.filter, len(m.sessions.shown))
 	}
 	// By host name too.
 	m = press(m, "/", "ctrl+u")
-	m.promptText = ""
 	m = typeText(m, "okafor")
 	if len(m.sessions.shown) != 1 || m.sessions.rows[m.sessions.shown[0]].id != townHall {
 		t.Fatalf("filter okafor: %d rows", len(m.sessions.shown))

@@ -81,10 +81,10 @@ func (v *archivesView) selectedSession() (string, bool) {
 	return r.session, ok && r.session != ""
 }
 
-func (v *archivesView) render(m *Model, width, height int, b *strings.Builder) {
+func (v *archivesView) render(rc *renderCtx, width, height int, b *strings.Builder) {
 	cols := fit(archiveCols, width)
 	statusAt, modeAt := cellStart(cols, 4), cellStart(cols, 5)
-	m.renderTable(b, cols, width, height, &v.list, len(v.shown), "  no archives yet", v.filter, func(i int, selected bool) {
+	rc.table(b, cols, width, height, &v.list, len(v.shown), "  no archives yet", v.filter, func(i int, selected bool) {
 		r := &v.rows[v.shown[i]]
 		status := orDash(r.status)
 		if r.recording {
@@ -92,12 +92,12 @@ func (v *archivesView) render(m *Model, width, height int, b *strings.Builder) {
 		}
 		row := renderRow(cols, []string{
 			shortID(r.id, cols[0].width), shortID(r.session, cols[1].width), orDash(r.label), orDash(r.name),
-			status, orDash(r.mode), age(m.now, r.createdAt), age(m.now, r.updatedAt),
+			status, orDash(r.mode), age(rc.now, r.createdAt), age(rc.now, r.updatedAt),
 		}, width)
 		if r.recording && !selected { // the status cell in the recording style
-			m.writeFlaggedRow(b, row, statusAt, modeAt, m.styles.Recording)
+			rc.flaggedRow(b, row, statusAt, modeAt, rc.styles.Recording)
 		} else {
-			b.WriteString(m.rowStyle(selected, row))
+			b.WriteString(rc.rowStyle(selected, row))
 		}
 	})
 }

@@ -29,29 +29,29 @@ const askGuard = 400 * time.Millisecond
 
 // confirm asks (y/N) before run.
 func (m *Model) confirm(question string, run func(m *Model) tea.Cmd) {
-	m.ask = &ask{question: question, options: []askOption{{key: "y", label: "yes", run: run}}, opened: m.clock()}
+	m.overlay.open(&ask{question: question, options: []askOption{{key: "y", label: "yes", run: run}}, opened: m.clock()})
 }
 
 // choose asks for one of several next steps (esc: none).
 func (m *Model) choose(question string, options ...askOption) {
-	m.ask = &ask{question: question, options: options, opened: m.clock()}
+	m.overlay.open(&ask{question: question, options: options, opened: m.clock()})
 }
 
 func (m Model) askKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
-	a := m.ask
+	a := m.overlay.ask()
 	if m.clock().Sub(a.opened) < askGuard {
 		return m, nil
 	}
 	k := msg.String()
 	for _, o := range a.options {
 		if k == o.key {
-			m.ask = nil
+			m.overlay.close(rankAsk)
 			return m, o.run(&m)
 		}
 	}
 	switch k {
 	case "n", "N", "esc", "enter", "q":
-		m.ask = nil
+		m.overlay.close(rankAsk)
 		m.say(noticeInfo, "cancelled: "+a.question)
 	}
 	// Anything else is ignored: only an answer closes the question.

@@ -61,19 +61,19 @@ var auditCols = []column{
 	{title: "OUTCOME", width: 23, flex: true},
 }
 
-func (v *auditView) render(m *Model, width, height int, b *strings.Builder) {
+func (v *auditView) render(rc *renderCtx, width, height int, b *strings.Builder) {
 	cols := fit(auditCols, width)
 	outcomeAt := cellStart(cols, len(cols)-1)
-	m.renderTable(b, cols, width, height, &v.list, v.count(), "  no moderation actions yet", v.filter, func(i int, selected bool) {
+	rc.table(b, cols, width, height, &v.list, v.count(), "  no moderation actions yet", v.filter, func(i int, selected bool) {
 		l := v.line(i)
 		row := renderRow(cols, []string{
 			l.At.Local().Format("15:04:05"), orDash(l.Actor), orDash(l.Role), orDash(l.Action),
 			orDash(shortID(l.Session, cols[4].width)), orDash(shortID(l.Target, cols[5].width)), l.Outcome(),
 		}, width)
 		if !l.OK && !selected { // the outcome in the error style
-			m.writeFlaggedRow(b, row, outcomeAt, -1, m.styles.Error)
+			rc.flaggedRow(b, row, outcomeAt, -1, rc.styles.Error)
 		} else {
-			b.WriteString(m.rowStyle(selected, row))
+			b.WriteString(rc.rowStyle(selected, row))
 		}
 	})
 }

@@ -105,7 +105,7 @@ func (v *connectionsView) selectedSession() (string, bool) {
 
 func (v *connectionsView) focusIn(s *sessionView) {
 	if r, ok := v.current(); ok {
-		focusRow(s, 0, r.id)
+		focusRow(s, paneConnections, r.id)
 	}
 }
 
@@ -127,24 +127,24 @@ func (v *connectionsView) title() string {
 	return t + fmt.Sprintf(" in %d sessions", v.sessions)
 }
 
-func (v *connectionsView) render(m *Model, width, height int, b *strings.Builder) {
+func (v *connectionsView) render(rc *renderCtx, width, height int, b *strings.Builder) {
 	cols := fit(connectionsCols, width)
-	m.renderTable(b, cols, width, height, &v.list, len(v.shown), "  no live connections", v.filter, func(i int, selected bool) {
+	rc.table(b, cols, width, height, &v.list, len(v.shown), "  no live connections", v.filter, func(i int, selected bool) {
 		r := v.rows[v.shown[i]]
 		row := renderRow(cols, []string{
 			orDash(r.name), orDash(r.role), shortID(r.sess.id, cols[2].width), orDash(r.sess.label),
-			age(m.now, r.createdAt), strconv.Itoa(r.streams), shortID(r.id, cols[6].width),
+			age(rc.now, r.createdAt), strconv.Itoa(r.streams), shortID(r.id, cols[6].width),
 		}, width)
-		b.WriteString(m.rowStyle(selected, row))
+		b.WriteString(rc.rowStyle(selected, row))
 	})
 }
 
-// focusRow focuses a session view pane (0 connections, 1 streams) and
+// focusRow focuses a session view pane (connections or streams) and
 // puts its cursor on the row with id, clearing a filter that hides it.
-func focusRow(v *sessionView, pane int, id string) {
+func focusRow(v *sessionView, pane sessionPane, id string) {
 	find := func() bool {
 		shown, list, key := v.connShown, &v.connList, func(i int) string { return v.conns[i].id }
-		if pane == 1 {
+		if pane == paneStreams {
 			shown, list, key = v.streamShown, &v.streamList, func(i int) string { return v.streams[i].id }
 		}
 		for i, ix := range shown {

@@ -199,16 +199,16 @@ var eventCols = []column{
 	{title: "ID", width: 10, flex: true, maxw: 40},
 }
 
-func (v *eventsView) render(m *Model, width, height int, b *strings.Builder) {
+func (v *eventsView) render(rc *renderCtx, width, height int, b *strings.Builder) {
 	cols := fit(eventCols, width)
 	// No line for an empty log: the title's count says it, and a filter
 	// shows its matches there.
-	m.renderTable(b, cols, width, height, &v.list, v.count(), "", "", func(i int, selected bool) {
+	rc.table(b, cols, width, height, &v.list, v.count(), "", "", func(i int, selected bool) {
 		l := v.line(i)
 		row := renderRow(cols, []string{
-			l.At.Local().Format("15:04:05"), m.sessions.short(l.Session, cols[1].width), orDash(l.Name), l.Text, shortID(l.Subject, cols[4].width),
+			l.At.Local().Format("15:04:05"), shortID(l.Session, cols[1].width), orDash(l.Name), l.Text, shortID(l.Subject, cols[4].width),
 		}, width)
-		b.WriteString(m.rowStyle(selected, row))
+		b.WriteString(rc.rowStyle(selected, row))
 	})
 }
 

@@ -3,10 +3,8 @@ package tui
 import (
 	"encoding/json"
 	"errors"
-	"strings"
 
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/gavelhq/gavel/events"
 )
@@ -22,26 +20,21 @@ type openForm struct {
 	submit func(m *Model, values []string) (tea.Cmd, error)
 }
 
-// shown is a value put on screen whole for the moderator to copy (a
-// client token), for terminals that drop OSC 52.
-type shown struct {
-	title, value string
-}
-
 // formKey routes every key to the open form; ctrl+c was handled before.
 func (m Model) formKey(msg tea.Msg) (tea.Model, tea.Cmd) {
-	out, cmd := m.form.f.Update(msg)
+	open := m.overlay.form()
+	out, cmd := open.f.Update(msg)
 	switch out {
 	case formCancelled:
-		m.form = nil
+		m.overlay.close(rankForm)
 		m.say(noticeInfo, "cancelled")
 	case formSubmitted:
-		send, err := m.form.submit(&m, m.form.f.Values())
+		send, err := open.submit(&m, open.f.Values())
 		if err != nil {
-			m.form.f.Reject(err)
+			open.f.Reject(err)
 			return m, cmd
 		}
-		m.form = nil
+		m.overlay.close(rankForm)
 		return m, tea.Batch(cmd, send)
 	}
 	return m, cmd
@@ -65,14 +58,14 @@ func (m *Model) signal() tea.Cmd {
 	if m.current() == viewSession {
 		if ids, hidden := m.session.markedConns(); len(ids) > 0 {
 			conns, what, usedMarks = ids, plural(len(ids), "marked connection")+hiddenNote(hidden), true
-		} else if r, ok := m.session.selectedConn(); ok && m.session.pane == 0 {
+		} else if r, ok := m.session.selectedConn(); ok && m.session.pane == paneConnections {
 			conns, what = []string{r.id}, connName(r)
 		}
 	}
 	if !m.ready("signal") {
 		return nil
 	}
-	m.form = &openForm{f: newSignalForm("Signal "+what, "moderator"), submit: func(m *Model, values []string) (tea.Cmd, error) {
+	m.overlay.open(&openForm{f: newSignalForm("Signal "+what, "moderator"), submit: func(m *Model, values []string) (tea.Cmd, error) {
 		params, err := signalParams(values)
 		if err != nil {
 			return nil, err
@@ -91,13 +84,13 @@ func (m *Model) signal() tea.Cmd {
 			m.session.clearMarks()
 		}
 		return m.start(&job{words: wordsSignal, what: what}, cmds...), nil
-	}}
+	}})
 	return nil
 }
 
 // startRecording opens the recording form, prefilled from config.
 func (m *Model) startRecording(t target) tea.Cmd {
-	m.form = &openForm{f: newRecordForm("Record "+t.name(), m.opts.Record), submit: func(m *Model, values []string) (tea.Cmd, error) {
+	m.overlay.open(&openForm{f: newRecordForm("Record "+t.name(), m.opts.Record), submit: func(m *Model, values []string) (tea.Cmd, error) {
 		params, err := recordParams(t.id, values)
 		if err != nil {
 			return nil, err
@@ -107,7 +100,7 @@ func (m *Model) startRecording(t target) tea.Cmd {
 		}
 		return m.start(&job{words: wordsStartRec, what: t.name()},
 			events.Command{Action: events.ActionArchiveStart, Session: t.id, Params: params}), nil
-	}}
+	}})
 	return nil
 }
 
@@ -117,7 +110,7 @@ func (m *Model) token() tea.Cmd {
 	if !ok || !m.ready("mint a token") {
 		return nil
 	}
-	m.form = &openForm{f: newTokenForm("Client token for " + t.name()), submit: func(m *Model, values []string) (tea.Cmd, error) {
+	m.overlay.open(&openForm{f: newTokenForm("Client token for " + t.name()), submit: func(m *Model, values []string) (tea.Cmd, error) {
 		params, err := tokenParams(values)
 		if err != nil {
 			return nil, err
@@ -139,41 +132,10 @@ func (m *Model) token() tea.Cmd {
 			if out.ExpiresAt != "" {
 				title += "; expires " + Sanitize(out.ExpiresAt)
 			}
-			m.shown = &shown{title: title, value: out.Token}
+			m.overlay.open(&shown{title: title, value: out.Token})
 			return cmd
 		}
 		return m.start(j, events.Command{Action: events.ActionToken, Session: t.id, Params: params}), nil
-	}}
+	}})
 	return nil
-}
-
-// renderOverlay draws the open form, or the shown value, in place of the
-// view's body; it reports false when there is neither.
-func (m *Model) renderOverlay(width, height int, b *strings.Builder) bool {
-	var lines []string
-	switch {
-	case m.form != nil:
-		lines = strings.Split(m.form.f.View(width, &m.styles), "\n")
-	case m.shown != nil:
-		lines = append(lines, m.styles.Title.Render(Clip(m.shown.title, width)), "")
-		v := Sanitize(m.shown.value)
-		for len(v) > 0 {
-			cut := ansi.Truncate(v, width, "")
-			if cut == "" {
-				break
-			}
-			lines = append(lines, cut)
-			v = v[len(cut):]
-		}
-		lines = append(lines, "", m.styles.Muted.Render("esc or enter to close"))
-	default:
-		return false
-	}
-	for i := range height {
-		if i < len(lines) {
-			b.WriteString(lines[i])
-		}
-		b.WriteByte('\n')
-	}
-	return true
 }

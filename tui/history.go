@@ -224,19 +224,6 @@ func withSpark(cols []column, i, width int) ([]column, bool) {
 	return fit(cols, width), false
 }
 
-// sessionRow lays out a sessions table row: renderRow, or, when withSpark
-// fitted the table with the sparkline column (after AGE, at
-// len(sessionCols)), the cells with the session's sparkline put in there.
-func (m *Model) sessionRow(cols []column, hasSpark bool, id string, cells []string, width int) string {
-	if !hasSpark {
-		return renderRow(cols, cells, width)
-	}
-	at := len(sessionCols)
-	var buf [12]string
-	c := append(append(append(buf[:0], cells[:at]...), m.hist.sparkline(id, m.now, cols[at].width)), cells[at:]...)
-	return sparkRow(cols, c, at, width)
-}
-
 // sparkRow is renderRow(cols, cells, width) for a table that withSpark
 // fitted, with the sparkline in cells[at]. The line is put in as it is,
 // not measured: it is at most cols[at].width runes of one cell each, and

@@ -312,7 +312,7 @@ func (m *Model) watchUnpublish() {
 		}
 		// The offer waits while the moderator is typing into something
 		// else: keys meant for a form or the filter must not answer it.
-		if now.Sub(w.since) >= unpublishWait && m.ask == nil && m.form == nil && m.prompt == promptNone && m.shown == nil {
+		if now.Sub(w.since) >= unpublishWait && !m.overlay.busy() {
 			w.waiting, j.finished, j.touched = false, true, now
 			j.failed, j.ok = 1, 0
 			j.verb, j.what = "unpublish", w.streamLabel

@@ -67,7 +67,7 @@ func (c *liveConsole) typeText(s string) {
 // confirm answers an open (y/N) question yes, once its guard has passed.
 func (c *liveConsole) confirm() {
 	c.t.Helper()
-	if c.m.ask == nil {
+	if c.m.overlay.ask() == nil {
 		c.t.Fatalf("no question to confirm:\n%s", plain(c.m))
 	}
 	c.offset += askGuard
@@ -211,7 +211,7 @@ func TestModerationEndToEnd(t *testing.T) {
 		c.t = t
 		c.selectConn("Carol")
 		c.press("d")
-		if c.m.ask == nil || !strings.Contains(c.m.ask.question, "Disconnect Carol (") {
+		if c.m.overlay.ask() == nil || !strings.Contains(c.m.overlay.ask().question, "Disconnect Carol (") {
 			t.Fatalf("no question naming Carol:\n%s", c.screen())
 		}
 		c.confirm()
@@ -231,13 +231,13 @@ func TestModerationEndToEnd(t *testing.T) {
 	t.Run("record start and stop", func(t *testing.T) {
 		c.t = t
 		c.press("r")
-		if c.m.form == nil {
+		if c.m.overlay.form() == nil {
 			t.Fatalf("r did not open the form:\n%s", c.screen())
 		}
 		c.press("ctrl+s")
 		c.waitFor("●REC", func() bool { return c.m.session.s.Counts.Recording && strings.Contains(c.screen(), "●REC") })
 		c.press("r")
-		if c.m.ask == nil || !strings.Contains(c.m.ask.question, "Stop recording") {
+		if c.m.overlay.ask() == nil || !strings.Contains(c.m.overlay.ask().question, "Stop recording") {
 			t.Fatalf("r while recording did not ask:\n%s", c.screen())
 		}
 		c.confirm()

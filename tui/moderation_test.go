@@ -124,10 +124,10 @@ func TestDisconnectAsksAndNoIsTheDefault(t *testing.T) {
 	h := newModHarness(t)
 	h.openTownHall() // cursor on Dana Okafor, the host
 	h.press("d")
-	if h.m.ask == nil {
+	if h.m.overlay.ask() == nil {
 		t.Fatalf("d did not ask:\n%s", h.screen())
 	}
-	q := h.m.ask.question
+	q := h.m.overlay.ask().question
 	for _, want := range []string{"Disconnect Dana Okafor (", "c-host-0001", "Dana Okafor (…"} {
 		if !strings.Contains(q+h.screen(), want) {
 			t.Errorf("question %q lacks %q", q, want)
@@ -138,17 +138,17 @@ func TestDisconnectAsksAndNoIsTheDefault(t *testing.T) {
 	}
 	// Keys typed before the question appeared do not answer it.
 	h.press("y")
-	if h.m.ask == nil || len(h.out.sent) != 0 {
+	if h.m.overlay.ask() == nil || len(h.out.sent) != 0 {
 		t.Fatal("y within the guard answered the question")
 	}
 	h.later()
 	h.press("j", "x") // not answers: ignored, the question stays
-	if h.m.ask == nil {
+	if h.m.overlay.ask() == nil {
 		t.Fatal("an unrelated key closed the question")
 	}
 	for _, no := range []string{"enter", "esc", "n"} {
 		h.press(no)
-		if h.m.ask != nil || len(h.out.sent) != 0 {
+		if h.m.overlay.ask() != nil || len(h.out.sent) != 0 {
 			t.Fatalf("%s did not cancel (sent %v)", no, h.out.sent)
 		}
 		if !strings.Contains(h.screen(), "cancelled") {
@@ -178,8 +178,8 @@ func TestFailureShownInWords(t *testing.T) {
 	h := newModHarness(t)
 	h.openTownHall()
 	h.press("r") // recording: it asks before stopping
-	if h.m.ask == nil || !strings.Contains(h.m.ask.question, "Stop recording session Dana Okafor (") {
-		t.Fatalf("r on a recording session: %+v", h.m.ask)
+	if h.m.overlay.ask() == nil || !strings.Contains(h.m.overlay.ask().question, "Stop recording session Dana Okafor (") {
+		t.Fatalf("r on a recording session: %+v", h.m.overlay.ask())
 	}
 	h.later()
 	h.press("y")
@@ -210,10 +210,10 @@ func TestBulkCountsIncludeHiddenMarks(t *testing.T) {
 		h.press(string(r))
 	}
 	h.press("enter", "d")
-	if h.m.ask == nil {
+	if h.m.overlay.ask() == nil {
 		t.Fatal("no question")
 	}
-	if q := h.m.ask.question; !strings.Contains(q, "3 marked connections") || !strings.Contains(q, "2 of them hidden by the filter") {
+	if q := h.m.overlay.ask().question; !strings.Contains(q, "3 marked connections") || !strings.Contains(q, "2 of them hidden by the filter") {
 		t.Fatalf("question %q", q)
 	}
 	h.later()
@@ -233,8 +233,8 @@ func TestBulkCountsIncludeHiddenMarks(t *testing.T) {
 func TestClearSessionIsPaced(t *testing.T) {
 	h := newModHarness(t)
 	h.press("D") // from the sessions table: the town hall, 37 connections
-	if h.m.ask == nil || !strings.Contains(h.m.ask.question, "all 37 connections") {
-		t.Fatalf("D: %+v", h.m.ask)
+	if h.m.overlay.ask() == nil || !strings.Contains(h.m.overlay.ask().question, "all 37 connections") {
+		t.Fatalf("D: %+v", h.m.overlay.ask())
 	}
 	h.later()
 	h.out.sent = nil
@@ -277,8 +277,8 @@ func TestViewerAndReadOnlyCannotAct(t *testing.T) {
 		h.update(msg)
 		h.openTownHall()
 		h.press("d", "D", "m", "M", "u", "r", "s", "t", "alt+m")
-		if h.m.ask != nil || len(h.out.sent) != 0 {
-			t.Fatalf("%s: acted: ask %+v, sent %v", tc.name, h.m.ask, h.out.sent)
+		if h.m.overlay.ask() != nil || len(h.out.sent) != 0 {
+			t.Fatalf("%s: acted: ask %+v, sent %v", tc.name, h.m.overlay.ask(), h.out.sent)
 		}
 		if s := h.screen(); !strings.Contains(s, tc.badge) || strings.Contains(s, "disconnect") || strings.Contains(s, "space mark") {
 			t.Errorf("%s: badge or footer wrong:\n%s", tc.name, s)
@@ -297,7 +297,7 @@ func TestActionsRefusedWhileLinkDown(t *testing.T) {
 	h.openTownHall()
 	h.drop(relayclient.Reconnecting)
 	h.press("d")
-	if h.m.ask != nil || len(h.out.sent) != 0 {
+	if h.m.overlay.ask() != nil || len(h.out.sent) != 0 {
 		t.Fatal("acted while the link was down")
 	}
 	if s := h.screen(); !strings.Contains(s, "cannot disconnect: the relay link is reconnecting") {
@@ -401,17 +401,17 @@ func TestUnpublishOfferWaitsForTheForm(t *testing.T) {
 	h.press("tab", "tab", "s") // the signal form, on the connections pane
 	h.now = h.now.Add(unpublishWait + time.Second)
 	h.update(tickMsg(h.now))
-	if h.m.ask != nil {
+	if h.m.overlay.ask() != nil {
 		t.Fatal("the offer opened over the form")
 	}
 	h.press("tab")
 	h.typeText("remember to mute")
-	if len(h.out.sent) != 1 || h.m.form == nil {
+	if len(h.out.sent) != 1 || h.m.overlay.form() == nil {
 		t.Fatalf("typing answered something: sent %+v", h.out.sent)
 	}
 	h.press("esc")
 	h.update(tickMsg(h.now))
-	if h.m.ask == nil {
+	if h.m.overlay.ask() == nil {
 		t.Fatalf("no offer once the form closed:\n%s", h.screen())
 	}
 }
@@ -431,7 +431,7 @@ func TestUnpublishWaitsForTheStreamThenOffers(t *testing.T) {
 	// The stream stays: after the wait, the console offers mute or disconnect.
 	h.now = h.now.Add(unpublishWait + time.Second)
 	h.update(tickMsg(h.now))
-	if h.m.ask == nil || len(h.m.ask.options) != 2 {
+	if h.m.overlay.ask() == nil || len(h.m.overlay.ask().options) != 2 {
 		t.Fatalf("no offer:\n%s", h.screen())
 	}
 	if s := h.screen(); !strings.Contains(s, "still published") || !strings.Contains(s, "m mute it") || !strings.Contains(s, "d disconnect Ravi Shah") {
@@ -439,8 +439,8 @@ func TestUnpublishWaitsForTheStreamThenOffers(t *testing.T) {
 	}
 	h.later()
 	h.press("d") // disconnect: still asks (y/N)
-	if h.m.ask == nil || !strings.Contains(h.m.ask.question, "Disconnect Ravi Shah (…anel-0000) from session Dana Okafor (") {
-		t.Fatalf("d in the offer: %+v", h.m.ask)
+	if h.m.overlay.ask() == nil || !strings.Contains(h.m.overlay.ask().question, "Disconnect Ravi Shah (…anel-0000) from session Dana Okafor (") {
+		t.Fatalf("d in the offer: %+v", h.m.overlay.ask())
 	}
 	h.later()
 	h.press("y")
@@ -466,8 +466,8 @@ func TestMuteAllSparesMarkedStreams(t *testing.T) {
 	h.openTownHall()
 	h.press("tab", "space") // mark Dana's camera
 	h.press("M")
-	if h.m.ask == nil || !strings.Contains(h.m.ask.question, "except the 1 marked stream") {
-		t.Fatalf("M: %+v", h.m.ask)
+	if h.m.overlay.ask() == nil || !strings.Contains(h.m.overlay.ask().question, "except the 1 marked stream") {
+		t.Fatalf("M: %+v", h.m.overlay.ask())
 	}
 	h.later()
 	h.press("y")
@@ -526,7 +526,7 @@ func TestSignalFormSendsToTheSelectedConnection(t *testing.T) {
 	h := newModHarness(t)
 	h.openTownHall()
 	h.press("s")
-	if h.m.form == nil || !strings.Contains(h.screen(), "Signal Dana Okafor (") {
+	if h.m.overlay.form() == nil || !strings.Contains(h.screen(), "Signal Dana Okafor (") {
 		t.Fatalf("s did not open the signal form:\n%s", h.screen())
 	}
 	// A type the apps cannot receive is refused in the form, naming it.
@@ -534,15 +534,15 @@ func TestSignalFormSendsToTheSelectedConnection(t *testing.T) {
 	h.press("tab")
 	h.typeText("please mute")
 	h.press("enter")
-	if h.m.form == nil || len(h.out.sent) != 0 || !strings.Contains(h.screen(), "type:") {
+	if h.m.overlay.form() == nil || len(h.out.sent) != 0 || !strings.Contains(h.screen(), "type:") {
 		t.Fatalf("a bad type was sent or not named (sent %v):\n%s", h.out.sent, h.screen())
 	}
-	if h.m.form.f.focus != 0 {
+	if h.m.overlay.form().f.focus != 0 {
 		t.Fatal("the refusal did not put the cursor on type")
 	}
 	h.press("backspace", "backspace")
 	h.press("tab", "enter")
-	if h.m.form != nil || len(h.out.sent) != 1 {
+	if h.m.overlay.form() != nil || len(h.out.sent) != 1 {
 		t.Fatalf("not sent (%v):\n%s", h.out.sent, h.screen())
 	}
 	c := h.out.sent[0]
@@ -555,7 +555,7 @@ func TestSignalFormSendsToTheSelectedConnection(t *testing.T) {
 		t.Fatalf("whole-session signal:\n%s", h.screen())
 	}
 	h.press("esc")
-	if h.m.form != nil || len(h.out.sent) != 1 {
+	if h.m.overlay.form() != nil || len(h.out.sent) != 1 {
 		t.Fatal("esc did not cancel the form")
 	}
 }
@@ -564,7 +564,7 @@ func TestRecordFormStartsAnArchive(t *testing.T) {
 	h := newModHarness(t, func(o *Options) { o.Record = RecordDefaults{Name: "standup", Resolution: "1280x720"} })
 	h.press("j") // the stand-up: not recording
 	h.press("r")
-	if h.m.form == nil || !strings.Contains(h.screen(), "Record session Ana (") {
+	if h.m.overlay.form() == nil || !strings.Contains(h.screen(), "Record session Ana (") {
 		t.Fatalf("r did not open the record form:\n%s", h.screen())
 	}
 	h.press("ctrl+s")
@@ -584,14 +584,14 @@ func TestRecordFormStartsAnArchive(t *testing.T) {
 func TestTokenIsAdminsAndShownWhole(t *testing.T) {
 	h := newModHarness(t) // a moderator: no t
 	h.press("t")
-	if h.m.form != nil {
+	if h.m.overlay.form() != nil {
 		t.Fatal("a moderator opened the token form")
 	}
 	msg := fixture().msg(relayclient.Live)
 	msg.Role = events.RoleAdmin
 	h.update(msg)
 	h.press("t")
-	if h.m.form == nil {
+	if h.m.overlay.form() == nil {
 		t.Fatalf("an admin could not open the token form:\n%s", h.screen())
 	}
 	h.press("ctrl+s")
@@ -602,12 +602,64 @@ func TestTokenIsAdminsAndShownWhole(t *testing.T) {
 	tok := "eyJhbGciOiJIUzI1NiJ9." + strings.Repeat("x", 300)
 	h.answerData(c.ID, `{"token":"`+tok+`","expires_at":"2026-11-23T05:00:00Z"}`)
 	s := strings.ReplaceAll(h.screen(), "\n", "")
-	if h.m.shown == nil || !strings.Contains(s, tok) || !strings.Contains(s, "expires 2026-11-23T05:00:00Z") {
+	if h.m.overlay.shown() == nil || !strings.Contains(s, tok) || !strings.Contains(s, "expires 2026-11-23T05:00:00Z") {
 		t.Fatalf("the token is not shown whole:\n%s", h.screen())
 	}
 	h.press("esc")
-	if h.m.shown != nil {
+	if h.m.overlay.shown() != nil {
 		t.Fatal("esc did not close the token")
+	}
+}
+
+// A token minted while the help is open, or while another form is being
+// filled in, is never hidden behind what takes the keys nor lost to an
+// esc meant for something else: it shows over the help (whose esc then
+// closes only it), and waits under a form until the form is done.
+func TestTokenResultIsNeverHiddenOrLost(t *testing.T) {
+	h := newModHarness(t)
+	msg := fixture().msg(relayclient.Live)
+	msg.Role = events.RoleAdmin
+	h.update(msg)
+	mint := func() string {
+		h.press("t", "ctrl+s")
+		return h.out.sent[len(h.out.sent)-1].ID
+	}
+	tok := "eyJhbGciOiJIUzI1NiJ9." + strings.Repeat("y", 120)
+	onScreen := func() bool { return strings.Contains(strings.ReplaceAll(h.screen(), "\n", ""), tok) }
+
+	// Over the help.
+	id := mint()
+	h.press("?")
+	if !strings.Contains(h.screen(), "Keys (? or esc to close)") {
+		t.Fatalf("? did not open the help:\n%s", h.screen())
+	}
+	h.answerData(id, `{"token":"`+tok+`"}`)
+	if !onScreen() {
+		t.Fatalf("a token that arrived over the help is not on screen:\n%s", h.screen())
+	}
+	h.press("esc")
+	if h.m.overlay.shown() != nil || !h.m.overlay.help() {
+		t.Fatalf("esc closed the help, or not the token: shown %v, help %v", h.m.overlay.shown() != nil, h.m.overlay.help())
+	}
+	h.press("esc")
+	if h.m.overlay.help() {
+		t.Fatal("the second esc did not close the help")
+	}
+
+	// Under a form being filled in: the form keeps the keys and the
+	// screen; the token shows once the form is cancelled.
+	id = mint()
+	h.press("s") // the signal form
+	if h.m.overlay.form() == nil {
+		t.Fatalf("s did not open the signal form:\n%s", h.screen())
+	}
+	h.answerData(id, `{"token":"`+tok+`"}`)
+	if onScreen() || h.m.overlay.form() == nil {
+		t.Fatalf("a token took the screen from an open form:\n%s", h.screen())
+	}
+	h.press("esc") // cancels the form
+	if h.m.overlay.form() != nil || !onScreen() {
+		t.Fatalf("after the form, the token is not on screen:\n%s", h.screen())
 	}
 }
 

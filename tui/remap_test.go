@@ -163,10 +163,10 @@ func TestRemappedKeysDriveUpdate(t *testing.T) {
 	if got := press(m, "n"); got.sessions.list.cursor != 1 {
 		t.Fatal("n does not move down")
 	}
-	if got := update(m, ctrl('f')); got.prompt != promptFilter {
+	if got := update(m, ctrl('f')); got.overlay.prompt() == nil || !got.overlay.prompt().filter {
 		t.Fatal("ctrl+f does not open the filter")
 	}
-	if got := press(m, "/"); got.prompt != promptFilter {
+	if got := press(m, "/"); got.overlay.prompt() == nil || !got.overlay.prompt().filter {
 		t.Fatal("/ no longer opens the filter")
 	}
 

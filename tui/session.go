@@ -26,6 +26,19 @@ type streamRow struct {
 	search                    string
 }
 
+// sessionPane is one of the session view's three panes; tab moves the
+// cursor to the next.
+type sessionPane int
+
+const (
+	paneConnections sessionPane = iota
+	paneStreams
+	paneEvents
+	sessionPanesN // how many panes there are
+)
+
+func (p sessionPane) next() sessionPane { return (p + 1) % sessionPanesN }
+
 // sessionView is one session: its connections, its streams, its events.
 type sessionView struct {
 	id    string
@@ -38,7 +51,7 @@ type sessionView struct {
 	streams     []streamRow
 	streamShown []int
 	streamList  listState
-	pane        int // 0 connections, 1 streams, 2 events
+	pane        sessionPane // the pane with the cursor
 	filter      string
 
 	tail     *ring[EventLine]
@@ -133,11 +146,11 @@ func (v *sessionView) toggleMark() {
 	var id string
 	var set map[string]struct{}
 	switch v.pane {
-	case 0:
+	case paneConnections:
 		if r, ok := v.selectedConn(); ok {
 			id, set = r.id, v.markConns
 		}
-	case 1:
+	case paneStreams:
 		if r, ok := v.selectedStream(); ok {
 			id, set = r.id, v.markStreams
 		}
@@ -191,11 +204,11 @@ func (v *sessionView) markedStreams() ([]string, int) {
 // pane, or the publisher of the stream under the streams pane's cursor.
 func (v *sessionView) selectedConn() (*connRow, bool) {
 	switch v.pane {
-	case 0:
+	case paneConnections:
 		if c := v.connList.cursor; c >= 0 && c < len(v.connShown) {
 			return &v.conns[v.connShown[c]], true
 		}
-	case 1:
+	case paneStreams:
 		if r, ok := v.selectedStream(); ok && r.conn != "" {
 			for i := range v.conns {
 				if v.conns[i].id == r.conn {
@@ -208,7 +221,7 @@ func (v *sessionView) selectedConn() (*connRow, bool) {
 }
 
 func (v *sessionView) selectedStream() (*streamRow, bool) {
-	if v.pane != 1 {
+	if v.pane != paneStreams {
 		return nil, false
 	}
 	if c := v.streamList.cursor; c >= 0 && c < len(v.streamShown) {
@@ -234,7 +247,7 @@ func (v *sessionView) selectedStreams() ([]string, string) {
 	if r, ok := v.selectedStream(); ok {
 		return []string{r.id}, streamName(r)
 	}
-	if v.pane != 0 {
+	if v.pane != paneConnections {
 		return nil, ""
 	}
 	c, ok := v.selectedConn()
@@ -260,7 +273,7 @@ func (v *sessionView) unpublishTarget() (*streamRow, bool) {
 		return r, true
 	}
 	c, ok := v.selectedConn()
-	if !ok || v.pane != 0 {
+	if !ok || v.pane != paneConnections {
 		return nil, false
 	}
 	var found *streamRow
@@ -279,11 +292,11 @@ func (v *sessionView) unpublishTarget() (*streamRow, bool) {
 // stream's id, else the session's.
 func (v *sessionView) selectedID() (id, what string) {
 	switch v.pane {
-	case 0:
+	case paneConnections:
 		if r, ok := v.selectedConn(); ok {
 			return r.id, "connection id"
 		}
-	case 1:
+	case paneStreams:
 		if r, ok := v.selectedStream(); ok {
 			return r.id, "stream id"
 		}
@@ -392,9 +405,9 @@ func (v *sessionView) addEvents(lines []EventLine) {
 // list is the focused pane's cursor and its row count.
 func (v *sessionView) list() (*listState, int) {
 	switch v.pane {
-	case 1:
+	case paneStreams:
 		return &v.streamList, len(v.streamShown)
-	case 2:
+	case paneEvents:
 		return &v.tailList, v.tail.len()
 	}
 	return &v.connList, len(v.connShown)
@@ -481,36 +494,36 @@ var tailCols = []column{
 	{title: "ID", width: 12, flex: true, maxw: 40},
 }
 
-func (v *sessionView) render(m *Model, width, height int, b *strings.Builder) {
+func (v *sessionView) render(rc *renderCtx, width, height int, b *strings.Builder) {
 	line := func(s string) { b.WriteString(s); b.WriteByte('\n') }
-	if flag := overLimit(v.s.Counts.Connections, m.opts.MaxConnections); flag != "" {
+	if flag := overLimit(v.s.Counts.Connections, rc.maxConns); flag != "" {
 		// The flag first, in the warning style, so a narrow screen keeps it.
-		flag = "⚑ over the limit of " + strconv.Itoa(m.opts.MaxConnections)
+		flag = "⚑ over the limit of " + strconv.Itoa(rc.maxConns)
 		flag = Clip(flag, width)
 		rest := Clip(" · "+v.summary(width), width-ansi.StringWidth(flag))
-		line(m.styles.Warning.Render(flag) + m.styles.Muted.Render(rest))
+		line(rc.styles.Warning.Render(flag) + rc.styles.Muted.Render(rest))
 	} else {
-		line(m.styles.Muted.Render(Clip(v.summary(width), width)))
+		line(rc.styles.Muted.Render(Clip(v.summary(width), width)))
 	}
 	height--
 	nc, ns, nt, show := sessionPanes(height, v.pane)
-	paneTitle := func(i int, s string) {
+	paneTitle := func(p sessionPane, s string) {
 		mark := "  "
-		st := m.styles.Muted
-		if v.pane == i {
-			mark, st = "▸ ", m.styles.Title
+		st := rc.styles.Muted
+		if v.pane == p {
+			mark, st = "▸ ", rc.styles.Title
 		}
 		line(st.Render(Clip(mark+s, width)))
 	}
 
-	if show[0] {
-		v.renderConns(m, width, nc, paneTitle, b)
+	if show[paneConnections] {
+		v.renderConns(rc, width, nc, paneTitle, b)
 	}
-	if show[1] {
-		v.renderStreams(m, width, ns, paneTitle, b)
+	if show[paneStreams] {
+		v.renderStreams(rc, width, ns, paneTitle, b)
 	}
-	if show[2] {
-		v.renderTail(m, width, nt, paneTitle, b)
+	if show[paneEvents] {
+		v.renderTail(rc, width, nt, paneTitle, b)
 	}
 }
 
@@ -518,14 +531,14 @@ func (v *sessionView) render(m *Model, width, height int, b *strings.Builder) {
 // connections get half, streams and events a quarter each; every pane
 // has a title line and a header line. A short terminal shows the focused
 // pane alone.
-func sessionPanes(height, pane int) (nc, ns, nt int, show [3]bool) {
+func sessionPanes(height int, pane sessionPane) (nc, ns, nt int, show [sessionPanesN]bool) {
 	body := height - 6
 	nc = max(body/2, 1)
 	ns = max(body/4, 1)
 	nt = max(body-nc-ns, 1)
-	show = [3]bool{true, true, true}
+	show = [sessionPanesN]bool{true, true, true}
 	if body < 6 {
-		show = [3]bool{}
+		show = [sessionPanesN]bool{}
 		show[pane] = true
 		nc, ns, nt = max(height-2, 1), max(height-2, 1), max(height-2, 1)
 	}
@@ -535,41 +548,41 @@ func sessionPanes(height, pane int) (nc, ns, nt int, show [3]bool) {
 // renderConns, renderStreams and renderTail draw a pane: its title line,
 // then its table: a header and nc (ns, nt) rows. An empty pane's table says
 // nothing: its title's count is 0.
-func (v *sessionView) renderConns(m *Model, width, nc int, paneTitle func(int, string), b *strings.Builder) {
-	paneTitle(0, fmt.Sprintf("connections[%d]", len(v.connShown))+markedNote(len(v.markConns)))
+func (v *sessionView) renderConns(rc *renderCtx, width, nc int, paneTitle func(sessionPane, string), b *strings.Builder) {
+	paneTitle(paneConnections, fmt.Sprintf("connections[%d]", len(v.connShown))+markedNote(len(v.markConns)))
 	cols := fit(connCols, width)
-	m.renderTable(b, cols, width, nc+1, &v.connList, len(v.connShown), "", "", func(i int, selected bool) {
+	rc.table(b, cols, width, nc+1, &v.connList, len(v.connShown), "", "", func(i int, selected bool) {
 		r := &v.conns[v.connShown[i]]
-		row := renderRow(cols, []string{markCell(v.markConns, r.id, orDash(r.name)), orDash(r.role), age(m.now, r.createdAt), strconv.Itoa(r.streams), shortID(r.id, cols[4].width)}, width)
-		b.WriteString(m.rowStyleIn(v.pane == 0, selected, row))
+		row := renderRow(cols, []string{markCell(v.markConns, r.id, orDash(r.name)), orDash(r.role), age(rc.now, r.createdAt), strconv.Itoa(r.streams), shortID(r.id, cols[4].width)}, width)
+		b.WriteString(rc.rowStyleIn(v.pane == paneConnections, selected, row))
 	})
 }
 
-func (v *sessionView) renderStreams(m *Model, width, ns int, paneTitle func(int, string), b *strings.Builder) {
+func (v *sessionView) renderStreams(rc *renderCtx, width, ns int, paneTitle func(sessionPane, string), b *strings.Builder) {
 	t := fmt.Sprintf("streams[%d]", len(v.streamShown)) + markedNote(len(v.markStreams))
 	if v.s.MuteAll {
 		t += " · MUTE-ALL on (new streams join muted)"
 	}
-	paneTitle(1, t)
+	paneTitle(paneStreams, t)
 	cols := fit(streamCols, width)
-	m.renderTable(b, cols, width, ns+1, &v.streamList, len(v.streamShown), "", "", func(i int, selected bool) {
+	rc.table(b, cols, width, ns+1, &v.streamList, len(v.streamShown), "", "", func(i int, selected bool) {
 		r := &v.streams[v.streamShown[i]]
 		audio := ""
 		if r.muted {
 			audio = "muted"
 		}
-		row := renderRow(cols, []string{markCell(v.markStreams, r.id, r.kind), audio, orDash(r.name), orDash(r.publisher), age(m.now, r.createdAt), shortID(r.id, cols[5].width)}, width)
-		b.WriteString(m.rowStyleIn(v.pane == 1, selected, row))
+		row := renderRow(cols, []string{markCell(v.markStreams, r.id, r.kind), audio, orDash(r.name), orDash(r.publisher), age(rc.now, r.createdAt), shortID(r.id, cols[5].width)}, width)
+		b.WriteString(rc.rowStyleIn(v.pane == paneStreams, selected, row))
 	})
 }
 
-func (v *sessionView) renderTail(m *Model, width, nt int, paneTitle func(int, string), b *strings.Builder) {
-	paneTitle(2, fmt.Sprintf("events[%d]", v.tail.len()))
+func (v *sessionView) renderTail(rc *renderCtx, width, nt int, paneTitle func(sessionPane, string), b *strings.Builder) {
+	paneTitle(paneEvents, fmt.Sprintf("events[%d]", v.tail.len()))
 	cols := fit(tailCols, width)
-	m.renderTable(b, cols, width, nt+1, &v.tailList, v.tail.len(), "", "", func(i int, selected bool) {
+	rc.table(b, cols, width, nt+1, &v.tailList, v.tail.len(), "", "", func(i int, selected bool) {
 		l := v.tail.at(i)
 		row := renderRow(cols, []string{l.At.Local().Format("15:04:05"), orDash(l.Name), l.Text, shortID(l.Subject, cols[3].width)}, width)
-		b.WriteString(m.rowStyleIn(v.pane == 2, selected, row))
+		b.WriteString(rc.rowStyleIn(v.pane == paneEvents, selected, row))
 	})
 }
 

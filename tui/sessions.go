@@ -47,12 +47,6 @@ type sessionsView struct {
 func (r sessionRow) rowKey() string    { return r.id }
 func (r sessionRow) rowSearch() string { return r.search }
 
-// short is a session id for a column w wide: its tail, which is what
-// tells Video API ids apart (they share a long prefix). The sessions
-// table, the crumbs and the event log all shorten ids this way, so one
-// can be found in the other.
-func (v *sessionsView) short(id string, w int) string { return shortID(id, w) }
-
 // labelScan bounds how many connections are read for a session's label:
 // the host is normally among the first to join.
 const labelScan = 64
@@ -175,11 +169,11 @@ func (v *sessionsView) tableCols(limit int) []column {
 	return append(sessionCols[:len(sessionCols):len(sessionCols)], column{title: "LIMIT", width: w})
 }
 
-func (v *sessionsView) render(m *Model, width, height int, b *strings.Builder) {
-	limit := m.opts.MaxConnections
+func (v *sessionsView) render(rc *renderCtx, width, height int, b *strings.Builder) {
+	limit := rc.maxConns
 	cols, hasSpark := withSpark(v.tableCols(limit), len(sessionCols), width)
 	limitAt := cellStart(cols, len(cols)-1) // LIMIT is the last column when there is one
-	m.renderTable(b, cols, width, height, &v.list, len(v.shown), "  no live sessions yet", v.filter, func(i int, selected bool) {
+	rc.table(b, cols, width, height, &v.list, len(v.shown), "  no live sessions yet", v.filter, func(i int, selected bool) {
 		r := &v.rows[v.shown[i]]
 		badge := ""
 		switch {
@@ -193,14 +187,14 @@ func (v *sessionsView) render(m *Model, width, height int, b *strings.Builder) {
 			badge = "ended"
 		}
 		flag := overLimit(r.conns, limit)
-		row := m.sessionRow(cols, hasSpark, r.id, []string{
-			v.short(r.id, cols[0].width), orDash(r.label), strconv.Itoa(r.conns), strconv.Itoa(r.pubs),
-			strconv.Itoa(r.streams), strconv.Itoa(r.viewers), badge, age(m.now, r.startedAt), flag,
+		row := rc.sessionRow(cols, hasSpark, r.id, []string{
+			shortID(r.id, cols[0].width), orDash(r.label), strconv.Itoa(r.conns), strconv.Itoa(r.pubs),
+			strconv.Itoa(r.streams), strconv.Itoa(r.viewers), badge, age(rc.now, r.startedAt), flag,
 		}, width)
 		if flag != "" && !selected { // the LIMIT flag in the warning style
-			m.writeFlaggedRow(b, row, limitAt, -1, m.styles.Warning)
+			rc.flaggedRow(b, row, limitAt, -1, rc.styles.Warning)
 		} else {
-			b.WriteString(m.rowStyle(selected, row))
+			b.WriteString(rc.rowStyle(selected, row))
 		}
 	})
 }

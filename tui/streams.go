@@ -102,7 +102,7 @@ func (v *streamsView) selectedSession() (string, bool) {
 
 func (v *streamsView) focusIn(s *sessionView) {
 	if r, ok := v.current(); ok {
-		focusRow(s, 1, r.id)
+		focusRow(s, paneStreams, r.id)
 	}
 }
 
@@ -137,27 +137,27 @@ func (v *streamsView) title() string {
 	return t
 }
 
-func (v *streamsView) render(m *Model, width, height int, b *strings.Builder) {
+func (v *streamsView) render(rc *renderCtx, width, height int, b *strings.Builder) {
 	cols := streamsCols
 	if width >= 100 {
 		cols = append(cols[:len(cols):len(cols)], streamsIDCol)
 	}
 	cols = fit(cols, width)
 	audioAt, ageAt := cellStart(cols, streamsAudioCol), cellStart(cols, streamsAudioCol+1)
-	m.renderTable(b, cols, width, height, &v.list, len(v.shown), "  no live streams", v.filter, func(i int, selected bool) {
+	rc.table(b, cols, width, height, &v.list, len(v.shown), "  no live streams", v.filter, func(i int, selected bool) {
 		r := v.rows[v.shown[i]]
 		cells := []string{
 			r.kind, orDash(r.name), orDash(r.publisher), shortID(r.session, cols[3].width), orDash(r.label),
-			r.audio, age(m.now, r.createdAt), "",
+			r.audio, age(rc.now, r.createdAt), "",
 		}
 		if len(cols) > len(streamsCols) {
 			cells[len(cells)-1] = shortID(r.id, cols[len(cols)-1].width)
 		}
 		row := renderRow(cols, cells, width)
 		if r.audio != "" && !selected { // the AUDIO cell in the warning style
-			m.writeFlaggedRow(b, row, audioAt, ageAt, m.styles.Warning)
+			rc.flaggedRow(b, row, audioAt, ageAt, rc.styles.Warning)
 		} else {
-			b.WriteString(m.rowStyle(selected, row))
+			b.WriteString(rc.rowStyle(selected, row))
 		}
 	})
 }

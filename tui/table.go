@@ -3,8 +3,9 @@ package tui
 import (
 	"strings"
 
-	"github.com/charmbracelet/x/ansi"
 	"unicode/utf8"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 // listState is a cursor over n rows of which height show: only the window
@@ -100,49 +101,6 @@ func renderRow(cols []column, cells []string, width int) string {
 	}
 	b.WriteString(strings.Repeat(" ", width-used))
 	return b.String()
-}
-
-// renderTable writes a table in exactly height lines (its header's
-// included): the header, the rows in l's window over n rows, then blank
-// lines to the bottom. Only the window's rows are asked for, so a
-// 10,000-row table costs what the rows on screen cost. row writes row i,
-// without the newline, styled as the cursor's row if selected. A table
-// with no rows says none on its first line (or, with a filter, that the
-// filter matched nothing); none "" leaves it blank. l.height becomes the
-// rows drawn, so the next move scrolls the window that is on screen.
-func (m *Model) renderTable(b *strings.Builder, cols []column, width, height int, l *listState, n int, none, filter string, row func(i int, selected bool)) {
-	m.styles.TableHeader.write(b, header(cols, width))
-	b.WriteByte('\n')
-	l.height = max(height-1, 1)
-	from, to := l.window(n)
-	lines := to - from
-	if n == 0 && none != "" {
-		if filter != "" {
-			none = "  nothing matches /" + filter
-		}
-		m.styles.Muted.write(b, none)
-		b.WriteByte('\n')
-		lines = 1
-	}
-	for i := from; i < to; i++ {
-		row(i, i == l.cursor)
-		b.WriteByte('\n')
-	}
-	blank(b, l.height-lines)
-}
-
-// writeFlaggedRow writes a row the cursor is not on whose cells from up
-// to to (to < 0: to the end of the row) carry a flag, in st, the rest as
-// rowStyle would style it: the flag stands out in colour, and its words
-// say it under NO_COLOR. On the cursor's row the selection style wins.
-func (m *Model) writeFlaggedRow(b *strings.Builder, row string, from, to int, st Paint) {
-	b.WriteString(m.rowStyle(false, ansi.Truncate(row, from, "")))
-	if to < 0 {
-		b.WriteString(st.Render(ansi.TruncateLeft(row, from, "")))
-		return
-	}
-	b.WriteString(st.Render(ansi.Cut(row, from, to)))
-	b.WriteString(m.rowStyle(false, ansi.TruncateLeft(row, to, "")))
 }
 
 // blank writes n empty lines (none if n < 1).

@@ -11,7 +11,7 @@ type view interface {
 	// title is the line above the body: the view's name, counts, filter.
 	title() string
 	// render writes the body, exactly height lines of width cells.
-	render(m *Model, width, height int, b *strings.Builder)
+	render(rc *renderCtx, width, height int, b *strings.Builder)
 	// move moves the cursor d rows (clamped), with what the view ties to
 	// it: a table remembers the row it is on, a log follows at the end.
 	move(d int)
