@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/gavelhq/gavel/events/config"
 	"github.com/gavelhq/gavel/tui"
 )
 
@@ -119,7 +120,7 @@ func TestConsoleConfigErrorsNameTheKey(t *testing.T) {
 // what the console is given.
 func TestConsoleConfigReachesTheConsole(t *testing.T) {
 	env := consoleEnv(t)
-	cfg, err := loadConfig(writeConfig(t, `[console]
+	cfg, err := config.Load(writeConfig(t, `[console]
 max_connections = 100
 theme = "light"
 [console.keys]

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gavelhq/gavel/events/config"
 	"github.com/gavelhq/gavel/events/relay/relaycmd"
 	"github.com/gavelhq/gavel/events/relayclient"
 )
@@ -38,7 +39,7 @@ func embeddedEnv(t *testing.T) func(string) string {
 // watch-only on the [relay] defaults (listen moved to a free port), takes a
 // session callback and streams it to a console holding the token it issued.
 func TestEmbeddedRelay(t *testing.T) {
-	cfg, err := loadConfig("", embeddedEnv(t))
+	cfg, err := config.Load("", embeddedEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestEmbeddedRelayAddressInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	cfg, err := loadConfig("", embeddedEnv(t))
+	cfg, err := config.Load("", embeddedEnv(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Command gavel is a terminal console for people who supervise live Vonage
 // Video API (OpenTok) sessions, and a set of scriptable commands over the
-// Video API. main wires the packages together: it owns the command tree,
-// the config file and the process exit status, and nothing else.
+// Video API. main wires the packages together: it owns the command tree
+// and the process exit status, and nothing else; events/config reads the
+// config file.
 package main
 
 import (
@@ -11,18 +12,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 
 	"charm.land/fang/v2"
 	"charm.land/lipgloss/v2"
-	"github.com/BurntSushi/toml"
 	"github.com/charmbracelet/x/term"
+	"github.com/gavelhq/gavel/events/config"
 	"github.com/gavelhq/gavel/events/relay/relaycmd"
 	"github.com/gavelhq/gavel/opentok"
 	"github.com/gavelhq/gavel/opentok/cli"
+	"github.com/gavelhq/gavel/opentok/cli/exitcode"
 	"github.com/gavelhq/gavel/opentok/opentoktest/emulatorcmd"
 	"github.com/gavelhq/gavel/tui"
 	"github.com/gavelhq/gavel/tui/demo"
@@ -31,9 +31,6 @@ import (
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
-
-// EnvConfig names the config file when --config is not given.
-const EnvConfig = "GAVEL_CONFIG"
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
@@ -68,7 +65,7 @@ func printError(w io.Writer, _ fang.Styles, err error) {
 
 // isCommandLineMistake: our usage errors and cobra's own (which carry no type).
 func isCommandLineMistake(err error) bool {
-	var ue *cli.UsageError
+	var ue *exitcode.UsageError
 	if errors.As(err, &ue) {
 		return true
 	}
@@ -82,12 +79,12 @@ func isCommandLineMistake(err error) bool {
 }
 
 // exitCode adds cobra's own flag and argument errors (which carry no type)
-// to the usage errors cli.ExitCode already knows.
+// to the usage errors exitcode.Code already knows.
 func exitCode(err error) int {
 	if err == nil {
 		return 0
 	}
-	if cli.ExitCode(err) == 2 || isCommandLineMistake(err) {
+	if exitcode.Code(err) == 2 || isCommandLineMistake(err) {
 		return 2
 	}
 	return 1
@@ -114,14 +111,15 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) stri
 	}
 	root.PersistentFlags().StringVar(&configPath, "config", "", "config file (default $GAVEL_CONFIG, else $XDG_CONFIG_HOME/gavel/config.toml)")
 	root.PersistentFlags().BoolVar(&jsonOut, "json", false, "print results as JSON")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cli.UsageError{Err: err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitcode.UsageError{Err: err} })
 
 	stdinIsTerminal := false
 	if f, ok := stdin.(*os.File); ok {
 		stdinIsTerminal = term.IsTerminal(f.Fd())
 	}
+	load := func() (config.Config, error) { return config.Load(configPath, getenv) }
 	newClient := func() (*opentok.Client, error) {
-		cfg, err := loadConfig(configPath, getenv)
+		cfg, err := load()
 		if err != nil {
 			return nil, err
 		}
@@ -138,16 +136,12 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) stri
 	root.AddCommand(cli.Commands(env)...)
 	root.AddCommand(emulatorcmd.Command())
 	root.AddCommand(relaycmd.Commands(relaycmd.Env{
-		Load: func() (relaycmd.RelayConfig, relaycmd.ConsoleConfig, error) {
-			cfg, err := loadConfig(configPath, getenv)
-			return cfg.Relay, cfg.Console, err
-		},
+		Load:   load,
 		Client: newClient,
 		Stdout: stdout,
 		Stderr: stderr,
 		JSON:   &jsonOut,
 	})...)
-	load := func() (Config, error) { return loadConfig(configPath, getenv) }
 	root.AddCommand(demoCmd(load))
 	addConsole(root, load, newClient, stderr)
 	return root
@@ -159,7 +153,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) stri
 // runs one in-process (the [relay] section; --listen) and the console on
 // it: the design's single-moderator default. Mistyped subcommands still get
 // cobra's "unknown command": the root takes no arguments.
-func addConsole(root *cobra.Command, load func() (Config, error), newClient func() (*opentok.Client, error), stderr io.Writer) {
+func addConsole(root *cobra.Command, load func() (config.Config, error), newClient func() (*opentok.Client, error), stderr io.Writer) {
 	var relayURL, token, listen string
 	var flags consoleFlags
 	root.Flags().StringVar(&relayURL, "relay", "", "the relay's console stream, ws(s)://HOST/v1/stream (default console.relay; none: run a relay in-process)")
@@ -169,7 +163,7 @@ func addConsole(root *cobra.Command, load func() (Config, error), newClient func
 	root.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := load()
 		if err != nil {
-			return &cli.ConfigError{Err: err}
+			return err
 		}
 		cc := cfg.Console
 		opts, err := consoleOptions(cmd, cc, flags)
@@ -189,11 +183,11 @@ func addConsole(root *cobra.Command, load func() (Config, error), newClient func
 			}
 			return runEmbedded(cmd.Context(), cfg.Relay, opts, newClient, stderr)
 		case cmd.Flags().Changed("listen"):
-			return &cli.UsageError{Err: errors.New("--listen is for the in-process relay: it cannot be combined with --relay/--token (or console.relay/console.token)")}
+			return &exitcode.UsageError{Err: errors.New("--listen is for the in-process relay: it cannot be combined with --relay/--token (or console.relay/console.token)")}
 		case cc.Relay == "":
-			return &cli.UsageError{Err: fmt.Errorf("no relay: pass --relay ws://HOST/v1/stream (or set console.relay or %s)", relaycmd.EnvRelayURL)}
+			return &exitcode.UsageError{Err: fmt.Errorf("no relay: pass --relay ws://HOST/v1/stream (or set console.relay or %s)", config.EnvRelayURL)}
 		case cc.Token == "":
-			return &cli.UsageError{Err: fmt.Errorf("no token: pass --token (from `gavel relay token`), or set console.token or %s", relaycmd.EnvRelayToken)}
+			return &exitcode.UsageError{Err: fmt.Errorf("no token: pass --token (from `gavel relay token`), or set console.token or %s", config.EnvRelayToken)}
 		}
 		opts.RelayURL, opts.Token = cc.Relay, cc.Token
 		return tui.Run(cmd.Context(), opts)
@@ -215,24 +209,23 @@ func addConsoleFlags(cmd *cobra.Command, f *consoleFlags) {
 // the connection cap, the key overrides, the theme and the session aliases.
 // They are checked here, so a mistake exits 2 with its message before a
 // relay starts or the terminal is taken over (where it could not be read).
-func consoleOptions(cmd *cobra.Command, cc relaycmd.ConsoleConfig, flags consoleFlags) (tui.Options, error) {
+func consoleOptions(cmd *cobra.Command, cc config.Console, flags consoleFlags) (tui.Options, error) {
 	mode, err := tui.ParseThemeMode(cc.Theme)
 	if err != nil {
-		return tui.Options{}, &cli.ConfigError{Err: fmt.Errorf("config: console.theme: %w", err)}
+		return tui.Options{}, &exitcode.ConfigError{Err: fmt.Errorf("config: console.theme: %w", err)}
 	}
 	if cmd.Flags().Changed("theme") {
 		if mode, err = tui.ParseThemeMode(flags.theme); err != nil {
-			return tui.Options{}, &cli.UsageError{Err: fmt.Errorf("--theme: %w", err)}
+			return tui.Options{}, &exitcode.UsageError{Err: fmt.Errorf("--theme: %w", err)}
 		}
 	}
-	rec := tui.RecordDefaults(cc.Record)
-	if err := rec.Validate(); err != nil {
-		return tui.Options{}, &cli.ConfigError{Err: fmt.Errorf("config: console.record.%w", err)}
+	if err := tui.CheckRecordDefaults(cc.Record); err != nil {
+		return tui.Options{}, &exitcode.ConfigError{Err: fmt.Errorf("config: console.record.%w", err)}
 	}
 	opts := tui.Options{MaxConnections: cc.MaxConnections, Keys: cc.KeyBindings(), Theme: mode, Aliases: cc.Aliases,
-		ReadOnly: cc.ReadOnly || flags.readOnly, Record: rec}
+		ReadOnly: cc.ReadOnly || flags.readOnly, Record: cc.Record}
 	if err := opts.Validate(); err != nil {
-		return tui.Options{}, &cli.ConfigError{Err: fmt.Errorf("config: %w", err)}
+		return tui.Options{}, &exitcode.ConfigError{Err: fmt.Errorf("config: %w", err)}
 	}
 	return opts, nil
 }
@@ -245,7 +238,7 @@ const demoMaxConnections = 1500
 // Nothing is printed before the console starts (it would draw over it
 // unseen): the callback URL to register with Vonage is in the console's
 // header, and printed to stderr once the console has quit.
-func runEmbedded(ctx context.Context, rc relaycmd.RelayConfig, opts tui.Options, newClient func() (*opentok.Client, error), stderr io.Writer) error {
+func runEmbedded(ctx context.Context, rc config.Relay, opts tui.Options, newClient func() (*opentok.Client, error), stderr io.Writer) error {
 	// As in `gavel demo`: a closed terminal or SIGTERM ends the console
 	// like q does, so the relay still shuts down cleanly.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGHUP, syscall.SIGTERM)
@@ -276,7 +269,7 @@ func runEmbedded(ctx context.Context, rc relaycmd.RelayConfig, opts tui.Options,
 // demoCmd is `gavel demo`: the console on an emulator and a relay started
 // in-process, full of simulated sessions. It needs no config or account;
 // a config file, if there is one, still sets its keys, theme and aliases.
-func demoCmd(load func() (Config, error)) *cobra.Command {
+func demoCmd(load func() (config.Config, error)) *cobra.Command {
 	var flags consoleFlags
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -288,7 +281,7 @@ func demoCmd(load func() (Config, error)) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := load()
 			if err != nil {
-				return &cli.ConfigError{Err: err}
+				return err
 			}
 			opts, err := consoleOptions(cmd, cfg.Console, flags)
 			if err != nil {
@@ -314,136 +307,4 @@ func demoCmd(load func() (Config, error)) *cobra.Command {
 	}
 	addConsoleFlags(cmd, &flags)
 	return cmd
-}
-
-// Config is the whole config file. Each section belongs to the package that
-// uses it; config.example.toml documents every key.
-type Config struct {
-	API     cli.APIConfig          `toml:"api"`
-	Relay   relaycmd.RelayConfig   `toml:"relay"`
-	Console relaycmd.ConsoleConfig `toml:"console"`
-}
-
-func defaultConfig(getenv func(string) string) Config {
-	return Config{API: cli.DefaultAPIConfig(), Relay: relaycmd.DefaultRelayConfig(stateDir(getenv))}
-}
-
-// stateDir is where gavel keeps data between runs: $XDG_STATE_HOME/gavel,
-// else ~/.local/state/gavel.
-func stateDir(getenv func(string) string) string {
-	if d := getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "gavel")
-	}
-	return filepath.Join(getenv("HOME"), ".local", "state", "gavel")
-}
-
-// configFile finds the config file: --config, then $GAVEL_CONFIG, then
-// $XDG_CONFIG_HOME/gavel/config.toml. Only the default location may be
-// absent; a file named explicitly must exist. "" means no file.
-func configFile(flag string, getenv func(string) string) (string, bool, error) {
-	if flag != "" {
-		return flag, true, nil
-	}
-	if p := getenv(EnvConfig); p != "" {
-		return p, true, nil
-	}
-	dir := getenv("XDG_CONFIG_HOME")
-	if dir == "" {
-		home := getenv("HOME")
-		if home == "" {
-			return "", false, nil
-		}
-		dir = filepath.Join(home, ".config")
-	}
-	return filepath.Join(dir, "gavel", "config.toml"), false, nil
-}
-
-// loadConfig reads the config file if there is one, rejects unknown keys
-// and wrong types by name, and applies the GAVEL_* environment overrides.
-func loadConfig(flag string, getenv func(string) string) (Config, error) {
-	cfg := defaultConfig(getenv)
-	path, explicit, err := configFile(flag, getenv)
-	if err != nil {
-		return cfg, err
-	}
-	if path != "" {
-		data, err := os.ReadFile(path)
-		switch {
-		case err == nil:
-			if err := decodeConfig(path, data, &cfg); err != nil {
-				return cfg, err
-			}
-		case errors.Is(err, os.ErrNotExist) && !explicit:
-			// No file at the default location: the environment alone may suffice.
-		default:
-			return cfg, fmt.Errorf("config %s: %w", path, err)
-		}
-	}
-	cfg.API.ApplyEnv(getenv)
-	if cfg.Relay.DataDir == "" { // data_dir = "" in the file means the default
-		cfg.Relay.DataDir = relaycmd.DefaultRelayConfig(stateDir(getenv)).DataDir
-	}
-	cfg.Relay.ApplyEnv(getenv)
-	cfg.Console.ApplyEnv(getenv)
-	return cfg, nil
-}
-
-// tomlTypeError matches BurntSushi/toml's type mismatch message so it can
-// be said in words: `api.timeout: expected a string, got an integer`.
-var tomlTypeError = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]+)"\): incompatible types: TOML value has type (\w+); destination has type (\w+)`)
-
-func decodeConfig(path string, data []byte, cfg *Config) error {
-	md, err := toml.Decode(string(data), cfg)
-	if err != nil {
-		if m := tomlTypeError.FindStringSubmatch(err.Error()); m != nil {
-			return fmt.Errorf("config %s: line %s: %s: expected %s, got %s", path, m[1], m[2], tomlKind(m[4]), tomlKind(m[3]))
-		}
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return describeParseError(path, pe)
-		}
-		return fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "toml: "))
-	}
-	if undecoded := md.Undecoded(); len(undecoded) > 0 {
-		keys := make([]string, len(undecoded))
-		for i, k := range undecoded {
-			keys[i] = k.String()
-		}
-		return fmt.Errorf("config %s: unknown key %s (see config.example.toml for every key)", path, strings.Join(keys, ", "))
-	}
-	return nil
-}
-
-// describeParseError says where the file is wrong without quoting it: the
-// parser's own message repeats the offending text, which may be a secret
-// written without quotes (api_secret = s3cr3t). Our own value errors
-// (durations, console key lists) quote nothing secret and are kept.
-func describeParseError(path string, pe toml.ParseError) error {
-	where := fmt.Sprintf("config %s: line %d, column %d", path, pe.Position.Line, pe.Position.Col)
-	if strings.HasPrefix(pe.Message, "expected a duration") || strings.HasPrefix(pe.Message, relaycmd.KeyListError) {
-		return fmt.Errorf("%s: %s: %s", where, pe.LastKey, pe.Message)
-	}
-	if pe.LastKey != "" {
-		where += " (after key " + pe.LastKey + ")"
-	}
-	return fmt.Errorf("%s: not valid TOML: text values need double quotes (key = \"value\") and sections look like [api]", where)
-}
-
-// tomlKind turns the decoder's Go/TOML type names into words.
-func tomlKind(t string) string {
-	switch t {
-	case "string":
-		return "a string"
-	case "int64", "integer":
-		return "an integer"
-	case "float64", "float":
-		return "a number"
-	case "bool":
-		return "true or false"
-	case "map", "struct":
-		return "a table"
-	case "slice", "array":
-		return "an array"
-	}
-	return t
 }

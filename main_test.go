@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/BurntSushi/toml"
+	"github.com/gavelhq/gavel/events/config"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/spf13/cobra"
 )
@@ -254,7 +255,7 @@ func TestConfigLookupOrder(t *testing.T) {
 		{filepath.Join(dir, "flag.toml"), map[string]string{"GAVEL_API_KEY": "444"}, "444"},          // environment overrides the file
 		{"", map[string]string{"HOME": dir, "GAVEL_API_KEY": "555", "GAVEL_API_SECRET": "x"}, "555"}, // no file at all
 	} {
-		cfg, err := loadConfig(tc.flag, getenv(tc.env))
+		cfg, err := config.Load(tc.flag, getenv(tc.env))
 		if err != nil {
 			t.Fatalf("%v: %v", tc, err)
 		}
@@ -262,10 +263,10 @@ func TestConfigLookupOrder(t *testing.T) {
 			t.Errorf("flag %q env %v: api_key %q, want %q", tc.flag, tc.env, cfg.API.APIKey, tc.want)
 		}
 	}
-	if _, err := loadConfig(filepath.Join(dir, "missing.toml"), getenv(nil)); err == nil || !strings.Contains(err.Error(), "missing.toml") {
+	if _, err := config.Load(filepath.Join(dir, "missing.toml"), getenv(nil)); err == nil || !strings.Contains(err.Error(), "missing.toml") {
 		t.Errorf("a --config file that does not exist: err %v", err)
 	}
-	if _, err := loadConfig("", getenv(map[string]string{"GAVEL_CONFIG": filepath.Join(dir, "missing.toml")})); err == nil {
+	if _, err := config.Load("", getenv(map[string]string{"GAVEL_CONFIG": filepath.Join(dir, "missing.toml")})); err == nil {
 		t.Error("a $GAVEL_CONFIG file that does not exist must be an error")
 	}
 }
@@ -277,7 +278,7 @@ func TestExampleConfigIsComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg Config
+	var cfg config.Config
 	md, err := toml.Decode(string(data), &cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -285,12 +286,12 @@ func TestExampleConfigIsComplete(t *testing.T) {
 	if u := md.Undecoded(); len(u) > 0 {
 		t.Errorf("config.example.toml has keys Config does not: %v", u)
 	}
-	for _, key := range tomlKeys(reflect.TypeOf(Config{}), "") {
+	for _, key := range tomlKeys(reflect.TypeOf(config.Config{}), "") {
 		if !md.IsDefined(strings.Split(key, ".")...) {
 			t.Errorf("config.example.toml does not document %s", key)
 		}
 	}
-	if cfg.API.Timeout != defaultConfig(func(string) string { return "" }).API.Timeout {
+	if cfg.API.Timeout != config.Default(func(string) string { return "" }).API.Timeout {
 		t.Errorf("example timeout %v differs from the default", cfg.API.Timeout)
 	}
 }

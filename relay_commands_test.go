@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/config"
 	"github.com/gavelhq/gavel/events/relay"
 	"github.com/gavelhq/gavel/events/relayclient"
 	"github.com/gavelhq/gavel/opentok"
@@ -479,7 +480,7 @@ func TestRelaySignatureSecretsConfig(t *testing.T) {
 		"GAVEL_SIGNATURE_SECRET_SIP":      "env-sip-s3cr3t",
 		"GAVEL_SIGNATURE_SECRET_ARCHIVES": "not-a-group-s3cr3t", // not a group: never looked up
 	}
-	cfg, err := loadConfig(file, func(k string) string { return env[k] })
+	cfg, err := config.Load(file, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,7 +490,7 @@ func TestRelaySignatureSecretsConfig(t *testing.T) {
 	}
 	// The environment alone, with no file, is enough too.
 	envOnly := map[string]string{"HOME": t.TempDir(), "GAVEL_SIGNATURE_SECRET_RENDER": "r"}
-	cfg, err = loadConfig("", func(k string) string { return envOnly[k] })
+	cfg, err = config.Load("", func(k string) string { return envOnly[k] })
 	if err != nil || fmt.Sprint(cfg.Relay.SignatureSecrets) != "map[render:r]" {
 		t.Errorf("environment only: %v %v", cfg.Relay.SignatureSecrets, err)
 	}

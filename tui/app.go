@@ -22,6 +22,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/config"
 	"github.com/gavelhq/gavel/events/relayclient"
 )
 
@@ -41,7 +42,7 @@ type Options struct {
 	// token's role; a viewer token does the same.
 	ReadOnly bool
 	// Record prefills the recording form (config [console.record]).
-	Record RecordDefaults
+	Record config.RecordDefaults
 	// Keys rebinds actions by name (config [console.keys]); see
 	// KeyMap.Remap. Validate reports what it would refuse.
 	Keys map[string][]string

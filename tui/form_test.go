@@ -6,6 +6,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/gavelhq/gavel/events/config"
 )
 
 // formKey is the key press a terminal sends for k, as Bubble Tea names it
@@ -127,7 +128,7 @@ func TestFormFieldMoves(t *testing.T) {
 }
 
 func TestFormChoiceCycling(t *testing.T) {
-	f := newRecordForm("record", RecordDefaults{})
+	f := newRecordForm("record", config.RecordDefaults{})
 	pressForm(t, f, "tab") // output
 	want := func(step, v string) {
 		t.Helper()
@@ -159,8 +160,8 @@ func TestFormChoiceCycling(t *testing.T) {
 
 func TestFormDefaultsNotOffered(t *testing.T) {
 	// A default the form does not offer becomes the first choice, which
-	// RecordDefaults.Validate exists to catch at configuration time.
-	f := newRecordForm("record", RecordDefaults{OutputMode: "mixed", Layout: "custom"})
+	// CheckRecordDefaults exists to catch at configuration time.
+	f := newRecordForm("record", config.RecordDefaults{OutputMode: "mixed", Layout: "custom"})
 	if v := f.Values(); v[recordFieldOutput] != "composed" || v[recordFieldLayout] != "bestFit" {
 		t.Errorf("values %q", v)
 	}
@@ -212,7 +213,7 @@ func TestFormPasteSanitised(t *testing.T) {
 		t.Errorf("after a key with controls: %q", got)
 	}
 	// A paste on a choice field goes nowhere.
-	r := newRecordForm("record", RecordDefaults{})
+	r := newRecordForm("record", config.RecordDefaults{})
 	pressForm(t, r, "tab")
 	r.Update(tea.PasteMsg{Content: "individual"})
 	if v := r.Values(); v[recordFieldName] != "" || v[recordFieldOutput] != "composed" {
@@ -291,7 +292,7 @@ func TestFormViewWidths(t *testing.T) {
 	for _, w := range []int{20, 40, 57, 80, 200} {
 		for _, f := range []*form{
 			newSignalForm("signal every connection in session …"+strings.Repeat("x", 100), "gavel"),
-			newRecordForm("record", RecordDefaults{}),
+			newRecordForm("record", config.RecordDefaults{}),
 			newTokenForm("token"),
 		} {
 			f.Update(tea.PasteMsg{Content: strings.Repeat("wide 表 ", 200)})
@@ -308,7 +309,7 @@ func TestFormViewWidths(t *testing.T) {
 
 func TestFormFocusMarkWithoutColour(t *testing.T) {
 	st := NewStyles(true)
-	f := newRecordForm("record", RecordDefaults{})
+	f := newRecordForm("record", config.RecordDefaults{})
 	pressForm(t, f, "tab", "tab")
 	v := ansi.Strip(f.View(80, &st))
 	if !strings.Contains(v, "› resolution") || strings.Contains(v, "› name") {
@@ -353,13 +354,13 @@ func TestGoldenForms(t *testing.T) {
 		requireGolden(t, f.View(80, &st))
 	})
 	t.Run("record", func(t *testing.T) {
-		f := newRecordForm("record session …abc123 (Town hall)", RecordDefaults{})
+		f := newRecordForm("record session …abc123 (Town hall)", config.RecordDefaults{})
 		typeForm(t, f, "town hall 2026-03-02")
 		pressForm(t, f, "tab", "right") // individual
 		requireGolden(t, f.View(80, &st))
 	})
 	t.Run("record_narrow", func(t *testing.T) {
-		f := newRecordForm("record session …abc123 (Town hall)", RecordDefaults{Resolution: "1280x720"})
+		f := newRecordForm("record session …abc123 (Town hall)", config.RecordDefaults{Resolution: "1280x720"})
 		pressForm(t, f, "tab", "tab")
 		requireGolden(t, f.View(40, &st))
 	})

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gavelhq/gavel/events/config"
 	"github.com/gavelhq/gavel/opentok"
 )
 
@@ -67,21 +68,13 @@ const (
 	recordFieldLayout
 )
 
-// RecordDefaults are the record form's initial values (from the console's
-// configuration). The zero value is a composed archive, without a name, at
-// the service's default resolution, laid out bestFit.
-type RecordDefaults struct {
-	Name       string
-	OutputMode string // "composed" or "individual"; "" is composed
-	Resolution string // one of opentok.Resolutions; "" is the service's default
-	Layout     string // bestFit, pip, verticalPresentation or horizontalPresentation; "" is bestFit
-}
-
-// Validate checks the defaults as a record form would check them once
-// sent (its errors start with the config key: "output_mode: …"), so a configuration can be refused when it is loaded rather than
-// when a moderator starts recording. A default the form does not offer
-// would otherwise become the form's first choice.
-func (d RecordDefaults) Validate() error {
+// CheckRecordDefaults checks [console.record] (config.RecordDefaults) as
+// a record form would check the values once sent (its errors start with
+// the config key: "output_mode: …"), so a configuration can be refused
+// when it is loaded rather than when a moderator starts recording. A
+// default the form does not offer would otherwise become the form's first
+// choice.
+func CheckRecordDefaults(d config.RecordDefaults) error {
 	if d.Name != "" && d.Name != Sanitize(d.Name) {
 		return errors.New("name: no control characters")
 	}
@@ -120,7 +113,7 @@ var (
 const maxArchiveNameChars = 1000
 
 // newRecordForm is the form of the record action (archive start).
-func newRecordForm(title string, d RecordDefaults) *form {
+func newRecordForm(title string, d config.RecordDefaults) *form {
 	return newForm(title,
 		formField{Label: "name", Value: d.Name, MaxChars: maxArchiveNameChars,
 			Hint: "optional; the archive list shows it"},

@@ -10,6 +10,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/config"
 )
 
 const formsSession = "1_MX40NzY2NTk3MX5-MTczOTUzODg5NDk1OX5ROW1jWEcxUXJOM1RJWXU4eStwcHgvZ3N-UH5-"
@@ -42,16 +43,16 @@ func TestSignalParams(t *testing.T) {
 }
 
 func TestRecordParams(t *testing.T) {
-	f := newRecordForm("record", RecordDefaults{})
+	f := newRecordForm("record", config.RecordDefaults{})
 	raw, err := recordParams(formsSession, f.Values())
 	checkParams(t, raw, err, `{"output_mode":"composed","layout":"bestFit"}`)
 
-	f = newRecordForm("record", RecordDefaults{Name: "town hall", Resolution: "1280x720", Layout: "pip"})
+	f = newRecordForm("record", config.RecordDefaults{Name: "town hall", Resolution: "1280x720", Layout: "pip"})
 	raw, err = recordParams(formsSession, f.Values())
 	checkParams(t, raw, err, `{"name":"town hall","output_mode":"composed","resolution":"1280x720","layout":"pip"}`)
 
 	// Individual: bestFit, the default, means no layout, and is not sent.
-	f = newRecordForm("record", RecordDefaults{})
+	f = newRecordForm("record", config.RecordDefaults{})
 	pressForm(t, f, "tab", "right")
 	raw, err = recordParams(formsSession, f.Values())
 	checkParams(t, raw, err, `{"output_mode":"individual"}`)
@@ -158,30 +159,30 @@ func TestRecordParamsNeedsASession(t *testing.T) {
 	}
 }
 
-func TestRecordDefaultsValidate(t *testing.T) {
-	good := []RecordDefaults{
+func TestCheckRecordDefaults(t *testing.T) {
+	good := []config.RecordDefaults{
 		{},
 		{Name: "weekly", OutputMode: "individual"},
 		{OutputMode: "composed", Resolution: "1920x1080", Layout: "horizontalPresentation"},
 	}
 	for _, d := range good {
-		if err := d.Validate(); err != nil {
+		if err := CheckRecordDefaults(d); err != nil {
 			t.Errorf("%+v: %v", d, err)
 		}
 	}
 	bad := []struct {
-		d    RecordDefaults
+		d    config.RecordDefaults
 		want string
 	}{
-		{RecordDefaults{OutputMode: "mixed"}, "output_mode"},
-		{RecordDefaults{Resolution: "1280x72"}, "resolution"},
-		{RecordDefaults{Layout: "custom"}, "layout"},
-		{RecordDefaults{OutputMode: "individual", Resolution: "1280x720"}, "resolution"},
-		{RecordDefaults{OutputMode: "individual", Layout: "pip"}, "layout"},
-		{RecordDefaults{Name: "bell\a"}, "name"},
+		{config.RecordDefaults{OutputMode: "mixed"}, "output_mode"},
+		{config.RecordDefaults{Resolution: "1280x72"}, "resolution"},
+		{config.RecordDefaults{Layout: "custom"}, "layout"},
+		{config.RecordDefaults{OutputMode: "individual", Resolution: "1280x720"}, "resolution"},
+		{config.RecordDefaults{OutputMode: "individual", Layout: "pip"}, "layout"},
+		{config.RecordDefaults{Name: "bell\a"}, "name"},
 	}
 	for _, tc := range bad {
-		err := tc.d.Validate()
+		err := CheckRecordDefaults(tc.d)
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want+":") {
 			t.Errorf("%+v: err %v, want one naming %s", tc.d, err, tc.want)
 		}

@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/config"
 	"github.com/gavelhq/gavel/events/relayclient"
 )
 
@@ -561,7 +562,7 @@ func TestSignalFormSendsToTheSelectedConnection(t *testing.T) {
 }
 
 func TestRecordFormStartsAnArchive(t *testing.T) {
-	h := newModHarness(t, func(o *Options) { o.Record = RecordDefaults{Name: "standup", Resolution: "1280x720"} })
+	h := newModHarness(t, func(o *Options) { o.Record = config.RecordDefaults{Name: "standup", Resolution: "1280x720"} })
 	h.press("j") // the stand-up: not recording
 	h.press("r")
 	if h.m.overlay.form() == nil || !strings.Contains(h.screen(), "Record session Ana (") {

@@ -16,13 +16,15 @@ import (
 
 	"github.com/gavelhq/gavel/events"
 	"github.com/gavelhq/gavel/opentok"
+	"github.com/gavelhq/gavel/opentok/cli/exitcode"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Config is everything a relay needs; main fills it from the [relay]
-// section of the config file, GAVEL_* variables and flags.
+// Config is everything a relay needs; the config package builds it from
+// the [relay] section of the config file and GAVEL_* variables, after the
+// commands' flags (config.Relay.ServerConfig).
 type Config struct {
 	Listen           string                  // address for callbacks, consoles and ops endpoints
 	DataDir          string                  // the embedded log's file store and the state snapshot
@@ -37,17 +39,16 @@ type Config struct {
 	Logger           *slog.Logger
 }
 
-// ConfigError is NewServer's refusal of a Config value: a mistake to fix
-// in the configuration. NewServer's other errors are the system's — the
-// data directory, NATS — and the same configuration may work on retry.
-type ConfigError struct{ Err error }
-
-func (e *ConfigError) Error() string { return e.Err.Error() }
-func (e *ConfigError) Unwrap() error { return e.Err }
-
 // MinSecretBytes is the shortest console-token secret accepted: HS256 keys
 // shorter than the hash are easier to guess than they need be.
 const MinSecretBytes = 32
+
+// The defaults of Config (with DefaultMaxCallbackBytes), which the config
+// file's [relay] section starts from too.
+const (
+	DefaultListen    = "127.0.0.1:8080"
+	DefaultReconcile = time.Minute
+)
 
 func (c *Config) defaults() error {
 	if len(c.Secret) < MinSecretBytes {
@@ -65,16 +66,16 @@ func (c *Config) defaults() error {
 		}
 	}
 	if c.Listen == "" {
-		c.Listen = "127.0.0.1:8080"
+		c.Listen = DefaultListen
 	}
 	if c.MaxCallbackBytes == 0 {
-		c.MaxCallbackBytes = 256 << 10
+		c.MaxCallbackBytes = DefaultMaxCallbackBytes
 	}
 	if c.MaxCallbackBytes < 1024 || c.MaxCallbackBytes > 1<<20 {
 		return fmt.Errorf("relay: max_callback_bytes: expected 1 KiB to 1 MiB (the log's message limit), got %d", c.MaxCallbackBytes)
 	}
 	if c.Reconcile == 0 {
-		c.Reconcile = time.Minute
+		c.Reconcile = DefaultReconcile
 	}
 	if c.Reconcile < time.Second {
 		return fmt.Errorf("relay: reconcile_interval: expected at least 1s, got %s", c.Reconcile)
@@ -106,11 +107,12 @@ type Server struct {
 }
 
 // NewServer opens the log and builds the relay. client may be nil: the relay
-// then watches but cannot act or reconcile. A mistake in cfg is a
-// *ConfigError.
+// then watches but cannot act or reconcile. A mistake in cfg is an
+// *exitcode.ConfigError; its other errors are the system's — the data
+// directory, NATS — and the same configuration may work on retry.
 func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server, error) {
 	if err := cfg.defaults(); err != nil {
-		return nil, &ConfigError{Err: err}
+		return nil, &exitcode.ConfigError{Err: err}
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("relay: data_dir %s: %w", cfg.DataDir, err)

@@ -1,7 +1,7 @@
 // Package cli holds gavel's scriptable one-shot commands over the opentok
 // client: session create, token, signal, disconnect, mute, streams,
 // connections, archive and broadcast. Each prints a human table by default
-// and the API's own JSON with --json, and reports failure through ExitCode:
+// and the API's own JSON with --json, and reports failure through exitcode.Code:
 // 0 ok, 1 the API or the network failed, 2 the command line or config was wrong.
 //
 // It knows nothing of config files or the console: main hands it a way to
@@ -12,13 +12,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/gavelhq/gavel/opentok"
+	"github.com/gavelhq/gavel/opentok/cli/exitcode"
 	"github.com/spf13/cobra"
 )
 
@@ -53,44 +53,15 @@ func Commands(env *Env) []*cobra.Command {
 	}
 }
 
-// UsageError is a mistake on the command line: exit status 2.
-type UsageError struct{ Err error }
-
-func (e *UsageError) Error() string { return e.Err.Error() }
-func (e *UsageError) Unwrap() error { return e.Err }
-
-// ConfigError is a problem with the config file or the GAVEL_* variables:
-// exit status 2, like a usage error, but --help would not help.
-type ConfigError struct{ Err error }
-
-func (e *ConfigError) Error() string { return e.Err.Error() }
-func (e *ConfigError) Unwrap() error { return e.Err }
-
 func usagef(format string, args ...any) error {
-	return &UsageError{Err: fmt.Errorf(format, args...)}
-}
-
-// ExitCode maps an error from a command to the process exit status:
-// 0 success, 2 a usage or configuration mistake (including input the client
-// refused before sending), 1 anything the API or the network did.
-func ExitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	var ue *UsageError
-	var ce *ConfigError
-	var ve *opentok.ValidationError
-	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &ve) {
-		return 2
-	}
-	return 1
+	return &exitcode.UsageError{Err: fmt.Errorf(format, args...)}
 }
 
 // client builds the API client, marking its failures as configuration errors.
 func (env *Env) client() (*opentok.Client, error) {
 	c, err := env.Client()
 	if err != nil {
-		return nil, &ConfigError{Err: err}
+		return nil, &exitcode.ConfigError{Err: err}
 	}
 	return c, nil
 }

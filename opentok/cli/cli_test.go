@@ -3,14 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gavelhq/gavel/opentok"
+	"github.com/gavelhq/gavel/opentok/cli/exitcode"
 )
 
 // noRead is a stdin that must not be read.
@@ -56,8 +54,8 @@ func TestConfirm(t *testing.T) {
 				t.Fatalf("confirm: %v, want confirmed %v", err, tc.ok)
 			}
 			if err != nil {
-				if ExitCode(err) != 2 || !strings.Contains(err.Error(), tc.want) {
-					t.Errorf("refusal %q (exit %d), want exit 2 and %q", err, ExitCode(err), tc.want)
+				if exitcode.Code(err) != 2 || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("refusal %q (exit %d), want exit 2 and %q", err, exitcode.Code(err), tc.want)
 				}
 			}
 			wantPrompt := ""
@@ -86,29 +84,6 @@ func TestConfirmWithoutStderr(t *testing.T) {
 	}
 }
 
-func TestExitCode(t *testing.T) {
-	validation := &opentok.ValidationError{Op: "signal", Field: "type", Rule: "at most 128 bytes"}
-	apiErr := &opentok.APIError{Op: "archive start", Method: "POST", Path: "/v2/project/1/archive", Status: 409}
-	for _, tc := range []struct {
-		err  error
-		want int
-	}{
-		{nil, 0},
-		{&UsageError{Err: errors.New("missing SESSION")}, 2},
-		{&ConfigError{Err: errors.New("no Video API credentials")}, 2},
-		{validation, 2},
-		{fmt.Errorf("wrapped: %w", validation), 2},
-		{fmt.Errorf("wrapped: %w", &UsageError{Err: errors.New("x")}), 2},
-		{apiErr, 1},
-		{fmt.Errorf("wrapped: %w", apiErr), 1},
-		{errors.New("dial tcp: connection refused"), 1},
-	} {
-		if got := ExitCode(tc.err); got != tc.want {
-			t.Errorf("ExitCode(%v) = %d, want %d", tc.err, got, tc.want)
-		}
-	}
-}
-
 // TestConfirmInterrupted: Ctrl-C at the prompt (a cancelled context) is a
 // No, at once, even though no line was typed.
 func TestConfirmInterrupted(t *testing.T) {
@@ -121,7 +96,7 @@ func TestConfirmInterrupted(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		if err == nil || ExitCode(err) != 2 || !strings.Contains(err.Error(), "interrupted") {
+		if err == nil || exitcode.Code(err) != 2 || !strings.Contains(err.Error(), "interrupted") {
 			t.Errorf("interrupted prompt: %v", err)
 		}
 	case <-time.After(2 * time.Second):

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gavelhq/gavel/opentok"
+	"github.com/gavelhq/gavel/opentok/cli/exitcode"
 	"github.com/spf13/cobra"
 )
 
@@ -80,7 +81,7 @@ func sessionInfoCmd(env *Env) *cobra.Command {
 		RunE: func(_ *cobra.Command, args []string) error {
 			info, err := opentok.DecodeSessionID(args[0])
 			if err != nil {
-				return &UsageError{Err: fmt.Errorf("session info: %w", err)}
+				return &exitcode.UsageError{Err: fmt.Errorf("session info: %w", err)}
 			}
 			return env.emit(info, func(w io.Writer) {
 				created := "unknown"

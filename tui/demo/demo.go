@@ -70,8 +70,7 @@ type Demo struct {
 
 	cancelScenarios context.CancelFunc
 	scenarios       sync.WaitGroup
-	cancelRelay     context.CancelFunc
-	relayDone       chan error
+	relay           *relay.Running
 
 	mu   sync.Mutex
 	errs []error // scenarios that failed unexpectedly
@@ -138,9 +137,7 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 	}
 
 	// ctx ending stops the relay, as Close does (Close also waits for it).
-	relayCtx, cancelRelay := context.WithCancel(ctx)
-	cleanup = append(cleanup, cancelRelay)
-	srv, err := relay.NewServer(relayCtx, relay.Config{
+	r, err := relay.Start(ctx, ln, relay.Config{
 		Listen:  addr,
 		DataDir: dataDir,
 		Secret:  secret,
@@ -150,14 +147,12 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	d = &Demo{
-		emu:         emu,
-		addr:        addr,
-		token:       token,
-		dataDir:     dataDir,
-		cancelRelay: cancelRelay,
-		relayDone:   make(chan error, 1),
+		emu:     emu,
+		addr:    addr,
+		token:   token,
+		dataDir: dataDir,
+		relay:   r,
 	}
-	go func() { d.relayDone <- srv.Serve(relayCtx, ln) }()
 
 	scenCtx, cancelScenarios := context.WithCancel(ctx)
 	d.cancelScenarios = cancelScenarios
@@ -215,11 +210,7 @@ func (d *Demo) Close() error {
 	d.closeOnce.Do(func() {
 		d.cancelScenarios()
 		d.scenarios.Wait()
-		d.cancelRelay()
-		relayErr := <-d.relayDone
-		if errors.Is(relayErr, context.Canceled) {
-			relayErr = nil
-		}
+		relayErr := d.relay.Stop()
 		// The scenarios' and the relay's REST clients use the default
 		// transport: drop their idle keep-alive connections, which the
 		// emulator's graceful shutdown would otherwise wait for.

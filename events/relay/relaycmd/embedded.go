@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/config"
 	"github.com/gavelhq/gavel/events/relay"
 	"github.com/gavelhq/gavel/opentok"
 )
@@ -26,15 +27,13 @@ type Embedded struct {
 	Token       string // a console token for StreamURL
 	WatchOnly   bool   // no Video API client: it watches but cannot act
 
-	cancel context.CancelFunc
-	done   chan error
+	relay *relay.Running
 }
 
-// StartEmbedded starts a relay on rc.Listen with rc's data directory,
-// as tui/demo does for its own: listen first (so a taken address fails
-// before the log is opened), then NewServer and Serve in the background.
-// client may be nil (watch only). Stop ends it and waits.
-func StartEmbedded(ctx context.Context, rc RelayConfig, client *opentok.Client) (*Embedded, error) {
+// StartEmbedded starts a relay (relay.Start) on rc.Listen with rc's data
+// directory: listen first, so a taken address fails before the log is
+// opened. client may be nil (watch only). Stop ends it and waits.
+func StartEmbedded(ctx context.Context, rc config.Relay, client *opentok.Client) (*Embedded, error) {
 	secret := []byte(rc.Secret)
 	if len(secret) == 0 {
 		// No relay.secret: the only console is this process's own, so a
@@ -45,56 +44,37 @@ func StartEmbedded(ctx context.Context, rc RelayConfig, client *opentok.Client) 
 			return nil, fmt.Errorf("embedded relay: secret: %w", err)
 		}
 	}
-	cfg, err := rc.serverConfig(secret, nil)
+	cfg, err := rc.ServerConfig(secret, nil)
 	if err != nil {
 		return nil, err
-	}
-	listen := rc.Listen
-	if listen == "" {
-		listen = "127.0.0.1:8080"
-	}
-	cfg.Listen = listen
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("embedded relay: %s is already in use (is `gavel relay` or another gavel running?): set relay.listen or pass --listen to use another address, or connect to that relay with --relay and --token", listen)
-		}
-		return nil, listenError("embedded relay", listen, err)
-	}
-	srv, err := relay.NewServer(ctx, cfg, client)
-	if err != nil {
-		_ = ln.Close()
-		return nil, startError(fmt.Errorf("embedded relay: %w", err))
 	}
 	// The token lasts as long as a console plausibly stays open; the
 	// secret dies with the process anyway.
 	token, err := relay.IssueToken(secret, embeddedTokenName, events.RoleAdmin, 30*24*time.Hour, time.Now())
 	if err != nil {
-		_ = ln.Close()
 		return nil, fmt.Errorf("embedded relay: %w", err)
 	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("embedded relay: %s is already in use (is `gavel relay` or another gavel running?): set relay.listen or pass --listen to use another address, or connect to that relay with --relay and --token", cfg.Listen)
+		}
+		return nil, listenError("embedded relay", cfg.Listen, err)
+	}
 	dial, callbackHost := hostsOf(ln.Addr().(*net.TCPAddr))
-	relayCtx, cancel := context.WithCancel(ctx)
-	e := &Embedded{
+	r, err := relay.Start(ctx, ln, cfg, client)
+	if err != nil {
+		return nil, fmt.Errorf("embedded relay: %w", err)
+	}
+	return &Embedded{
 		StreamURL:   "ws://" + dial + events.StreamPath,
 		CallbackURL: "http://" + callbackHost + "/v1/callbacks/session",
 		Token:       token,
 		WatchOnly:   client == nil,
-		cancel:      cancel,
-		done:        make(chan error, 1),
-	}
-	go func() { e.done <- srv.Serve(relayCtx, ln) }()
-	return e, nil
+		relay:       r,
+	}, nil
 }
 
 // Stop ends the relay (consoles are told to resume, the state is
 // snapshotted, the log closed) and waits for it.
-func (e *Embedded) Stop() error {
-	e.cancel()
-	err := <-e.done
-	e.done <- err // a second Stop returns the same
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
-}
+func (e *Embedded) Stop() error { return e.relay.Stop() }

@@ -10,8 +10,7 @@ import (
 	"strings"
 
 	"github.com/gavelhq/gavel/events"
-	"github.com/gavelhq/gavel/events/relay"
-	"github.com/gavelhq/gavel/opentok/cli"
+	"github.com/gavelhq/gavel/opentok/cli/exitcode"
 )
 
 // listenError is a failed net.Listen on addr (relay.listen or --listen):
@@ -23,18 +22,7 @@ func listenError(what, addr string, err error) error {
 	var ae *net.AddrError
 	var de *net.DNSError
 	if errors.As(err, &ae) || errors.As(err, &de) && de.IsNotFound {
-		return &cli.ConfigError{Err: err}
-	}
-	return err
-}
-
-// startError is relay.NewServer's error as a command returns it: a
-// mistake in the configuration exits 2, the system failing — NATS
-// unreachable, the data directory not writable — exits 1.
-func startError(err error) error {
-	var ce *relay.ConfigError
-	if errors.As(err, &ce) {
-		return &cli.ConfigError{Err: err}
+		return &exitcode.ConfigError{Err: err}
 	}
 	return err
 }

@@ -18,203 +18,19 @@ import (
 	"time"
 
 	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/config"
 	"github.com/gavelhq/gavel/events/relay"
 	"github.com/gavelhq/gavel/events/relayclient"
 	"github.com/gavelhq/gavel/opentok"
-	"github.com/gavelhq/gavel/opentok/cli"
+	"github.com/gavelhq/gavel/opentok/cli/exitcode"
 	"github.com/spf13/cobra"
 )
 
-// RelayConfig is the [relay] section of the config file.
-type RelayConfig struct {
-	Listen            string            `toml:"listen"`
-	DataDir           string            `toml:"data_dir"`
-	NatsURL           string            `toml:"nats_url"`
-	Secret            string            `toml:"secret"`
-	SignatureSecret   string            `toml:"signature_secret"`
-	SignatureSecrets  map[string]string `toml:"signature_secrets"` // [relay.signature_secrets]: a callback group's own secret, by group name
-	MaxCallbackBytes  int64             `toml:"max_callback_bytes"`
-	ReconcileInterval cli.Duration      `toml:"reconcile_interval"`
-	Name              string            `toml:"name"`
-}
-
-// ConsoleConfig is the [console] section: which relay a console (and
-// `gavel events`) connects to, and with what token.
-type ConsoleConfig struct {
-	Relay string `toml:"relay"`
-	Token string `toml:"token"`
-	// MaxConnections flags, in the console, a session with more
-	// connections than this; 0 is off.
-	MaxConnections int `toml:"max_connections"`
-	// ReadOnly takes the moderation keys away (as --read-only does).
-	ReadOnly bool `toml:"read_only"`
-	// Record holds the recording form's defaults ([console.record]).
-	Record RecordDefaults `toml:"record"`
-	// Theme is the console's palette: auto (the terminal's background,
-	// the default), dark or light. The console checks the value.
-	Theme string `toml:"theme"`
-	// Keys rebinds console actions by name ([console.keys]); the console
-	// checks names, keys and conflicts.
-	Keys map[string]KeyList `toml:"keys"`
-	// Aliases label sessions by id in the console ([console.aliases]).
-	Aliases map[string]string `toml:"aliases"`
-}
-
-// KeyBindings is [console.keys] as the console takes it.
-func (c ConsoleConfig) KeyBindings() map[string][]string {
-	if len(c.Keys) == 0 {
-		return nil
-	}
-	out := make(map[string][]string, len(c.Keys))
-	for name, keys := range c.Keys {
-		out[name] = keys
-	}
-	return out
-}
-
-// KeyList is one action's keys in [console.keys]: a string (quit = "Q")
-// or an array of strings (filter = ["/", "ctrl+f"]).
-type KeyList []string
-
-// KeyListError starts the message of a value that is neither; main keeps
-// it when it rewords the decoder's errors (it quotes no value).
-const KeyListError = "expected a key or an array of keys"
-
-// UnmarshalTOML takes either form; the decoder prefixes the key and line.
-func (l *KeyList) UnmarshalTOML(v any) error {
-	switch v := v.(type) {
-	case string:
-		*l = KeyList{v}
-		return nil
-	case []any:
-		keys := make(KeyList, 0, len(v))
-		for _, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				return fmt.Errorf("%s (\"q\" or [\"/\", \"ctrl+f\"]), got an array holding %s", KeyListError, tomlKind(e))
-			}
-			keys = append(keys, s)
-		}
-		*l = keys
-		return nil
-	}
-	return fmt.Errorf("%s (\"q\" or [\"/\", \"ctrl+f\"]), got %s", KeyListError, tomlKind(v))
-}
-
-// tomlKind names a decoded TOML value's type, never the value: a mistyped
-// line may be a secret.
-func tomlKind(v any) string {
-	switch v.(type) {
-	case string:
-		return "a string"
-	case int64:
-		return "an integer"
-	case float64:
-		return "a number"
-	case bool:
-		return "true or false"
-	case map[string]any:
-		return "a table"
-	case []any, []map[string]any:
-		return "an array"
-	}
-	return "a date or time"
-}
-
-// RecordDefaults prefill the console's recording form; the console checks
-// the values (names the key and what it expected).
-type RecordDefaults struct {
-	Name       string `toml:"name"`
-	OutputMode string `toml:"output_mode"`
-	Resolution string `toml:"resolution"`
-	Layout     string `toml:"layout"`
-}
-
-// Environment variables that override the file. A group's own signature
-// secret is EnvSignatureSecret + "_" + the group in upper case
-// (GAVEL_SIGNATURE_SECRET_ARCHIVE): see SignatureSecretEnv.
-const (
-	EnvRelaySecret     = "GAVEL_RELAY_SECRET"
-	EnvSignatureSecret = "GAVEL_SIGNATURE_SECRET"
-	EnvRelayURL        = "GAVEL_RELAY_URL"
-	EnvRelayToken      = "GAVEL_RELAY_TOKEN"
-)
-
-// DefaultRelayConfig is the [relay] section when the file says nothing;
-// stateDir is $XDG_STATE_HOME/gavel (or ~/.local/state/gavel).
-func DefaultRelayConfig(stateDir string) RelayConfig {
-	return RelayConfig{Listen: "127.0.0.1:8080", DataDir: stateDir + "/relay", MaxCallbackBytes: 256 << 10, ReconcileInterval: cli.Duration{Duration: time.Minute}}
-}
-
-// ApplyEnv lets GAVEL_* variables override the file's secrets and URLs.
-func (c *RelayConfig) ApplyEnv(getenv func(string) string) {
-	if v := getenv(EnvRelaySecret); v != "" {
-		c.Secret = v
-	}
-	if v := getenv(EnvSignatureSecret); v != "" {
-		c.SignatureSecret = v
-	}
-	// Only the known groups are looked up: the environment cannot be
-	// listed through getenv, so a misspelt variable goes unnoticed (a
-	// misspelt file key does not: serverConfig refuses it).
-	for _, g := range events.Groups() {
-		if v := getenv(SignatureSecretEnv(g)); v != "" {
-			if c.SignatureSecrets == nil {
-				c.SignatureSecrets = map[string]string{}
-			}
-			c.SignatureSecrets[string(g)] = v
-		}
-	}
-}
-
-// SignatureSecretEnv is the variable that sets group's own signature
-// secret: GAVEL_SIGNATURE_SECRET_ARCHIVE for the archive group.
-func SignatureSecretEnv(group events.Group) string {
-	return EnvSignatureSecret + "_" + strings.ToUpper(string(group))
-}
-
-// serverConfig is the relay's configuration from the [relay] section, with
-// secret to sign console tokens. A mistake in it is a *cli.ConfigError
-// (exit 2) naming the key.
-func (c RelayConfig) serverConfig(secret []byte, logger *slog.Logger) (relay.Config, error) {
-	var perGroup map[events.Group]string
-	if len(c.SignatureSecrets) > 0 {
-		perGroup = make(map[events.Group]string, len(c.SignatureSecrets))
-		for k, v := range c.SignatureSecrets {
-			perGroup[events.Group(k)] = v
-		}
-	}
-	if err := relay.CheckSignatureSecrets(perGroup); err != nil {
-		return relay.Config{}, &cli.ConfigError{Err: fmt.Errorf("config: relay.%w", err)}
-	}
-	return relay.Config{
-		Listen:           c.Listen,
-		DataDir:          c.DataDir,
-		NatsURL:          c.NatsURL,
-		Secret:           secret,
-		SignatureSecret:  c.SignatureSecret,
-		SignatureSecrets: perGroup,
-		MaxCallbackBytes: c.MaxCallbackBytes,
-		Reconcile:        c.ReconcileInterval.Duration,
-		Name:             c.Name,
-		Logger:           logger,
-	}, nil
-}
-
-// ApplyEnv lets GAVEL_RELAY_URL and GAVEL_RELAY_TOKEN override the file.
-func (c *ConsoleConfig) ApplyEnv(getenv func(string) string) {
-	if v := getenv(EnvRelayURL); v != "" {
-		c.Relay = v
-	}
-	if v := getenv(EnvRelayToken); v != "" {
-		c.Token = v
-	}
-}
-
 // Env is what the commands need from main.
 type Env struct {
-	// Load reads the config file and the environment.
-	Load func() (RelayConfig, ConsoleConfig, error)
+	// Load reads the config file and the environment; its errors are
+	// *exitcode.ConfigError.
+	Load func() (config.Config, error)
 	// Client builds a Video API client; an error means the relay runs
 	// watch-only (it says so).
 	Client func() (*opentok.Client, error)
@@ -246,10 +62,11 @@ func relayCmd(env Env) *cobra.Command {
 		Example: "  GAVEL_RELAY_SECRET=$(openssl rand -hex 32) gavel relay --listen :8080 --data /var/lib/gavel",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rc, _, err := env.Load()
+			cfg, err := env.Load()
 			if err != nil {
-				return &cli.ConfigError{Err: err}
+				return err
 			}
+			rc := cfg.Relay
 			flags := cmd.Flags()
 			if flags.Changed("listen") {
 				rc.Listen = listen
@@ -271,28 +88,23 @@ func relayCmd(env Env) *cobra.Command {
 				client = nil
 			}
 			// The relay logs, once listening, whose callbacks it verifies.
-			cfg, err := rc.serverConfig([]byte(rc.Secret), logger)
+			sc, err := rc.ServerConfig([]byte(rc.Secret), logger)
 			if err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if cfg.Listen == "" {
-				cfg.Listen = DefaultRelayConfig("").Listen
-			}
-			// Listen first, as StartEmbedded does: a taken address fails
-			// before the log is opened.
-			ln, err := net.Listen("tcp", cfg.Listen)
+			// Listen first: a taken address fails before the log is opened.
+			ln, err := net.Listen("tcp", sc.Listen)
 			if err != nil {
-				return listenError("relay", cfg.Listen, err)
+				return listenError("relay", sc.Listen, err)
 			}
-			srv, err := relay.NewServer(ctx, cfg, client)
+			r, err := relay.Start(ctx, ln, sc, client)
 			if err != nil {
-				_ = ln.Close()
-				return startError(err)
+				return err
 			}
 			printListening(env.Stdout, ln.Addr().(*net.TCPAddr))
-			return srv.Serve(ctx, ln)
+			return r.Wait()
 		},
 	}
 	f := cmd.Flags()
@@ -317,28 +129,29 @@ func tokenCmd(env Env) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			if name == "" {
-				return &cli.UsageError{Err: errors.New("--name is required: it is who the audit trail names")}
+				return &exitcode.UsageError{Err: errors.New("--name is required: it is who the audit trail names")}
 			}
 			if strings.TrimSpace(name) == "" {
-				return &cli.UsageError{Err: errors.New("--name: blank; expected who the console belongs to (the audit trail names them)")}
+				return &exitcode.UsageError{Err: errors.New("--name: blank; expected who the console belongs to (the audit trail names them)")}
 			}
 			r := events.Role(role)
 			switch r {
 			case events.RoleViewer, events.RoleModerator, events.RoleAdmin:
 			default:
-				return &cli.UsageError{Err: fmt.Errorf("--role: expected viewer, moderator or admin, got %q", role)}
+				return &exitcode.UsageError{Err: fmt.Errorf("--role: expected viewer, moderator or admin, got %q", role)}
 			}
 			if ttl <= 0 || ttl > 90*24*time.Hour {
-				return &cli.UsageError{Err: fmt.Errorf("--ttl: expected a duration between 1s and 2160h (90 days), got %s", ttl)}
+				return &exitcode.UsageError{Err: fmt.Errorf("--ttl: expected a duration between 1s and 2160h (90 days), got %s", ttl)}
 			}
-			rc, _, err := env.Load()
+			cfg, err := env.Load()
 			if err != nil {
-				return &cli.ConfigError{Err: err}
+				return err
 			}
-			if len(rc.Secret) < relay.MinSecretBytes {
-				return &cli.ConfigError{Err: fmt.Errorf("relay.secret (or %s): expected at least %d bytes, got %d", EnvRelaySecret, relay.MinSecretBytes, len(rc.Secret))}
+			secret, err := cfg.Relay.TokenSecret()
+			if err != nil {
+				return err
 			}
-			tok, err := relay.IssueToken([]byte(rc.Secret), name, r, ttl, time.Now())
+			tok, err := relay.IssueToken(secret, name, r, ttl, time.Now())
 			if err != nil {
 				return err
 			}
@@ -348,7 +161,7 @@ func tokenCmd(env Env) *cobra.Command {
 			}
 			// The claims as the relay will read them (IssueToken
 			// truncates the times to seconds).
-			claims, err := relay.VerifyToken([]byte(rc.Secret), tok, time.Now())
+			claims, err := relay.VerifyToken(secret, tok, time.Now())
 			if err != nil {
 				return fmt.Errorf("relay token: read back: %w", err)
 			}
@@ -389,10 +202,11 @@ func eventsCmd(env Env) *cobra.Command {
 		Example: "  gavel events --relay ws://127.0.0.1:8080/v1/stream --token $TOKEN | jq 'select(.type==\"event\")'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, cc, err := env.Load()
+			loaded, err := env.Load()
 			if err != nil {
-				return &cli.ConfigError{Err: err}
+				return err
 			}
+			cc := loaded.Console
 			if cmd.Flags().Changed("relay") {
 				cc.Relay = url
 			}
@@ -400,10 +214,10 @@ func eventsCmd(env Env) *cobra.Command {
 				cc.Token = token
 			}
 			if cc.Relay == "" {
-				return &cli.UsageError{Err: fmt.Errorf("no relay: pass --relay ws://HOST/v1/stream (or set console.relay or %s)", EnvRelayURL)}
+				return &exitcode.UsageError{Err: fmt.Errorf("no relay: pass --relay ws://HOST/v1/stream (or set console.relay or %s)", config.EnvRelayURL)}
 			}
 			if cc.Token == "" {
-				return &cli.UsageError{Err: fmt.Errorf("no token: pass --token (from gavel relay token), or set console.token or %s", EnvRelayToken)}
+				return &exitcode.UsageError{Err: fmt.Errorf("no token: pass --token (from gavel relay token), or set console.token or %s", config.EnvRelayToken)}
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

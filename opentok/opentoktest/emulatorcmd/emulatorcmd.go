@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
-	"github.com/gavelhq/gavel/opentok/cli"
+	"github.com/gavelhq/gavel/opentok/cli/exitcode"
 	"github.com/gavelhq/gavel/opentok/opentoktest"
 	"github.com/spf13/cobra"
 )
@@ -121,7 +121,7 @@ func (o *options) validate() (opentoktest.Scenario, error) {
 }
 
 func usagef(format string, args ...any) error {
-	return &cli.UsageError{Err: fmt.Errorf(format, args...)}
+	return &exitcode.UsageError{Err: fmt.Errorf(format, args...)}
 }
 
 func (o *options) run(cmd *cobra.Command) error {

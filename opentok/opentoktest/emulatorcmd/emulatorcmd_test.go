@@ -17,7 +17,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/gavelhq/gavel/opentok"
-	"github.com/gavelhq/gavel/opentok/cli"
+	"github.com/gavelhq/gavel/opentok/cli/exitcode"
 	"github.com/gavelhq/gavel/opentok/opentoktest/emulatorcmd"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -393,7 +393,7 @@ func TestEmulatorRejectsBadFlags(t *testing.T) {
 		cmd.SetOut(out)
 		cmd.SetErr(out)
 		err := cmd.ExecuteContext(context.Background())
-		var ue *cli.UsageError
+		var ue *exitcode.UsageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%v: err %v (%T), want a usage error", tc.args, err, err)
 			continue
@@ -420,7 +420,7 @@ func TestEmulatorPortInUse(t *testing.T) {
 	cmd.SetOut(&syncBuffer{})
 	cmd.SetErr(&syncBuffer{})
 	err = cmd.ExecuteContext(context.Background())
-	var ue *cli.UsageError
+	var ue *exitcode.UsageError
 	if err == nil || errors.As(err, &ue) || !strings.Contains(err.Error(), ln.Addr().String()) {
 		t.Errorf("port in use: %v, want a runtime error naming the address", err)
 	}

@@ -1,4 +1,4 @@
-package cli
+package config
 
 import (
 	"errors"
@@ -10,9 +10,9 @@ import (
 	"github.com/gavelhq/gavel/opentok"
 )
 
-// APIConfig is the [api] section of the config file: which Video API
+// API is the [api] section of the config file: which Video API
 // credentials to use and where to reach the service.
-type APIConfig struct {
+type API struct {
 	APIKey         string   `toml:"api_key"`
 	APISecret      string   `toml:"api_secret"`
 	ApplicationID  string   `toml:"application_id"`
@@ -31,13 +31,13 @@ const (
 	EnvAPIURL         = "GAVEL_API_URL"
 )
 
-// DefaultAPIConfig is the [api] section when the file says nothing.
-func DefaultAPIConfig() APIConfig {
-	return APIConfig{Timeout: Duration{30 * time.Second}}
+// DefaultAPI is the [api] section when the file says nothing.
+func DefaultAPI() API {
+	return API{Timeout: Duration{30 * time.Second}}
 }
 
 // ApplyEnv lets set GAVEL_* variables override the file's values.
-func (c *APIConfig) ApplyEnv(getenv func(string) string) {
+func (c *API) ApplyEnv(getenv func(string) string) {
 	for _, o := range []struct {
 		env string
 		dst *string
@@ -56,7 +56,7 @@ func (c *APIConfig) ApplyEnv(getenv func(string) string) {
 
 // Credentials picks the credential kind from what is set. Errors name the
 // config key and its variable, and never quote a secret.
-func (c APIConfig) Credentials() (opentok.Credentials, error) {
+func (c API) Credentials() (opentok.Credentials, error) {
 	project := c.APIKey != "" || c.APISecret != ""
 	app := c.ApplicationID != "" || c.PrivateKeyFile != ""
 	switch {
@@ -101,7 +101,7 @@ func (c APIConfig) Credentials() (opentok.Credentials, error) {
 }
 
 // NewClient builds a client from the section.
-func (c APIConfig) NewClient(userAgent string) (*opentok.Client, error) {
+func (c API) NewClient(userAgent string) (*opentok.Client, error) {
 	creds, err := c.Credentials()
 	if err != nil {
 		return nil, err
@@ -122,19 +122,3 @@ func (c APIConfig) NewClient(userAgent string) (*opentok.Client, error) {
 	}
 	return client, nil
 }
-
-// Duration is a config value written as a Go duration string ("30s", "5m").
-type Duration struct{ time.Duration }
-
-// UnmarshalText parses "30s"; the TOML decoder prefixes the key and line.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("expected a duration like \"30s\" or \"5m\", got %q", b)
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalText writes the duration back in the same form.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }

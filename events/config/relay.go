@@ -1,0 +1,112 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/relay"
+	"github.com/gavelhq/gavel/opentok/cli/exitcode"
+)
+
+// Relay is the [relay] section of the config file.
+type Relay struct {
+	Listen            string            `toml:"listen"`
+	DataDir           string            `toml:"data_dir"`
+	NatsURL           string            `toml:"nats_url"`
+	Secret            string            `toml:"secret"`
+	SignatureSecret   string            `toml:"signature_secret"`
+	SignatureSecrets  map[string]string `toml:"signature_secrets"` // [relay.signature_secrets]: a callback group's own secret, by group name
+	MaxCallbackBytes  int64             `toml:"max_callback_bytes"`
+	ReconcileInterval Duration          `toml:"reconcile_interval"`
+	Name              string            `toml:"name"`
+}
+
+// Environment variables that override the [relay] and [console] keys. A
+// group's own signature secret is EnvSignatureSecret + "_" + the group in
+// upper case (GAVEL_SIGNATURE_SECRET_ARCHIVE): see SignatureSecretEnv.
+const (
+	EnvRelaySecret     = "GAVEL_RELAY_SECRET"
+	EnvSignatureSecret = "GAVEL_SIGNATURE_SECRET"
+	EnvRelayURL        = "GAVEL_RELAY_URL"
+	EnvRelayToken      = "GAVEL_RELAY_TOKEN"
+)
+
+// DefaultRelay is the [relay] section when the file says nothing: the
+// relay's own defaults, and the data directory under stateDir
+// ($XDG_STATE_HOME/gavel or ~/.local/state/gavel).
+func DefaultRelay(stateDir string) Relay {
+	return Relay{Listen: relay.DefaultListen, DataDir: stateDir + "/relay",
+		MaxCallbackBytes: relay.DefaultMaxCallbackBytes, ReconcileInterval: Duration{relay.DefaultReconcile}}
+}
+
+// ApplyEnv lets GAVEL_* variables override the file's secrets.
+func (c *Relay) ApplyEnv(getenv func(string) string) {
+	if v := getenv(EnvRelaySecret); v != "" {
+		c.Secret = v
+	}
+	if v := getenv(EnvSignatureSecret); v != "" {
+		c.SignatureSecret = v
+	}
+	// Only the known groups are looked up: the environment cannot be
+	// listed through getenv, so a misspelt variable goes unnoticed (a
+	// misspelt file key does not: ServerConfig refuses it).
+	for _, g := range events.Groups() {
+		if v := getenv(SignatureSecretEnv(g)); v != "" {
+			if c.SignatureSecrets == nil {
+				c.SignatureSecrets = map[string]string{}
+			}
+			c.SignatureSecrets[string(g)] = v
+		}
+	}
+}
+
+// SignatureSecretEnv is the variable that sets group's own signature
+// secret: GAVEL_SIGNATURE_SECRET_ARCHIVE for the archive group.
+func SignatureSecretEnv(group events.Group) string {
+	return EnvSignatureSecret + "_" + strings.ToUpper(string(group))
+}
+
+// ServerConfig is the relay's configuration from the section, with
+// secret to sign console tokens (relay.secret itself, or one of the
+// caller's own) and the logger. A mistake in it is an
+// *exitcode.ConfigError naming the key; the relay checks the other values
+// itself when it starts (relay.NewServer).
+func (c Relay) ServerConfig(secret []byte, logger *slog.Logger) (relay.Config, error) {
+	var perGroup map[events.Group]string
+	if len(c.SignatureSecrets) > 0 {
+		perGroup = make(map[events.Group]string, len(c.SignatureSecrets))
+		for k, v := range c.SignatureSecrets {
+			perGroup[events.Group(k)] = v
+		}
+	}
+	if err := relay.CheckSignatureSecrets(perGroup); err != nil {
+		return relay.Config{}, &exitcode.ConfigError{Err: fmt.Errorf("config: relay.%w", err)}
+	}
+	listen := c.Listen
+	if listen == "" { // listen = "" in the file means the default
+		listen = relay.DefaultListen
+	}
+	return relay.Config{
+		Listen:           listen,
+		DataDir:          c.DataDir,
+		NatsURL:          c.NatsURL,
+		Secret:           secret,
+		SignatureSecret:  c.SignatureSecret,
+		SignatureSecrets: perGroup,
+		MaxCallbackBytes: c.MaxCallbackBytes,
+		Reconcile:        c.ReconcileInterval.Duration,
+		Name:             c.Name,
+		Logger:           logger,
+	}, nil
+}
+
+// TokenSecret is relay.secret as `gavel relay token` signs with it: a
+// relay refuses a shorter one, so a token signed with it would be useless.
+func (c Relay) TokenSecret() ([]byte, error) {
+	if len(c.Secret) < relay.MinSecretBytes {
+		return nil, &exitcode.ConfigError{Err: fmt.Errorf("relay.secret (or %s): expected at least %d bytes, got %d", EnvRelaySecret, relay.MinSecretBytes, len(c.Secret))}
+	}
+	return []byte(c.Secret), nil
+}

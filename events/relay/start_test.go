@@ -1,0 +1,61 @@
+package relay
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/http"
+	"testing"
+
+	"github.com/gavelhq/gavel/opentok/cli/exitcode"
+)
+
+// TestStartServesUntilStop: Start serves on the listener it is given at
+// once, Stop ends the relay and closes it, and a second Stop says the same.
+func TestStartServesUntilStop(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	r, err := Start(t.Context(), ln, Config{DataDir: t.TempDir(), Secret: bytes.Repeat([]byte("k"), MinSecretBytes)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz: %s", resp.Status)
+	}
+	if err := r.Stop(); err != nil {
+		t.Errorf("Stop: %v", err)
+	}
+	if err := r.Stop(); err != nil {
+		t.Errorf("second Stop: %v", err)
+	}
+	if c, err := net.Dial("tcp", addr); err == nil {
+		_ = c.Close()
+		t.Error("the listener is still open after Stop")
+	}
+}
+
+// TestStartRefusesAConfigMistake: a value NewServer refuses is an
+// *exitcode.ConfigError (exit 2), and the listener is closed.
+func TestStartRefusesAConfigMistake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(t.Context(), ln, Config{DataDir: t.TempDir(), Secret: []byte("short")}, nil)
+	var ce *exitcode.ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err %v (%T), want an *exitcode.ConfigError", err, err)
+	}
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Accept after a refused start: %v, want net.ErrClosed", err)
+	}
+}
