@@ -65,7 +65,7 @@ func (q *queryAPI) seen() (calls, bodies []string) {
 
 // Reply fixtures. streamsJSON is the Ruby SDK's
 // spec/cassettes/OpenTok_Streams/get_all_streams_information.yml and
-// connectionsJSON the Java SDK's testListConnections stub (notes §10).
+// connectionsJSON the Java SDK's testListConnections stub (the official SDKs' test fixtures).
 const (
 	streamsJSON = `{
   "count": 2,

@@ -9,7 +9,11 @@ import (
 	"testing"
 )
 
-// The documented examples, verbatim (notes §7.2–§7.4).
+// The documented examples, verbatim: the Session monitoring guide
+// (https://developer.vonage.com/en/video/guides/session-monitoring), the
+// callback reference (https://tokbox.com/developer/callbacks/), the 2022
+// archiving guide and the SIP Interconnect guide
+// (https://developer.vonage.com/en/video/guides/sip-interconnect).
 const (
 	docConnectionCreated = `{
   "sessionId": "2_MX4xMzExMjU3MX5-MTQ3MDI1NzY3OTkxOH45QXRr",
@@ -65,7 +69,7 @@ const (
     "videoType": "screen"
   }
 }`
-	// §7.3, the 2022 archiving guide: partnerId, no updatedAt.
+	// The 2022 archiving guide: partnerId, no updatedAt.
 	docArchive2022 = `{
   "id" : "b40ef09b-3811-4726-b508-e41a0f96c68f",
   "event": "archive",
@@ -80,7 +84,7 @@ const (
   "status" : "available",
   "url" : "https://tokbox.com.archive2.s3.amazonaws.com/123456/b40ef09b-3811-4726-b508-e41a0f96c68f/archive.mp4"
 }`
-	// §7.3, the callback reference: projectId a number, updatedAt.
+	// The callback reference: projectId a number, updatedAt.
 	docArchiveStarted = `{
   "id": "b40ef09b-3811-4726-b508-e41a0f96c68f",
   "status": "started",

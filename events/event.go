@@ -12,7 +12,8 @@ import "encoding/json"
 // Kind is a callback's event type as the service names it.
 type Kind string
 
-// The callbacks the Video API sends (notes §7). A callback of a type not
+// The callbacks the Video API sends (the Session monitoring guide:
+// https://developer.vonage.com/en/video/guides/session-monitoring). A callback of a type not
 // listed here decodes with its own Kind and is kept, never refused.
 const (
 	SessionCreated      Kind = "sessionCreated"

@@ -121,7 +121,8 @@ func Reconcile(s *State, sessionID string, connections []string, streams []RESTS
 }
 
 // rawCallback is a session-monitoring callback as the service writes it
-// (notes §7.2), field for field and in its order; a stream whose connection
+// (the Session monitoring guide: https://developer.vonage.com/en/video/guides/session-monitoring),
+// field for field and in its order; a stream whose connection
 // is not known has no "connection".
 type rawCallback struct {
 	SessionID  string      `json:"sessionId"`

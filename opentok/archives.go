@@ -8,7 +8,8 @@ import (
 // ArchivesService records sessions.
 type ArchivesService service
 
-// Archive limits vonage-python validates before sending (notes §5).
+// Archive limits vonage-python validates before sending (the Archiving guide:
+// https://developer.vonage.com/en/video/guides/archiving/overview).
 const (
 	MinArchiveMaxBitrate            = 100_000
 	MaxArchiveMaxBitrate            = 6_000_000
@@ -117,7 +118,7 @@ func (o ArchiveOptions) validate() error {
 	return nil
 }
 
-// ArchiveStatus is where an archive is in its life (notes §5). There is no
+// ArchiveStatus is where an archive is in its life (the Archiving guide above). There is no
 // "resumed": a paused archive goes back to started.
 type ArchiveStatus string
 

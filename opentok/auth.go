@@ -11,7 +11,8 @@ import (
 )
 
 // restTokenLifetime is how long each REST JWT lives. The legacy environment
-// refuses more than 5 minutes between iat and exp (notes §1.1); 3 minutes, as
+// refuses more than 5 minutes between iat and exp (the OpenTok REST reference, Authentication:
+// https://tokbox.com/developer/rest/#authentication); 3 minutes, as
 // the Java and Python SDKs use, leaves room for clock skew.
 const restTokenLifetime = 3 * time.Minute
 
@@ -31,9 +32,9 @@ func (c Credentials) authorize(req *http.Request, now time.Time) error {
 	return nil
 }
 
-// restToken builds the REST JWT with the exact claims of notes §1.1 (legacy:
-// iss, ist=project, iat, exp, jti; HS256 with the API secret) or §1.2
-// (unified: application_id, iat, exp, jti; RS256 with the private key).
+// restToken builds the REST JWT with the exact claims of the references
+// above (legacy: iss, ist=project, iat, exp, jti; HS256 with the API
+// secret; unified: application_id, iat, exp, jti; RS256 with the private key).
 func (c Credentials) restToken(now time.Time) (string, error) {
 	iat := now.Unix()
 	exp := now.Add(restTokenLifetime).Unix()

@@ -107,7 +107,8 @@ const (
 	BroadcastStarted BroadcastStatus = "started" // streaming to its outputs
 	BroadcastStopped BroadcastStatus = "stopped" // ended; the outputs no longer receive media
 	// BroadcastFailed is reported by broadcast callbacks after a media
-	// failure (notes §7.5); REST replies were only seen with started/stopped.
+	// failure (the callback reference: https://tokbox.com/developer/callbacks/); REST replies were
+	// only seen with started/stopped.
 	BroadcastFailed BroadcastStatus = "failed"
 )
 

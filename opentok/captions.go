@@ -10,7 +10,9 @@ import (
 // streams of a routed session and sends the text to clients.
 type CaptionsService service
 
-// Live-captions limits on maxDuration, in seconds (notes §6, §8).
+// Live-captions limits on maxDuration, in seconds (the Live Captions guide:
+// https://developer.vonage.com/en/video/guides/live-caption; the limits in the Interactive
+// broadcast guide: https://developer.vonage.com/en/video/guides/broadcast/interactive).
 const (
 	MinCaptionsDuration = 300
 	MaxCaptionsDuration = 14400
@@ -37,7 +39,7 @@ type CaptionsOptions struct {
 // CaptionsStatus is where a captions run is in its life.
 type CaptionsStatus string
 
-// Captions statuses (notes §6).
+// Captions statuses (the Live Captions guide above).
 const (
 	CaptionsStarted CaptionsStatus = "started"
 	CaptionsStopped CaptionsStatus = "stopped"
@@ -77,7 +79,7 @@ func (o CaptionsOptions) validate(op string) error {
 	return checkCallbackURL(op, o.StatusCallbackURL)
 }
 
-// validLanguageCode accepts xx-XX: the notes list no fixed set of languages,
+// validLanguageCode accepts xx-XX: the Live Captions guide lists no fixed set of languages,
 // so only the shape is checked and the service judges the rest.
 func validLanguageCode(c string) bool {
 	if len(c) != 5 || c[2] != '-' {

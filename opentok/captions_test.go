@@ -12,7 +12,8 @@ const captionsID = "7c0680fc-6274-4de5-a66f-d0648e8d3ac2"
 
 func TestCaptionsStart(t *testing.T) {
 	for _, e := range bothEnvs {
-		// 200 in OpenTok Python's test, 202 documented: both succeed (notes §6).
+		// 200 in OpenTok Python's test, 202 documented: both succeed (the Live Captions guide:
+		// https://developer.vonage.com/en/video/guides/live-caption).
 		for _, status := range []int{202, 200} {
 			t.Run(fmt.Sprintf("%s/%d", e, status), func(t *testing.T) {
 				api, c := newFakeAPI(t, e)
@@ -75,7 +76,9 @@ func TestCaptionsStartErrors(t *testing.T) {
 			wantJoinAPIError(t, api, err, opentok.ErrConflict,
 				`captions start: captions are already running in this session (service said: "Audio captioning is already enabled") [HTTP 409, POST /v2/project/{p}/captions]`)
 
-			// The other documented 409: captions need a routed session (notes §6, §8).
+			// The other documented 409: captions need a routed session (the Live Captions guide above; the
+			// limits in the Interactive broadcast guide:
+			// https://developer.vonage.com/en/video/guides/broadcast/interactive).
 			api.expect(call{Method: "POST", Path: "/v2/project/{p}/captions", Body: body, Status: 409,
 				Reply: `{"code":409,"message":"Only routed sessions are allowed to start captions."}`})
 			_, err = c.Captions.Start(context.Background(), opts)
@@ -135,7 +138,7 @@ func TestCaptionsGet(t *testing.T) {
 	for _, e := range bothEnvs {
 		t.Run(string(e), func(t *testing.T) {
 			api, c := newFakeAPI(t, e)
-			// Fields as listed in notes §6 for GET captions.
+			// Fields as listed in the Live Captions guide above for GET captions.
 			owner, want := `"projectId":"47665971"`, opentok.Captions{ProjectID: "47665971"}
 			if e == unifiedEnv {
 				owner, want = `"applicationId":"`+testAppID+`"`, opentok.Captions{ApplicationID: testAppID}

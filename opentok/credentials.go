@@ -10,7 +10,8 @@ import (
 )
 
 // The two environments the Video API is served from. Paths are identical;
-// host, credential and auth header differ (notes §1).
+// host, credential and auth header differ (the Video API REST reference:
+// https://developer.vonage.com/en/api/video).
 const (
 	// LegacyBaseURL serves projects authenticated with an API key and secret.
 	LegacyBaseURL = "https://api.opentok.com"

@@ -11,7 +11,9 @@ import (
 
 // This file holds what archives and broadcasts share: the composed layout,
 // stream and output modes, and the calls that have the same shape under
-// /archive and /broadcast (notes §5, §6): start, get, stop, list, the layout
+// /archive and /broadcast (the Archiving guide:
+// https://developer.vonage.com/en/video/guides/archiving/overview; the Video API REST reference:
+// https://developer.vonage.com/en/api/video): start, get, stop, list, the layout
 // PUT and the stream PATCH.
 
 // LayoutType names how a composed archive or broadcast arranges the streams.
@@ -37,7 +39,7 @@ type Layout struct {
 	ScreenshareType LayoutType `json:"screenshareType,omitempty"`
 }
 
-// validate checks the layout rules of notes §5; prefix is "layout." when the
+// validate checks the layout rules of the Archiving guide above; prefix is "layout." when the
 // layout is nested in a start body and "" when it is the whole PUT body, so
 // the field named in the error is the one on the wire.
 func (l Layout) validate(op, prefix string) error {
@@ -241,7 +243,7 @@ func (c *Client) changeStreams(ctx context.Context, op string, kind composition,
 }
 
 // startConflict explains a 409 on archive or broadcast start, which the
-// notes document with two causes: a relayed session, or one already being
+// REST reference documents with two causes: a relayed session, or one already being
 // recorded/broadcast under the same tag. The service's message says which.
 func startConflict(relayed, busy, either string) func(status int, message string) string {
 	return func(status int, message string) string {
@@ -261,7 +263,8 @@ func startConflict(relayed, busy, either string) func(status int, message string
 
 // OwnerID is the project an archive or broadcast belongs to. The service
 // sends projectId and partnerId as JSON strings in some replies and as
-// numbers in others (archive callbacks, older REST replies; notes §7.3, §11);
+// numbers in others (archive callbacks, older REST replies; the callback reference:
+// https://tokbox.com/developer/callbacks/; the Video API REST reference above);
 // OwnerID reads both and holds the decimal text.
 type OwnerID string
 

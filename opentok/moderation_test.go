@@ -18,7 +18,8 @@ const (
 	modSessP   = "/v2/project/{p}/session/" + modSession
 )
 
-// muteReplies are the bodies a successful mute has been seen with (notes §4):
+// muteReplies are the bodies a successful mute has been seen with (the Moderation REST guide:
+// https://developer.vonage.com/en/video/guides/moderation/rest):
 // empty (Ruby cassette), {"code":200,…} (PHP fixture) and the OpenAPI
 // "project details" object. The client must ignore all of them.
 var muteReplies = []string{
@@ -99,7 +100,7 @@ func TestMuteAll(t *testing.T) {
 	for _, e := range bothEnvs {
 		t.Run(string(e), func(t *testing.T) {
 			api, c := newFakeAPI(t, e)
-			// The documented key and a boolean; never excludedStreams or "true" (notes §4, §12).
+			// The documented key and a boolean; never excludedStreams or "true" (the Moderation REST guide above; as the official SDKs send it, which sdk_test.go runs).
 			for _, reply := range muteReplies {
 				api.expect(call{Method: "POST", Path: modSessP + "/mute",
 					Body:   `{"active":true,"excludedStreamIds":["b1963d15-537f-459a-be89-e00fc310b82b","8b732909-0a06-46a2-8ea8-074e64d43422"]}`,

@@ -44,7 +44,9 @@ type RenderProperties struct {
 // RenderStatus is where a render is in its life.
 type RenderStatus string
 
-// Render statuses (notes §6, §7.5).
+// Render statuses (the Experience Composer guide:
+// https://developer.vonage.com/en/video/guides/experience-composer; the callback reference:
+// https://tokbox.com/developer/callbacks/).
 const (
 	RenderStarting RenderStatus = "starting"
 	RenderStarted  RenderStatus = "started"

@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// SessionInfo is what a session ID says about itself (notes §3.2): which
+// SessionInfo is what a session ID says about itself (session IDs as opentok-node's test helpers decode them:
+// https://github.com/opentok/opentok-node/blob/main/test/helpers.js): which
 // project it belongs to, its location hint and when it was created. The
 // format is undocumented and SDK-internal, so this is display and routing
 // help only; the one check gavel bases on it is that a token is not minted
@@ -56,7 +57,7 @@ func sessionZoneOffset(abbr string) (int, bool) {
 }
 
 // DecodeSessionID reads a session ID of the form
-// <digit>_<base64url-without-padding> (notes §3.2). It is tolerant of the
+// <digit>_<base64url-without-padding> (session IDs as opentok-node's test helpers decode them above). It is tolerant of the
 // standard base64 alphabet, padding and a truncated final character, never
 // panics, and returns an error only when the ID does not have that shape, the
 // body is not base64, or field 0 is not "1".

@@ -10,7 +10,8 @@ import (
 	"github.com/gavelhq/gavel/opentok"
 )
 
-// The worked examples of notes §3.2, with what each decodes to.
+// The worked examples of session IDs as opentok-node's test helpers decode them:
+// https://github.com/opentok/opentok-node/blob/main/test/helpers.js, with what each decodes to.
 const (
 	sidLegacy    = "1_MX40NzY2NTk3MX5-MTczOTUzODg5NDk1OX5ROW1jWEcxUXJOM1RJWXU4eStwcHgvZ3N-UH5-"
 	sidUnified   = "1_MX4yOWY3NjBmOC03Y2UxLTQ2YzktYWRlMy1mMmRlZGVlNGVkNWZ-fjE3MjY0NjI1ODg2NDd-MTF4TGExYmJoelBlR1FHbVhzbWd4STBrfn5-"
@@ -25,7 +26,7 @@ func TestDecodeSessionIDWorkedExamples(t *testing.T) {
 	}{
 		{sidLegacy, opentok.SessionInfo{
 			Prefix: "1", ProjectID: "47665971", Location: "",
-			// The same instant as the create_dt "Fri Feb 14 05:14:54 PST 2025" of the notes' fixture.
+			// The same instant as the create_dt "Fri Feb 14 05:14:54 PST 2025" of the SDK fixture.
 			CreatedAt: time.Date(2025, 2, 14, 13, 14, 54, 959e6, time.UTC),
 			Fields:    []string{"1", "47665971", "", "1739538894959", "Q9mcXG1QrN3TIYu8y+ppx/gs", "P", "", ""},
 		}},

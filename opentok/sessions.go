@@ -8,7 +8,8 @@ import (
 )
 
 // SessionsService creates sessions. Sessions never expire and cannot be
-// destroyed through the API; only tokens expire (notes §3.1).
+// destroyed through the API; only tokens expire (the OpenTok REST reference, Creating a session:
+// https://tokbox.com/developer/rest/#session_id_production).
 type SessionsService service
 
 // MediaMode says how media flows in a session.
@@ -95,7 +96,7 @@ func (o SessionOptions) validate() error {
 }
 
 // form is the form body of POST /session/create. p2p.preference is always
-// sent: the REST default and the SDKs' defaults disagree (notes §3.1).
+// sent: the REST default and the SDKs' defaults disagree (the OpenTok REST reference, Creating a session above).
 func (o SessionOptions) form() url.Values {
 	f := url.Values{}
 	if o.MediaMode == Routed {

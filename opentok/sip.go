@@ -86,8 +86,8 @@ func (o DialOptions) validate(op string) error {
 // Dial calls a SIP endpoint and joins it to the session as a client. It is
 // never retried: a retry could place a second call.
 //
-// Custom header names are not required to start with "X-" here: the notes'
-// 2022 OpenAPI text documents a 400 for that, but the Java SDK's docs
+// Custom header names are not required to start with "X-" here: Vonage's
+// 2022 OpenAPI text (github.com/Vonage/api-specification, definitions/video.yml) documents a 400 for that, but the Java SDK's docs
 // (2022-02, "Correction to SIP docs") say the restriction was removed, and the
 // Python SDK's tests send plain names. The 400 meaning still names the prefix.
 func (s *SIPService) Dial(ctx context.Context, opts DialOptions) (*SIPCall, error) {

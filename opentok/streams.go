@@ -20,7 +20,8 @@ const (
 )
 
 // Stream is the REST view of a published stream. It carries no connection ID
-// and no audio/video flags (notes §4): correlate streams to connections
+// and no audio/video flags (the Moderation REST guide:
+// https://developer.vonage.com/en/video/guides/moderation/rest): correlate streams to connections
 // through the session-monitoring callbacks.
 type Stream struct {
 	ID        string    `json:"id"`

@@ -19,7 +19,7 @@ func TestStreamList(t *testing.T) {
 	for _, e := range bothEnvs {
 		t.Run(string(e), func(t *testing.T) {
 			api, c := newFakeAPI(t, e)
-			// Ruby cassette OpenTok_Streams/get_all_streams_information.yml (notes §10).
+			// Ruby cassette OpenTok_Streams/get_all_streams_information.yml (the official SDKs' test fixtures).
 			api.expect(call{Method: "GET", Path: streamsPath, Status: 200, Reply: `{
   "count": 2,
   "items": [
@@ -53,7 +53,8 @@ func TestStreamList(t *testing.T) {
 }
 
 func TestStreamListErrors(t *testing.T) {
-	// Messages from the OpenAPI description (notes §0).
+	// Messages from the OpenAPI description (Vonage's OpenAPI description of the Video API:
+	// https://github.com/Vonage/api-specification/blob/master/definitions/video.yml).
 	checkErrCases(t, call{Method: "GET", Path: streamsPath}, []errCase{
 		{404, `{"code":404,"message":"The session exists but has not had any streams added to it yet."}`, opentok.ErrNotFound,
 			`stream list: the session exists but has had no streams (service said: "The session exists but has not had any streams added to it yet.") [HTTP 404, GET /v2/project/{p}/session/` + streamSession + `/stream]`},

@@ -18,7 +18,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Role is what a client token allows its holder to do in a session (notes §2.1).
+// Role is what a client token allows its holder to do in a session (the Create a token guide:
+// https://developer.vonage.com/en/video/guides/create-token).
 type Role string
 
 const (
@@ -37,7 +38,7 @@ const (
 // expiry, as in the OpenTok SDKs and vonage-node.
 const DefaultTokenTTL = 24 * time.Hour
 
-// MaxTokenTTL is the longest lifetime the service accepts (notes §2.4).
+// MaxTokenTTL is the longest lifetime the service accepts (the Create a token guide above).
 const MaxTokenTTL = MaxTokenLifetimeDays * 24 * time.Hour
 
 // ParseRole reads a role as a user types it (a flag, a config file),
@@ -99,7 +100,10 @@ func (t Token) String() string { return t.Value }
 // Token mints a client token for sessionID. It does no I/O: tokens are
 // signed locally with the client's credentials and clock, as JWTs by default
 // (HS256 with the API secret, or RS256 with the application's private key,
-// notes §2.3) or as T1 tokens when opts.Legacy is set (notes §2.2).
+// client JWTs as opentok-node builds them:
+// https://github.com/opentok/opentok-node/blob/main/lib/generateJwt.js) or as T1 tokens when
+// opts.Legacy is set (T1 tokens as opentok-node's generateToken builds them:
+// https://github.com/opentok/opentok-node/blob/main/lib/opentok.js).
 //
 // When the session ID decodes (DecodeSessionID) and names another project,
 // the token is refused: the service would reject it at connect time, with an
@@ -189,7 +193,7 @@ func (c *Client) validateTokenSession(op, sessionID string) error {
 
 // tokenExpiry resolves TTL or ExpireTime into the expiry written into the
 // token, truncated to the whole second the token carries, and enforces the
-// documented rule: in the future and at most 30 days away (notes §2.4).
+// documented rule: in the future and at most 30 days away (the Create a token guide above).
 func tokenExpiry(op string, opts TokenOptions, now time.Time) (time.Time, error) {
 	iat := now.Unix()
 	var exp int64
@@ -253,7 +257,7 @@ type tokenFields struct {
 	iat, exp  int64  // Unix seconds
 }
 
-// legacyJWT is the legacy environment's client JWT (notes §2.3): HS256 with
+// legacyJWT is the legacy environment's client JWT (client JWTs as opentok-node builds them above): HS256 with
 // the API secret, claims as the OpenTok Python, Ruby, Java and Node SDKs send.
 func (t tokenFields) legacyJWT(creds Credentials) (string, error) {
 	claims := jwt.MapClaims{
@@ -279,7 +283,7 @@ func (t tokenFields) legacyJWT(creds Credentials) (string, error) {
 	return s, nil
 }
 
-// unifiedJWT is the unified environment's client JWT (notes §2.3): RS256
+// unifiedJWT is the unified environment's client JWT (client JWTs as opentok-node builds them above): RS256
 // with the application's private key, claims as vonage-node sends them,
 // including an empty initial_layout_class_list when there are no classes.
 func (t tokenFields) unifiedJWT(creds Credentials) (string, error) {
@@ -305,7 +309,7 @@ func (t tokenFields) unifiedJWT(creds Credentials) (string, error) {
 	return s, nil
 }
 
-// t1 builds the data string of a T1 token (notes §2.2): form-encoded, spaces
+// t1 builds the data string of a T1 token (T1 tokens as opentok-node's generateToken builds them above): form-encoded, spaces
 // as '+' like the Python SDK, initial_layout_class_list always present and
 // connection_data only when set.
 func (t tokenFields) t1(apiKey, apiSecret string) (string, error) {

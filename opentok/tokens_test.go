@@ -33,7 +33,8 @@ func tokenClient(t *testing.T, e env) *opentok.Client {
 	return c
 }
 
-// ownSession is a worked example of notes §3.2 that belongs to e's project;
+// ownSession is a worked example of session IDs as opentok-node's test helpers decode them:
+// https://github.com/opentok/opentok-node/blob/main/test/helpers.js that belongs to e's project;
 // otherSession belongs to the other environment's project.
 func ownSession(e env) string {
 	if e == legacyEnv {
@@ -86,7 +87,9 @@ func wantTokenInvalid(t *testing.T, err error, field string) *opentok.Validation
 	return ve
 }
 
-// baseClientClaims are the claims notes §2.3 gives a client JWT in e before
+// baseClientClaims are the claims client JWTs as opentok-node builds them:
+// https://github.com/opentok/opentok-node/blob/main/lib/generateJwt.js gives a client JWT in e
+// before
 // the optional ones, minus the random nonce (legacy) or jti (unified).
 func baseClientClaims(e env, sid, role string, exp time.Time) jwt.MapClaims {
 	iat := float64(tokenNow.Unix())
@@ -207,7 +210,8 @@ func TestTokenExpiry(t *testing.T) {
 	}
 }
 
-// decodeT1 takes a T1 token apart as notes §2.2 says (strip "T1==",
+// decodeT1 takes a T1 token apart as T1 tokens as opentok-node's generateToken builds them:
+// https://github.com/opentok/opentok-node/blob/main/lib/opentok.js says (strip "T1==",
 // base64-decode, split on the first ':'), checks partner_id and the
 // signature with our own HMAC, and returns the signed data string parsed.
 func decodeT1(t *testing.T, token string) url.Values {
@@ -325,7 +329,7 @@ func TestTokenRefusesAnotherProjectsSession(t *testing.T) {
 		legacyEnv:  "token: sessionId: belongs to project " + testAppID + " (this client is project " + testAPIKey + ")",
 		unifiedEnv: "token: sessionId: belongs to project " + testAPIKey + " (this client is application " + testAppID + ")",
 	}
-	// The golden T1 vector's session (notes §12) belongs to project 123456.
+	// The golden T1 vector's session (as the official SDKs send it, which sdk_test.go runs) belongs to project 123456.
 	const sid123456 = "1_MX4xMjM0NTZ-flNhdCBNYXIgMTUgMTQ6NDI6MjMgUERUIDIwMTR-MC40OTAxMzAyNX4"
 	for _, e := range bothEnvs {
 		t.Run(string(e), func(t *testing.T) {

@@ -64,7 +64,7 @@ func relayState(r *testRelay) []events.Session {
 	return out
 }
 
-// TestScenarioToConsolesMatchesGroundTruth is the "done when": a
+// TestScenarioToConsolesMatchesGroundTruth is the relay's promise end to end: a
 // faithful emulator's callbacks for a classroom, one-to-one calls and a
 // town hall reach, through one relay, three consoles that connected before,
 // during and after the traffic — so one follows the live stream from the

@@ -182,7 +182,8 @@ func OpenLog(ctx context.Context, cfg LogConfig) (*Log, error) {
 }
 
 // startEmbedded runs a nats-server with JetStream in this process. Each
-// option below avoids a trap of embedding (relay-anchors §5): no listener
+// option below avoids a trap of embedding (nats-server's server.Options:
+// https://pkg.go.dev/github.com/nats-io/nats-server/v2/server#Options): no listener
 // (DontListen, and Port -1 rather than 0, which means 4222), no signal
 // handlers (by default the server traps SIGINT/SIGTERM and calls os.Exit on
 // the whole process), fsync on every write, and a logger whose Fatalf

@@ -48,7 +48,8 @@ type ReceiverConfig struct {
 	SignatureSecret string
 	// SignatureSecrets gives a group its own secret: Vonage lets each kind
 	// of callback (session monitoring, archive, broadcast, SIP, Experience
-	// Composer, captions) have its own (notes video-api.md §7.7), and a
+	// Composer, captions) have its own (the Secure callbacks guide:
+	// https://developer.vonage.com/en/video/guides/secure-callbacks), and a
 	// group with one verifies with it alone, never with the default. Keys
 	// are events.Groups(); CheckSignatureSecrets says what is wrong with
 	// others (NewServer refuses them).
@@ -155,7 +156,7 @@ func CheckSignatureSecrets(secrets map[events.Group]string) error {
 	return nil
 }
 
-// callbackClaims are a signed callback's claims (notes video-api.md §7.7).
+// callbackClaims are a signed callback's claims (the Secure callbacks guide above).
 type callbackClaims struct {
 	jwt.RegisteredClaims
 	PayloadHash string `json:"payload_hash,omitempty"`
@@ -214,9 +215,10 @@ func (rv *Receiver) serve(w http.ResponseWriter, r *http.Request, group events.G
 	}
 	if secret != nil {
 		if err := rv.verify(secret, r.Header.Get("Authorization"), body); err != nil {
-			// 401, as the issue asks, not the 5xx relay-anchors §4
-			// suggests: the current Vonage callback service retries every
-			// non-2xx answer alike (notes §7.6), so a genuine callback
+			// 401, not the 5xx some webhook guides suggest so that the
+			// sender retries: the current Vonage callback service retries every
+			// non-2xx answer alike (Vonage support, callback retries:
+			// https://api.support.vonage.com/hc/en-us/articles/6646236108700), so a genuine callback
 			// that arrived unsigned after an internal error is retried
 			// either way, while 401 tells whoever reads the dashboard or
 			// the logs that the signature secret is wrong, which a 5xx
@@ -299,7 +301,7 @@ func (rv *Receiver) readBody(w http.ResponseWriter, r *http.Request) ([]byte, in
 // verify checks a signed callback's Authorization header against the raw
 // body: an HS256 JWT made with secret (the group's signature secret), issued by Vonage, not
 // expired if it says when it expires, and whose payload_hash (when
-// present: Vonage calls checking it optional, notes §7.7) is the SHA-256
+// present: Vonage calls checking it optional, the Secure callbacks guide above) is the SHA-256
 // of exactly these bytes.
 func (rv *Receiver) verify(secret []byte, header string, body []byte) error {
 	token := strings.TrimSpace(header)

@@ -16,7 +16,8 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// WebSocket timing and limits (relay-anchors §3): the writer owns every
+// WebSocket timing and limits, after gorilla/websocket's chat example
+// (https://github.com/gorilla/websocket/tree/main/examples/chat): the writer owns every
 // write, pings included; a console that answers no ping for pongWait is
 // gone. Pings every 30 s keep corporate proxies from cutting idle streams.
 const (

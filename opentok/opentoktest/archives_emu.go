@@ -1,6 +1,8 @@
 package opentoktest
 
-// Archives (notes §5, §7.3): the REST endpoints and the life of an archive,
+// Archives (the Archiving guide: https://developer.vonage.com/en/video/guides/archiving/overview;
+// the callback reference: https://tokbox.com/developer/callbacks/): the REST endpoints and the life
+// of an archive,
 //
 //	started ⇄ paused (nobody publishes / someone publishes again)
 //	started|paused → stopped (stop call, 60 s after the session empties,
@@ -22,7 +24,7 @@ import (
 	"time"
 )
 
-// Archive statuses (notes §5). There is no "resumed": a paused archive goes
+// Archive statuses (the Archiving guide above). There is no "resumed": a paused archive goes
 // back to started.
 const (
 	archiveStarted   = "started"
@@ -33,7 +35,7 @@ const (
 	archiveDeleted   = "deleted"
 )
 
-// Reasons a stopped archive gives (notes §5, from the OpenAPI text).
+// Reasons a stopped archive gives (the Archiving guide above, from the OpenAPI text).
 const (
 	reasonUserInitiated   = "user initiated"
 	reasonSessionEnded    = "session ended"
@@ -41,7 +43,7 @@ const (
 	reasonDurationExceded = "maximum duration exceeded"
 )
 
-// Service times of the archive life (notes §5). archiveUploadDelay is the
+// Service times of the archive life (the Archiving guide above). archiveUploadDelay is the
 // emulator's choice: the real service takes as long as encoding takes.
 const (
 	archiveUploadDelay = 2 * time.Second
@@ -50,7 +52,8 @@ const (
 	archiveExpiry      = 72 * time.Hour
 )
 
-// Defaults the service applies (notes §3.1, §5).
+// Defaults the service applies (the OpenTok REST reference, Creating a session:
+// https://tokbox.com/developer/rest/#session_id_production; the Archiving guide above).
 const (
 	defaultResolution = "640x480"
 	// defaultArchiveBitrate only sizes the emulated file; the service does
@@ -103,7 +106,7 @@ type archive struct {
 func (a *archive) recording() bool { return a.status == archiveStarted || a.status == archivePaused }
 
 // archiveStartBody is the start request. Every field is a pointer because
-// OpenTok Python sends null for the ones it leaves unset (notes §12).
+// OpenTok Python sends null for the ones it leaves unset (as the official SDKs send it, which sdk_test.go runs).
 type archiveStartBody struct {
 	SessionID               *string     `json:"sessionId"`
 	Name                    *string     `json:"name"`
@@ -124,7 +127,7 @@ type archiveStartBody struct {
 }
 
 // archive builds the archive the body asks for, or the 400 message of the
-// first rule it breaks (notes §5).
+// first rule it breaks (the Archiving guide above).
 func (b *archiveStartBody) archive() (*archive, string) {
 	a := &archive{
 		name: optValue(b.Name), outputMode: optValue(b.OutputMode), streamMode: optValue(b.StreamMode),
@@ -229,7 +232,7 @@ func (s *Server) startArchive(w http.ResponseWriter, r *http.Request, who owner)
 }
 
 // recordingArchive is an archive of the session still recording under tag
-// ("" included): the reason another one cannot start (notes §5).
+// ("" included): the reason another one cannot start (the Archiving guide above).
 func (s *Server) recordingArchive(sessionID, tag string) *archive {
 	for _, a := range s.sessionArchives(sessionID) {
 		if a.recording() && a.multiArchiveTag == tag {
@@ -258,7 +261,7 @@ func (s *Server) beginArchive(sess *session, a *archive, who owner) archiveJSON 
 			return
 		}
 		s.endArchive(a, reasonDurationExceded)
-		// An automatic archive rolls over into the next file (notes §5).
+		// An automatic archive rolls over into the next file (the Archiving guide above).
 		if a.auto && sess.publishers() > 0 {
 			s.autoArchive(sess)
 		}
@@ -303,7 +306,7 @@ func (s *Server) archivesPublishersChanged(sess *session) {
 }
 
 // setArchiveStatus moves a to status, keeping the recorded time, and sends
-// the archive callback every status change owes (notes §7.3).
+// the archive callback every status change owes (the callback reference above).
 func (s *Server) setArchiveStatus(a *archive, status, reason string) {
 	now := s.nowMillis()
 	if a.status == archiveStarted && status != archiveStarted {
@@ -543,7 +546,7 @@ func (s *Server) archiveStreams(a *archive) []archiveStream {
 }
 
 // archiveJSON is the REST archive object, fields in the order of the
-// vonage-python fixtures (notes §10).
+// vonage-python fixtures (the official SDKs' test fixtures).
 type archiveJSON struct {
 	ID                    string             `json:"id"`
 	Status                string             `json:"status"`
@@ -583,7 +586,7 @@ type transcriptionJSON struct {
 // archiveObject is a as the REST API shows it to who. Legacy replies carry
 // projectId as a string and, as the REST reference says, do not echo
 // multiArchiveTag; unified replies carry applicationId, event "archive" and
-// multiArchiveTag, as the recorded vonage-python fixtures do (notes §5, §10).
+// multiArchiveTag, as the recorded vonage-python fixtures do (the Archiving guide above; the official SDKs' test fixtures).
 func (s *Server) archiveObject(a *archive, who owner) archiveJSON {
 	o := archiveJSON{
 		ID: a.id, Status: a.status, Name: a.name, Reason: a.reason, SessionID: a.sessionID,
@@ -621,7 +624,7 @@ func archiveURL(a *archive) *string {
 	return &u
 }
 
-// archiveCallbackJSON is the archive status callback (notes §7.3): the
+// archiveCallbackJSON is the archive status callback (the callback reference above): the
 // callback reference's field list, with projectId a JSON number for legacy
 // projects and applicationId for Vonage applications.
 type archiveCallbackJSON struct {
@@ -650,7 +653,7 @@ type archiveCallbackJSON struct {
 
 // archiveCallback is the callback body for a's current status. Its
 // createdAt is when the start was requested, rounded down to the second,
-// as the callback reference describes (notes §7.3).
+// as the callback reference describes (the callback reference above).
 func (s *Server) archiveCallback(a *archive) archiveCallbackJSON {
 	cb := archiveCallbackJSON{
 		ID: a.id, Event: "archive", Status: a.status, Name: a.name, Reason: a.reason, SessionID: a.sessionID,
@@ -671,7 +674,8 @@ func (s *Server) archiveCallback(a *archive) archiveCallbackJSON {
 }
 
 // numericProjectID is the API key as a JSON number, as archive callbacks
-// carry it (notes §7.3, §11); a key that is not all digits (WithProject
+// carry it (the callback reference above; the Video API REST reference:
+// https://developer.vonage.com/en/api/video); a key that is not all digits (WithProject
 // allows any, and a leading zero is no JSON number) stays a string.
 func numericProjectID(key string) any {
 	if n, err := strconv.ParseUint(key, 10, 64); err == nil && strconv.FormatUint(n, 10) == key {

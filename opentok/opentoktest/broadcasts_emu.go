@@ -1,6 +1,8 @@
 package opentoktest
 
-// Broadcasts (notes §6, §7.5): started on request, stopped on request, after
+// Broadcasts (the Live Streaming Broadcast guide:
+// https://developer.vonage.com/en/video/guides/broadcast/live-streaming; the callback reference:
+// https://tokbox.com/developer/callbacks/): started on request, stopped on request, after
 // maxDuration, or 60 s after the session's last client leaves; a broadcast
 // callback (the broadcast object plus "event":"broadcast") on each change.
 
@@ -18,7 +20,7 @@ const (
 	broadcastStopped = "stopped"
 )
 
-// Broadcast limits and defaults (notes §6; maxDuration and maxBitrate ranges
+// Broadcast limits and defaults (the Live Streaming Broadcast guide above; maxDuration and maxBitrate ranges
 // as the REST reference and vonage-python validate them).
 const (
 	maxRTMPOutputs             = 5
@@ -58,7 +60,7 @@ type hlsSettings struct {
 
 type rtmpTarget struct{ id, serverURL, streamName string }
 
-// broadcastStartBody is the start request; null fields are absent (notes §12).
+// broadcastStartBody is the start request; null fields are absent (as the official SDKs send it, which sdk_test.go runs).
 type broadcastStartBody struct {
 	SessionID *string     `json:"sessionId"`
 	Layout    *layoutBody `json:"layout"`
@@ -83,7 +85,7 @@ type broadcastStartBody struct {
 }
 
 // broadcast builds the broadcast the body asks for, or the 400 message of
-// the first rule it breaks (notes §6).
+// the first rule it breaks (the Live Streaming Broadcast guide above).
 func (b *broadcastStartBody) broadcast() (*broadcast, string) {
 	bc := &broadcast{
 		sessionID: optValue(b.SessionID), layout: defaultLayout(), resolution: optValue(b.Resolution),
@@ -231,7 +233,7 @@ func (s *Server) stopBroadcast(w http.ResponseWriter, r *http.Request, who owner
 		return
 	}
 	if bc.status != broadcastStarted {
-		// OpenTok Python's wording for this 409 (notes §6, §12).
+		// OpenTok Python's wording for this 409 (the Live Streaming Broadcast guide above; as the official SDKs send it, which sdk_test.go runs).
 		writeError(w, http.StatusConflict, "Conflict. The broadcast was not found or already stopped.")
 		return
 	}
@@ -319,7 +321,7 @@ func (s *Server) changeBroadcastStreams(w http.ResponseWriter, r *http.Request, 
 	}
 }
 
-// broadcastJSON is the broadcast object (notes §6), fields in the order of
+// broadcastJSON is the broadcast object (the Live Streaming Broadcast guide above), fields in the order of
 // the vonage-python fixtures.
 type broadcastJSON struct {
 	ID                string            `json:"id"`

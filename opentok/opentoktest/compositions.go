@@ -1,6 +1,8 @@
 package opentoktest
 
-// Archives and broadcasts share a shape on the wire (notes §5, §6): start,
+// Archives and broadcasts share a shape on the wire (the Archiving guide:
+// https://developer.vonage.com/en/video/guides/archiving/overview; the Video API REST reference:
+// https://developer.vonage.com/en/api/video): start,
 // stop, get, list, a layout PUT and a stream PATCH, a multi-…Tag that allows
 // several at once per session, and a life tied to the session's — they stop
 // on their own 60 s after its last client leaves. This file holds what they
@@ -16,10 +18,10 @@ import (
 )
 
 // compositionEmptyStop is how long archives and broadcasts outlive the
-// session's last client (notes §5: "all clients gone → stopped after 60 s").
+// session's last client (the Archiving guide above: "all clients gone → stopped after 60 s").
 const compositionEmptyStop = 60 * time.Second
 
-// Default and maximum page sizes of the archive and broadcast lists (notes §5).
+// Default and maximum page sizes of the archive and broadcast lists (the Archiving guide above).
 const (
 	defaultListCount = 50
 	maxListCount     = 1000
@@ -175,14 +177,14 @@ type layoutSpec struct {
 // defaultLayout is the layout of a composition started without one.
 func defaultLayout() layoutSpec { return layoutSpec{Type: "bestFit"} }
 
-// layoutBody is a layout as it arrives; null fields are absent (notes §12).
+// layoutBody is a layout as it arrives; null fields are absent (as the official SDKs send it, which sdk_test.go runs).
 type layoutBody struct {
 	Type            *string `json:"type"`
 	Stylesheet      *string `json:"stylesheet"`
 	ScreenshareType *string `json:"screenshareType"`
 }
 
-// spec checks the layout rules of notes §5 and returns the service's 400
+// spec checks the layout rules of the Archiving guide above and returns the service's 400
 // message when one is broken.
 func (b *layoutBody) spec() (layoutSpec, string) {
 	l := layoutSpec{Type: optValue(b.Type), Stylesheet: optValue(b.Stylesheet), ScreenshareType: optValue(b.ScreenshareType)}
@@ -257,7 +259,7 @@ func applyStreamChange(w http.ResponseWriter, sess *session, selected map[string
 }
 
 // listQuery reads a list's offset, count and session filter (sessionId or
-// session_id, vonage-python, notes §12) for archives, broadcasts and renders,
+// session_id, vonage-python, as the official SDKs send it, which sdk_test.go runs) for archives, broadcasts and renders,
 // and reports a 400 message.
 func listQuery(r *http.Request) (offset, count int, sessionID, bad string) {
 	q := r.URL.Query()

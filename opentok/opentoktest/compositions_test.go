@@ -336,7 +336,7 @@ func TestArchiveEndpoints(t *testing.T) {
 				}
 				compAPIError(t, err, http.StatusBadRequest, opentok.ErrInvalid)
 			}
-			// OpenTok Python's nulls mean absent (notes §12).
+			// OpenTok Python's nulls mean absent (as the official SDKs send it, which sdk_test.go runs).
 			rw.set(`{"sessionId":"` + sid + `","name":null,"resolution":null,"multiArchiveTag":"py","maxBitrate":null,"hasAudio":null,"layout":null}`)
 			py, err := raw.Archives.Start(ctx, opentok.ArchiveOptions{SessionID: sid})
 			rw.set("")
@@ -442,14 +442,15 @@ func TestArchiveStartOnRelayedSession(t *testing.T) {
 	}
 }
 
-// archiveCallbackKeys are the fields of the archive callback (notes §7.3):
+// archiveCallbackKeys are the fields of the archive callback (the callback reference:
+// https://tokbox.com/developer/callbacks/):
 // the callback reference's list plus event, resolution and url, with the
 // owner as projectId (legacy) or applicationId (application).
 var archiveCallbackKeys = []string{"id", "event", "status", "name", "reason", "sessionId", "createdAt", "size", "duration",
 	"outputMode", "hasAudio", "hasVideo", "certificate", "sha256sum", "password", "updatedAt", "resolution", "url"}
 
 // checkArchiveCallback asserts one archive callback field by field against
-// notes §7.3 and the archive as REST shows it.
+// the callback reference above and the archive as REST shows it.
 func checkArchiveCallback(t *testing.T, srv *Server, application bool, ev map[string]any, a *opentok.Archive, status, reason string, streams []string) {
 	t.Helper()
 	want := slices.Clone(archiveCallbackKeys)

@@ -1,7 +1,10 @@
 package opentoktest
 
 // The dispatcher delivers callbacks the way the Vonage callback service does
-// (notes video-api.md §7.1, §7.6, §7.7): one JSON POST per event, a 2xx is
+// (the Session monitoring guide: https://developer.vonage.com/en/video/guides/session-monitoring;
+// Vonage support, callback retries: https://api.support.vonage.com/hc/en-us/articles/6646236108700;
+// the Secure callbacks guide: https://developer.vonage.com/en/video/guides/secure-callbacks): one
+// JSON POST per event, a 2xx is
 // success, anything else is retried individually with exponential backoff
 // (5 s, doubling, at most 15 min apart) for 24 h, then given up. With a
 // signature secret each request carries an HS256 JWT whose payload_hash is
@@ -40,7 +43,7 @@ const (
 	callbackUserAgent = "Vonage-Video-Callbacks/1.0"
 
 	// retryInitial, retryCap and retryForDefault are the new callback
-	// service's policy (notes §7.6).
+	// service's policy (Vonage support, callback retries above).
 	retryInitial    = 5 * time.Second
 	retryCap        = 15 * time.Minute
 	retryForDefault = 24 * time.Hour
@@ -150,13 +153,13 @@ type DispatchStats struct {
 
 // dispatchConfig configures a dispatcher. Zero values mean the defaults.
 type dispatchConfig struct {
-	// SignatureSecret signs every request when not empty (notes §7.7):
+	// SignatureSecret signs every request when not empty (the Secure callbacks guide above):
 	// "Authorization: Bearer <jwt>", HS256 with the secret as key. The
 	// "Bearer" prefix is the general Vonage signed-webhook convention;
 	// receivers strip it if present.
 	SignatureSecret string
 	// GroupSecrets gives a group its own secret, over SignatureSecret:
-	// Vonage lets each kind of callback have one (notes §7.7).
+	// Vonage lets each kind of callback have one (the Secure callbacks guide above).
 	GroupSecrets map[CallbackGroup]string
 	// APIKey and ApplicationID fill the api_key and application_id claims
 	// (each left out when empty), unless Project is set.
@@ -622,7 +625,7 @@ func (w *dispatchWorker) release(sessionID string) {
 //
 // A failed callback is retried on its own, from a timer, and the same
 // session's later callbacks are NOT held back behind it: the real service
-// retries each callback individually (notes §7.6), which is exactly how a
+// retries each callback individually (Vonage support, callback retries above), which is exactly how a
 // connectionDestroyed can reach a receiver before its connectionCreated.
 func (w *dispatchWorker) attempt(j *dispatchJob) {
 	d := w.d
@@ -784,7 +787,7 @@ func (s *callbackSigner) setTail(apiKey, appID string) {
 
 // authorization returns "Bearer <jwt>" with the claims of Vonage's
 // example, in its order: iat, jti, iss, payload_hash, api_key,
-// application_id (notes §7.7). There is no exp, as in the example.
+// application_id (the Secure callbacks guide above). There is no exp, as in the example.
 func (s *callbackSigner) authorization(payloadHash *[sha256.Size]byte, iat int64, apiKey, appID string) string {
 	if apiKey != s.tailKey || appID != s.tailApp || s.tail == nil {
 		s.setTail(apiKey, appID)

@@ -182,7 +182,7 @@ type dispVerified struct {
 }
 
 // dispVerify checks a signed callback the way a careful dispReceiver
-// would (relay-anchors.md §4), independently of the dispatcher's signer:
+// would (the Secure callbacks guide), independently of the dispatcher's signer:
 // golang-jwt pinned to HS256, iss, and payload_hash against the raw body.
 func dispVerify(secret string, authorization string, body []byte) (dispVerified, error) {
 	var out dispVerified
@@ -268,7 +268,8 @@ func TestDispatchSigned(t *testing.T) {
 }
 
 // TestDispatchSignedClaimsOrder pins the claim layout to Vonage's example
-// (notes §7.7), and checks a project hook overrides the static claims.
+// (the Secure callbacks guide: https://developer.vonage.com/en/video/guides/secure-callbacks), and
+// checks a project hook overrides the static claims.
 func TestDispatchSignedClaimsOrder(t *testing.T) {
 	rv := newDispReceiver(t, nil)
 	d := dispStart(t, dispatchConfig{SignatureSecret: "k", APIKey: "static",
@@ -376,7 +377,8 @@ func TestDispatchBadURLFailsAtOnce(t *testing.T) {
 }
 
 // TestDispatchRetryReorders checks a retried callback holds back neither
-// other sessions nor its own session's later callbacks (notes §7.6).
+// other sessions nor its own session's later callbacks (Vonage support, callback retries:
+// https://api.support.vonage.com/hc/en-us/articles/6646236108700).
 func TestDispatchRetryReorders(t *testing.T) {
 	first := []byte(`{"sessionId":"A","seq":0}`)
 	rv := newDispReceiver(t, func(body []byte, n int) int {

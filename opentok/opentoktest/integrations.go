@@ -2,7 +2,11 @@ package opentoktest
 
 // The services that join a session as a client on the project's behalf:
 // SIP calls, Experience Composer renders, the Audio Connector, and live
-// captions (notes video-api.md §6, §7.4, §7.5, §8). Each one that joins gets
+// captions (the Video API REST reference: https://developer.vonage.com/en/api/video; the SIP
+// Interconnect guide: https://developer.vonage.com/en/video/guides/sip-interconnect; the callback
+// reference: https://tokbox.com/developer/callbacks/; the limits in the Interactive broadcast
+// guide: https://developer.vonage.com/en/video/guides/broadcast/interactive). Each one that joins
+// gets
 // a real connection in the session, made with addConnection and ended with
 // removeConnection like any client's, so session-monitoring callbacks, the
 // connection list and SessionState see it; its connection data comes from
@@ -32,7 +36,7 @@ const (
 	renderLoadDelay = 500 * time.Millisecond
 )
 
-// Service defaults and limits (notes §6, §8; OpenTok Python's docstrings).
+// Service defaults and limits (the Video API REST reference above; the limits in the Interactive broadcast guide above; OpenTok Python's docstrings).
 const (
 	defaultRenderDuration   = 7200
 	defaultRenderResolution = "1280x720"
@@ -41,7 +45,7 @@ const (
 	captionsProvider        = "aws-transcribe"
 )
 
-// Documented reasons (notes §7.4, §7.5).
+// Documented reasons (the SIP Interconnect guide above; the callback reference above).
 const (
 	sipNormalClearingCode    = "700"
 	sipNormalClearingMessage = "Normal Clearing"
@@ -110,7 +114,9 @@ func (s *Server) integrationsConnectionRemoved(c *connection) {
 }
 
 // ownerFields is how REST objects name the project: projectId in the legacy
-// environment, applicationId in the unified one (notes §5, §6).
+// environment, applicationId in the unified one (the Archiving guide:
+// https://developer.vonage.com/en/video/guides/archiving/overview; the Video API REST reference
+// above).
 func ownerFields(o owner) (projectID, applicationID string) {
 	if o.application {
 		return "", o.id
@@ -120,8 +126,8 @@ func ownerFields(o owner) (projectID, applicationID string) {
 
 // joinTarget finds the session a joining request names in its body and
 // checks the client token it carries, answering the error itself. missing
-// is the status for a session that does not exist: 404 for SIP (notes
-// §6), 400 "invalid session ID" for the others (OpenTok Python's docs).
+// is the status for a session that does not exist: 404 for SIP (the SIP
+// Interconnect guide), 400 "invalid session ID" for the others (OpenTok Python's docs).
 // Called with s.mu held.
 func (s *Server) joinTarget(w http.ResponseWriter, who owner, sessionID, token string, missing int) (*session, clientToken, bool) {
 	if sessionID == "" {
@@ -188,7 +194,7 @@ type sipCall struct {
 }
 
 // sipEvent is a SIP call callback exactly as the 2022 SIP guide shows it
-// (notes §7.4), fields in its order; reason_code is a string there.
+// (the SIP Interconnect guide above), fields in its order; reason_code is a string there.
 type sipEvent struct {
 	SessionID     string        `json:"sessionId"`
 	ProjectID     string        `json:"projectId"`
@@ -328,7 +334,7 @@ func (rn *render) object() renderObject {
 		UpdatedAt: rn.updatedAt, URL: rn.url, Resolution: rn.resolution, Status: rn.status, StreamID: rn.streamID, Reason: rn.reason}
 }
 
-// renderEvent is the Experience Composer callback (notes §7.5): reason
+// renderEvent is the Experience Composer callback (the callback reference above): reason
 // only when stopped or failed.
 type renderEvent struct {
 	ID        string               `json:"id"`
@@ -472,7 +478,7 @@ func (s *Server) getRender(w http.ResponseWriter, r *http.Request, who owner) {
 }
 
 // stopRender answers 200 with no body: OpenTok Python accepts only 200
-// (notes §12). Stopping a stopped render changes nothing and succeeds.
+// (as the official SDKs send it, which sdk_test.go runs). Stopping a stopped render changes nothing and succeeds.
 func (s *Server) stopRender(w http.ResponseWriter, r *http.Request, who owner) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -549,8 +555,8 @@ func (s *Server) connectAudio(w http.ResponseWriter, r *http.Request, who owner)
 	writeJSON(w, http.StatusOK, map[string]string{"id": ac.id, "connectionId": ac.conn.id})
 }
 
-// stopAudio serves POST /connect/{id}/stop. The notes document the path
-// only (vonage-node); it answers 204 with no body, which every SDK's
+// stopAudio serves POST /connect/{id}/stop. Only vonage-node-sdk's video
+// package gives the path; it answers 204 with no body, which every SDK's
 // 2xx check accepts. A connector that already ended is not found.
 func (s *Server) stopAudio(w http.ResponseWriter, r *http.Request, who owner) {
 	s.mu.Lock()
@@ -586,8 +592,8 @@ type captionsRun struct {
 	reason       string
 }
 
-// captionsObject is the GET captions reply (notes §6); the status
-// callbacks carry the same body, as the notes assume (§7.5).
+// captionsObject is the GET captions reply (the Video API REST reference above); the status
+// callbacks carry the same body, as the callback reference implies.
 type captionsObject struct {
 	CaptionID     string                 `json:"captionId"`
 	ProjectID     string                 `json:"projectId,omitempty"`
@@ -603,7 +609,7 @@ type captionsObject struct {
 }
 
 // object reports duration as the run's maximum duration in seconds, the
-// value the request set (the notes give the field, not its meaning).
+// value the request set (the REST reference gives the field, not its meaning).
 func (c *captionsRun) object() captionsObject {
 	pid, aid := ownerFields(c.owner)
 	return captionsObject{CaptionID: c.id, ProjectID: pid, ApplicationID: aid, SessionID: c.sess.id, Status: c.status,
@@ -742,7 +748,7 @@ func absoluteURL(raw string, schemes ...string) bool {
 	return slices.ContainsFunc(schemes, func(s string) bool { return strings.EqualFold(u.Scheme, s) })
 }
 
-// languageCodeShape accepts xx-XX, as the notes list no fixed set.
+// languageCodeShape accepts xx-XX, as the Live Captions guide lists no fixed set.
 func languageCodeShape(c string) bool {
 	if len(c) != 5 || c[2] != '-' {
 		return false

@@ -1,6 +1,7 @@
 package opentoktest
 
-// Session-monitoring callbacks, exactly as notes §7.2 documents them:
+// Session-monitoring callbacks, exactly as the Session monitoring guide:
+// https://developer.vonage.com/en/video/guides/session-monitoring documents them:
 // one event per POST, millisecond timestamps, projectId a string, reason only
 // on destroyed events, videoType absent for audio-only streams. Field order
 // follows the documented examples.

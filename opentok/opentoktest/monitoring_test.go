@@ -98,7 +98,8 @@ func flush(t *testing.T, srv *Server) {
 }
 
 // TestMonitoringCallbacksAsDocumented checks each session-monitoring body
-// key by key against the documented examples (notes §7.2).
+// key by key against the documented examples (the Session monitoring guide:
+// https://developer.vonage.com/en/video/guides/session-monitoring).
 func TestMonitoringCallbacksAsDocumented(t *testing.T) {
 	srv, rc, sid, join := emulatorWithSession(t)
 	before := time.Now().UnixMilli()

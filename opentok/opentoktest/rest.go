@@ -16,7 +16,8 @@ import (
 // layout stylesheets, signal data) are a few kilobytes.
 const maxRequestBytes = 1 << 20
 
-// restJWTMaxLifetime is the legacy environment's cap on exp-iat (notes §1.1).
+// restJWTMaxLifetime is the legacy environment's cap on exp-iat (the OpenTok REST reference,
+// Authentication: https://tokbox.com/developer/rest/#authentication).
 const restJWTMaxLifetime = 5 * time.Minute
 
 // clockSkew tolerates clients whose clocks run a little ahead or behind.
@@ -110,7 +111,8 @@ func (b *bufferedResponse) flush(w http.ResponseWriter) {
 // authenticate reads X-OPENTOK-AUTH (legacy, HS256 with the project secret,
 // exp at most 5 minutes after iat) or Authorization: Bearer (unified, RS256
 // with the application key, keyed on application_id; iss/ist neither
-// required nor refused, notes §1.2). It returns a status and message on failure.
+// required nor refused, the Video API reference: https://developer.vonage.com/en/api/video). It
+// returns a status and message on failure.
 func (s *Server) authenticate(r *http.Request) (owner, int, string) {
 	now := s.clock()
 	parse := func(raw, alg string, key any) (jwt.MapClaims, string) {
@@ -156,7 +158,7 @@ func (s *Server) authenticate(r *http.Request) (owner, int, string) {
 }
 
 // writeJSON answers with Content-Type exactly application/json: OpenTok
-// Python parses anything else as XML (notes §12).
+// Python parses anything else as XML (as the official SDKs send it, which sdk_test.go runs).
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -173,7 +175,7 @@ func writeErrorCode(w http.ResponseWriter, status, code int, message string) {
 }
 
 // decodeBody reads an optional JSON body: an empty body is an empty object
-// (SDKs send bodiless POSTs), and JSON null fields stay unset (notes §12).
+// (SDKs send bodiless POSTs), and JSON null fields stay unset (as the official SDKs send it, which sdk_test.go runs).
 // It answers 400 itself and reports false on a malformed body.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	data, err := io.ReadAll(r.Body)

@@ -14,7 +14,7 @@ import (
 
 // createSession serves POST /session/create. The body is a form whatever the
 // Content-Type says, every field is optional and unknown ones are ignored
-// (notes §12: vonage-python sends the form as application/json and leaks
+// (as the official SDKs send it, which sdk_test.go runs: vonage-python sends the form as application/json and leaks
 // media_mode).
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request, who owner) {
 	data, err := io.ReadAll(r.Body)
@@ -27,7 +27,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, who owner
 		writeError(w, http.StatusBadRequest, "Invalid form body")
 		return
 	}
-	routed := true // the REST default is routed (notes §3.1)
+	routed := true // the REST default is routed (the OpenTok REST reference, Creating a session: https://tokbox.com/developer/rest/#session_id_production)
 	switch p := form.Get("p2p.preference"); p {
 	case "", "disabled":
 	case "enabled", "always":
@@ -166,7 +166,7 @@ func (s *Server) forceDisconnect(w http.ResponseWriter, r *http.Request, who own
 }
 
 // muteStream force-mutes one stream's audio. Whether the service also
-// refuses it in relayed sessions is undocumented (notes, open question 11),
+// refuses it in relayed sessions is not documented (the Moderation REST guide is silent),
 // so the emulator allows it.
 func (s *Server) muteStream(w http.ResponseWriter, r *http.Request, who owner) {
 	s.mu.Lock()
@@ -185,7 +185,7 @@ func (s *Server) muteStream(w http.ResponseWriter, r *http.Request, who owner) {
 
 // muteAll turns mute-all on (muting every current stream but the excluded
 // ones, and every later one) or off (new streams are no longer muted;
-// muted ones stay muted). It accepts every body the SDKs send (notes §12):
+// muted ones stay muted). It accepts every body the SDKs send (as the official SDKs send it, which sdk_test.go runs):
 // excludedStreamIds, excludedStreams or excudedStreamIds; a list that is
 // missing, null or []; active as a boolean or the string "true".
 func (s *Server) muteAll(w http.ResponseWriter, r *http.Request, who owner) {
@@ -255,7 +255,8 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, who owner) 
 		return
 	}
 	if !sess.hadStreams {
-		// The documented 404 (notes §4): the session exists but has never
+		// The documented 404 (the Moderation REST guide:
+		// https://developer.vonage.com/en/video/guides/moderation/rest): the session exists but has never
 		// had a stream. Once it has had one, an empty list is 200.
 		writeError(w, http.StatusNotFound, "Not found. The session exists but has not had any streams.")
 		return

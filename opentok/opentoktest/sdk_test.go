@@ -95,7 +95,7 @@ func nodeNewEnough(version string) bool {
 // TestOfficialSDKConformance runs the official Node server SDKs — npm
 // opentok (legacy credentials and Vonage credentials) and @vonage/video —
 // against the emulator and requires every call to behave as against the
-// real service (notes §12): any request they send that the emulator
+// real service (as the official SDKs send it, which sdk_test.go runs): any request they send that the emulator
 // refuses is an emulator bug.
 func TestOfficialSDKConformance(t *testing.T) {
 	node := requireNodeSDKs(t)

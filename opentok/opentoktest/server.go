@@ -120,7 +120,8 @@ func WithSignatureSecret(secret string) Option {
 }
 
 // WithGroupSignatureSecret signs one group's callbacks with a secret of
-// its own, as Vonage allows per kind of callback (notes §7.7); the other
+// its own, as Vonage allows per kind of callback (the Secure callbacks guide:
+// https://developer.vonage.com/en/video/guides/secure-callbacks); the other
 // groups keep WithSignatureSecret's (or go unsigned).
 func WithGroupSignatureSecret(group CallbackGroup, secret string) Option {
 	return func(c *config) error {

@@ -117,7 +117,8 @@ func signRS(t *testing.T, key *rsa.PrivateKey, claims jwt.MapClaims) string {
 }
 
 // legacyClaims and unifiedClaims are the claims the OpenTok SDKs (legacy)
-// and vonage-node (unified) put in a client JWT (notes §2.3).
+// and vonage-node (unified) put in a client JWT (client JWTs as opentok-node builds them:
+// https://github.com/opentok/opentok-node/blob/main/lib/generateJwt.js).
 func legacyClaims(srv *Server, sessionID string, role string, exp time.Time) jwt.MapClaims {
 	return jwt.MapClaims{
 		"iss": srv.APIKey, "ist": "project", "iat": time.Now().Unix(), "exp": exp.Unix(),
