@@ -13,8 +13,8 @@ import "encoding/json"
 type Kind string
 
 // The callbacks the Video API sends (the Session monitoring guide:
-// https://developer.vonage.com/en/video/guides/session-monitoring). A callback of a type not
-// listed here decodes with its own Kind and is kept, never refused.
+// https://developer.vonage.com/en/video/guides/session-monitoring). A callback of a type
+// not listed here decodes with its own Kind and is kept, never refused.
 const (
 	SessionCreated      Kind = "sessionCreated"
 	SessionDestroyed    Kind = "sessionDestroyed"

@@ -120,10 +120,10 @@ func Reconcile(s *State, sessionID string, connections []string, streams []RESTS
 	return out
 }
 
-// rawCallback is a session-monitoring callback as the service writes it
-// (the Session monitoring guide: https://developer.vonage.com/en/video/guides/session-monitoring),
-// field for field and in its order; a stream whose connection
-// is not known has no "connection".
+// rawCallback is a session-monitoring callback as the service writes it (the Session
+// monitoring guide: https://developer.vonage.com/en/video/guides/session-monitoring),
+// field for field and in its order; a stream whose connection is not known has no
+// "connection".
 type rawCallback struct {
 	SessionID  string      `json:"sessionId"`
 	ProjectID  string      `json:"projectId,omitempty"`

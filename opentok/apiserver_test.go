@@ -215,9 +215,9 @@ func checkBody(t *testing.T, where string, want call, contentType string, body [
 	}
 }
 
-// checkAuth verifies the REST JWT as the service does (the OpenTok REST reference, Authentication:
-// https://tokbox.com/developer/rest/#authentication; the Video API reference:
-// https://developer.vonage.com/en/api/video).
+// checkAuth verifies the REST JWT as the service does (the OpenTok REST reference,
+// Authentication: https://tokbox.com/developer/rest/#authentication; the Video API
+// reference: https://developer.vonage.com/en/api/video).
 func (f *fakeAPI) checkAuth(where string, r *http.Request) {
 	t := f.t
 	var raw string

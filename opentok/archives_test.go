@@ -430,9 +430,9 @@ func TestArchiveGetErrors(t *testing.T) {
 	})
 }
 
-// The callback reference's archive carries projectId and partnerId as
-// numbers (the callback reference: https://tokbox.com/developer/callbacks/); Archive must still
-// decode it.
+// The callback reference's archive carries projectId and partnerId as numbers (the
+// callback reference: https://tokbox.com/developer/callbacks/); Archive must still decode
+// it.
 func TestArchiveDecodesCallbackShape(t *testing.T) {
 	const callback = `{
   "id" : "b40ef09b-3811-4726-b508-e41a0f96c68f",
@@ -544,8 +544,8 @@ func TestArchiveDeleteErrors(t *testing.T) {
 	path := "/v2/project/{p}/archive/" + compArchiveID
 	checkErrCases(t, call{Method: "DELETE", Path: path}, []errCase{
 		{403, `{"code":-1,"message":"Invalid token"}`, opentok.ErrAuth, ""},
-		// vonage-python video/tests/data/delete_archive_error.json (the Video API REST reference:
-		// https://developer.vonage.com/en/api/video)
+		// vonage-python video/tests/data/delete_archive_error.json (the Video API REST
+		// reference: https://developer.vonage.com/en/api/video)
 		{409, `{"code":15004,"message":"You can only delete an archive that has one of the following statuses: available OR uploaded OR deleted"}`, opentok.ErrConflict,
 			`archive delete: only an archive that is available or uploaded can be deleted (service said: "You can only delete an archive that has one of the following statuses: available OR uploaded OR deleted") [HTTP 409, DELETE /v2/project/{p}/archive/` + compArchiveID + `]`},
 	}, func(ctx context.Context, c *opentok.Client) error {

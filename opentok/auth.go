@@ -10,10 +10,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// restTokenLifetime is how long each REST JWT lives. The legacy environment
-// refuses more than 5 minutes between iat and exp (the OpenTok REST reference, Authentication:
-// https://tokbox.com/developer/rest/#authentication); 3 minutes, as
-// the Java and Python SDKs use, leaves room for clock skew.
+// restTokenLifetime is how long each REST JWT lives. The legacy environment refuses more
+// than 5 minutes between iat and exp (the OpenTok REST reference, Authentication:
+// https://tokbox.com/developer/rest/#authentication); 3 minutes, as the Java and Python
+// SDKs use, leaves room for clock skew.
 const restTokenLifetime = 3 * time.Minute
 
 // authorize signs a fresh REST JWT for one request and sets the header the

@@ -106,9 +106,9 @@ type BroadcastStatus string
 const (
 	BroadcastStarted BroadcastStatus = "started" // streaming to its outputs
 	BroadcastStopped BroadcastStatus = "stopped" // ended; the outputs no longer receive media
-	// BroadcastFailed is reported by broadcast callbacks after a media
-	// failure (the callback reference: https://tokbox.com/developer/callbacks/); REST replies were
-	// only seen with started/stopped.
+	// BroadcastFailed is reported by broadcast callbacks after a media failure (the callback
+	// reference: https://tokbox.com/developer/callbacks/); REST replies were only seen with
+	// started/stopped.
 	BroadcastFailed BroadcastStatus = "failed"
 )
 

@@ -11,8 +11,9 @@ import (
 type CaptionsService service
 
 // Live-captions limits on maxDuration, in seconds (the Live Captions guide:
-// https://developer.vonage.com/en/video/guides/live-caption; the limits in the Interactive
-// broadcast guide: https://developer.vonage.com/en/video/guides/broadcast/interactive).
+// https://developer.vonage.com/en/video/guides/live-caption; the limits in the
+// Interactive broadcast guide:
+// https://developer.vonage.com/en/video/guides/broadcast/interactive).
 const (
 	MinCaptionsDuration = 300
 	MaxCaptionsDuration = 14400

@@ -76,8 +76,8 @@ func TestCaptionsStartErrors(t *testing.T) {
 			wantJoinAPIError(t, api, err, opentok.ErrConflict,
 				`captions start: captions are already running in this session (service said: "Audio captioning is already enabled") [HTTP 409, POST /v2/project/{p}/captions]`)
 
-			// The other documented 409: captions need a routed session (the Live Captions guide above; the
-			// limits in the Interactive broadcast guide:
+			// The other documented 409: captions need a routed session (the Live Captions guide
+			// above; the limits in the Interactive broadcast guide:
 			// https://developer.vonage.com/en/video/guides/broadcast/interactive).
 			api.expect(call{Method: "POST", Path: "/v2/project/{p}/captions", Body: body, Status: 409,
 				Reply: `{"code":409,"message":"Only routed sessions are allowed to start captions."}`})

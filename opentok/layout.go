@@ -9,12 +9,11 @@ import (
 	"strings"
 )
 
-// This file holds what archives and broadcasts share: the composed layout,
-// stream and output modes, and the calls that have the same shape under
-// /archive and /broadcast (the Archiving guide:
-// https://developer.vonage.com/en/video/guides/archiving/overview; the Video API REST reference:
-// https://developer.vonage.com/en/api/video): start, get, stop, list, the layout
-// PUT and the stream PATCH.
+// This file holds what archives and broadcasts share: the composed layout, stream and
+// output modes, and the calls that have the same shape under /archive and /broadcast (the
+// Archiving guide: https://developer.vonage.com/en/video/guides/archiving/overview; the
+// Video API REST reference: https://developer.vonage.com/en/api/video): start, get, stop,
+// list, the layout PUT and the stream PATCH.
 
 // LayoutType names how a composed archive or broadcast arranges the streams.
 type LayoutType string

@@ -9,9 +9,9 @@ import (
 // ModerationService force disconnect, force mute, mute all and DTMF.
 //
 // There is no REST force-unpublish and no unmute (the Moderation REST guide:
-// https://developer.vonage.com/en/video/guides/moderation/rest; the Video API REST reference:
-// https://developer.vonage.com/en/api/video): to take one
-// stream off the air, mute it or disconnect its connection.
+// https://developer.vonage.com/en/video/guides/moderation/rest; the Video API REST
+// reference: https://developer.vonage.com/en/api/video): to take one stream off the air,
+// mute it or disconnect its connection.
 type ModerationService service
 
 // ForceDisconnect removes a client from the session. It is retried on

@@ -18,10 +18,10 @@ const (
 	modSessP   = "/v2/project/{p}/session/" + modSession
 )
 
-// muteReplies are the bodies a successful mute has been seen with (the Moderation REST guide:
-// https://developer.vonage.com/en/video/guides/moderation/rest):
-// empty (Ruby cassette), {"code":200,…} (PHP fixture) and the OpenAPI
-// "project details" object. The client must ignore all of them.
+// muteReplies are the bodies a successful mute has been seen with (the Moderation REST
+// guide: https://developer.vonage.com/en/video/guides/moderation/rest): empty (Ruby
+// cassette), {"code":200,…} (PHP fixture) and the OpenAPI "project details" object. The
+// client must ignore all of them.
 var muteReplies = []string{
 	``,
 	`{"code":200,"message":"OK"}`,

@@ -45,8 +45,8 @@ type RenderProperties struct {
 type RenderStatus string
 
 // Render statuses (the Experience Composer guide:
-// https://developer.vonage.com/en/video/guides/experience-composer; the callback reference:
-// https://tokbox.com/developer/callbacks/).
+// https://developer.vonage.com/en/video/guides/experience-composer; the callback
+// reference: https://tokbox.com/developer/callbacks/).
 const (
 	RenderStarting RenderStatus = "starting"
 	RenderStarted  RenderStatus = "started"

@@ -200,9 +200,9 @@ func TestRenderListValidation(t *testing.T) {
 
 func TestRenderStop(t *testing.T) {
 	for _, e := range bothEnvs {
-		// 200 is what Java and OpenTok Python expect, 204 what Ruby expects (the Experience Composer
-		// guide: https://developer.vonage.com/en/video/guides/experience-composer; as the official SDKs
-		// send it, which sdk_test.go runs).
+		// 200 is what Java and OpenTok Python expect, 204 what Ruby expects (the Experience
+		// Composer guide: https://developer.vonage.com/en/video/guides/experience-composer; as
+		// the official SDKs send it, which sdk_test.go runs).
 		for _, status := range []int{200, 204} {
 			t.Run(fmt.Sprintf("%s/%d", e, status), func(t *testing.T) {
 				api, c := newFakeAPI(t, e)

@@ -9,12 +9,12 @@ import (
 	"time"
 )
 
-// SessionInfo is what a session ID says about itself (session IDs as opentok-node's test helpers decode them:
-// https://github.com/opentok/opentok-node/blob/main/test/helpers.js): which
-// project it belongs to, its location hint and when it was created. The
-// format is undocumented and SDK-internal, so this is display and routing
-// help only; the one check gavel bases on it is that a token is not minted
-// for another project's session.
+// SessionInfo is what a session ID says about itself (session IDs as opentok-node's test
+// helpers decode them:
+// https://github.com/opentok/opentok-node/blob/main/test/helpers.js): which project it
+// belongs to, its location hint and when it was created. The format is undocumented and
+// SDK-internal, so this is display and routing help only; the one check gavel bases on it
+// is that a token is not minted for another project's session.
 type SessionInfo struct {
 	// Prefix is the digit before the underscore: "1" on modern IDs, "2" on
 	// some older ones.

@@ -7,8 +7,8 @@ import (
 	"strconv"
 )
 
-// SessionsService creates sessions. Sessions never expire and cannot be
-// destroyed through the API; only tokens expire (the OpenTok REST reference, Creating a session:
+// SessionsService creates sessions. Sessions never expire and cannot be destroyed through
+// the API; only tokens expire (the OpenTok REST reference, Creating a session:
 // https://tokbox.com/developer/rest/#session_id_production).
 type SessionsService service
 

@@ -19,10 +19,10 @@ const (
 	VideoCustom VideoType = "custom" // a custom video source
 )
 
-// Stream is the REST view of a published stream. It carries no connection ID
-// and no audio/video flags (the Moderation REST guide:
-// https://developer.vonage.com/en/video/guides/moderation/rest): correlate streams to connections
-// through the session-monitoring callbacks.
+// Stream is the REST view of a published stream. It carries no connection ID and no
+// audio/video flags (the Moderation REST guide:
+// https://developer.vonage.com/en/video/guides/moderation/rest): correlate streams to
+// connections through the session-monitoring callbacks.
 type Stream struct {
 	ID        string    `json:"id"`
 	VideoType VideoType `json:"videoType"`

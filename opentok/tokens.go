@@ -18,8 +18,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Role is what a client token allows its holder to do in a session (the Create a token guide:
-// https://developer.vonage.com/en/video/guides/create-token).
+// Role is what a client token allows its holder to do in a session (the Create a token
+// guide: https://developer.vonage.com/en/video/guides/create-token).
 type Role string
 
 const (
@@ -97,12 +97,11 @@ type Token struct {
 // String returns the token itself, so a Token prints as what a client needs.
 func (t Token) String() string { return t.Value }
 
-// Token mints a client token for sessionID. It does no I/O: tokens are
-// signed locally with the client's credentials and clock, as JWTs by default
-// (HS256 with the API secret, or RS256 with the application's private key,
-// client JWTs as opentok-node builds them:
-// https://github.com/opentok/opentok-node/blob/main/lib/generateJwt.js) or as T1 tokens when
-// opts.Legacy is set (T1 tokens as opentok-node's generateToken builds them:
+// Token mints a client token for sessionID. It does no I/O: tokens are signed locally
+// with the client's credentials and clock, as JWTs by default (HS256 with the API secret,
+// or RS256 with the application's private key, client JWTs as opentok-node builds them:
+// https://github.com/opentok/opentok-node/blob/main/lib/generateJwt.js) or as T1 tokens
+// when opts.Legacy is set (T1 tokens as opentok-node's generateToken builds them:
 // https://github.com/opentok/opentok-node/blob/main/lib/opentok.js).
 //
 // When the session ID decodes (DecodeSessionID) and names another project,

@@ -5,10 +5,11 @@ import (
 	"testing"
 )
 
-// TestSignT1GoldenVector reproduces the golden T1 vector of as the official SDKs send it, which sdk_test.go runs (from
-// opentok-token's own test): a known key, secret and data string must give
-// the known signature, in a token assembled as T1 tokens as opentok-node's generateToken builds
-// them: https://github.com/opentok/opentok-node/blob/main/lib/opentok.js says.
+// TestSignT1GoldenVector reproduces the golden T1 vector of as the official SDKs send it,
+// which sdk_test.go runs (from opentok-token's own test): a known key, secret and data
+// string must give the known signature, in a token assembled as T1 tokens as
+// opentok-node's generateToken builds them:
+// https://github.com/opentok/opentok-node/blob/main/lib/opentok.js says.
 func TestSignT1GoldenVector(t *testing.T) {
 	const (
 		apiKey    = "123456"

@@ -33,9 +33,9 @@ func tokenClient(t *testing.T, e env) *opentok.Client {
 	return c
 }
 
-// ownSession is a worked example of session IDs as opentok-node's test helpers decode them:
-// https://github.com/opentok/opentok-node/blob/main/test/helpers.js that belongs to e's project;
-// otherSession belongs to the other environment's project.
+// ownSession is a worked example of session IDs as opentok-node's test helpers decode
+// them: https://github.com/opentok/opentok-node/blob/main/test/helpers.js that belongs to
+// e's project; otherSession belongs to the other environment's project.
 func ownSession(e env) string {
 	if e == legacyEnv {
 		return sidLegacy
@@ -88,9 +88,8 @@ func wantTokenInvalid(t *testing.T, err error, field string) *opentok.Validation
 }
 
 // baseClientClaims are the claims client JWTs as opentok-node builds them:
-// https://github.com/opentok/opentok-node/blob/main/lib/generateJwt.js gives a client JWT in e
-// before
-// the optional ones, minus the random nonce (legacy) or jti (unified).
+// https://github.com/opentok/opentok-node/blob/main/lib/generateJwt.js gives a client JWT
+// in e before the optional ones, minus the random nonce (legacy) or jti (unified).
 func baseClientClaims(e env, sid, role string, exp time.Time) jwt.MapClaims {
 	iat := float64(tokenNow.Unix())
 	if e == legacyEnv {
@@ -210,10 +209,10 @@ func TestTokenExpiry(t *testing.T) {
 	}
 }
 
-// decodeT1 takes a T1 token apart as T1 tokens as opentok-node's generateToken builds them:
-// https://github.com/opentok/opentok-node/blob/main/lib/opentok.js says (strip "T1==",
-// base64-decode, split on the first ':'), checks partner_id and the
-// signature with our own HMAC, and returns the signed data string parsed.
+// decodeT1 takes a T1 token apart as T1 tokens as opentok-node's generateToken builds
+// them: https://github.com/opentok/opentok-node/blob/main/lib/opentok.js says (strip
+// "T1==", base64-decode, split on the first ':'), checks partner_id and the signature
+// with our own HMAC, and returns the signed data string parsed.
 func decodeT1(t *testing.T, token string) url.Values {
 	t.Helper()
 	rest, ok := strings.CutPrefix(token, "T1==")

@@ -6,10 +6,11 @@ import (
 )
 
 // Limits the service documents (the Create a token guide:
-// https://developer.vonage.com/en/video/guides/create-token; the OpenTok REST reference, Creating a
-// session: https://tokbox.com/developer/rest/#session_id_production; the Moderation REST guide:
-// https://developer.vonage.com/en/video/guides/moderation/rest; the limits in the Interactive
-// broadcast guide: https://developer.vonage.com/en/video/guides/broadcast/interactive).
+// https://developer.vonage.com/en/video/guides/create-token; the OpenTok REST reference,
+// Creating a session: https://tokbox.com/developer/rest/#session_id_production; the
+// Moderation REST guide: https://developer.vonage.com/en/video/guides/moderation/rest;
+// the limits in the Interactive broadcast guide:
+// https://developer.vonage.com/en/video/guides/broadcast/interactive).
 const (
 	MaxSessionIDLength      = 255
 	MaxSignalTypeBytes      = 128

@@ -215,14 +215,12 @@ func (rv *Receiver) serve(w http.ResponseWriter, r *http.Request, group events.G
 	}
 	if secret != nil {
 		if err := rv.verify(secret, r.Header.Get("Authorization"), body); err != nil {
-			// 401, not the 5xx some webhook guides suggest so that the
-			// sender retries: the current Vonage callback service retries every
-			// non-2xx answer alike (Vonage support, callback retries:
-			// https://api.support.vonage.com/hc/en-us/articles/6646236108700), so a genuine callback
-			// that arrived unsigned after an internal error is retried
-			// either way, while 401 tells whoever reads the dashboard or
-			// the logs that the signature secret is wrong, which a 5xx
-			// would hide behind "relay broken".
+			// 401, not the 5xx some webhook guides suggest so that the sender retries: the current
+			// Vonage callback service retries every non-2xx answer alike (Vonage support, callback
+			// retries: https://api.support.vonage.com/hc/en-us/articles/6646236108700), so a
+			// genuine callback that arrived unsigned after an internal error is retried either
+			// way, while 401 tells whoever reads the dashboard or the logs that the signature
+			// secret is wrong, which a 5xx would hide behind "relay broken".
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gavel callbacks"`)
 			rv.refuse(w, r, group, http.StatusUnauthorized, OutcomeUnauthorized, err.Error())
 			return

@@ -1,9 +1,9 @@
 package opentoktest
 
 // Broadcasts (the Live Streaming Broadcast guide:
-// https://developer.vonage.com/en/video/guides/broadcast/live-streaming; the callback reference:
-// https://tokbox.com/developer/callbacks/): started on request, stopped on request, after
-// maxDuration, or 60 s after the session's last client leaves; a broadcast
+// https://developer.vonage.com/en/video/guides/broadcast/live-streaming; the callback
+// reference: https://tokbox.com/developer/callbacks/): started on request, stopped on
+// request, after maxDuration, or 60 s after the session's last client leaves; a broadcast
 // callback (the broadcast object plus "event":"broadcast") on each change.
 
 import (

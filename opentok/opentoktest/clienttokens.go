@@ -35,10 +35,10 @@ type clientToken struct {
 	expires   time.Time
 }
 
-// parseClientToken validates a client token as the service does at
-// session.connect: JWT (HS256 with the project secret or RS256 with the
-// application key) or legacy T1 (HMAC-SHA1), signature, expiry, role.
-// It accepts every variation the official SDKs produce (client JWTs as opentok-node builds them:
+// parseClientToken validates a client token as the service does at session.connect: JWT
+// (HS256 with the project secret or RS256 with the application key) or legacy T1
+// (HMAC-SHA1), signature, expiry, role. It accepts every variation the official SDKs
+// produce (client JWTs as opentok-node builds them:
 // https://github.com/opentok/opentok-node/blob/main/lib/generateJwt.js).
 func (s *Server) parseClientToken(tok string, now time.Time) (clientToken, error) {
 	var ct clientToken
@@ -114,8 +114,8 @@ func (s *Server) parseT1(tok string) (clientToken, error) {
 	enc := strings.TrimPrefix(tok, "T1==")
 	raw, err := base64.StdEncoding.DecodeString(enc)
 	if err != nil {
-		// Java's SDK uses the URL-safe alphabet (T1 tokens as opentok-node's generateToken builds them:
-		// https://github.com/opentok/opentok-node/blob/main/lib/opentok.js).
+		// Java's SDK uses the URL-safe alphabet (T1 tokens as opentok-node's generateToken
+		// builds them: https://github.com/opentok/opentok-node/blob/main/lib/opentok.js).
 		if raw, err = base64.URLEncoding.DecodeString(enc); err != nil {
 			return clientToken{}, tokenErrorf("T1 token is not base64")
 		}

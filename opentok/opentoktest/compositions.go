@@ -1,12 +1,11 @@
 package opentoktest
 
 // Archives and broadcasts share a shape on the wire (the Archiving guide:
-// https://developer.vonage.com/en/video/guides/archiving/overview; the Video API REST reference:
-// https://developer.vonage.com/en/api/video): start,
-// stop, get, list, a layout PUT and a stream PATCH, a multi-…Tag that allows
-// several at once per session, and a life tied to the session's — they stop
-// on their own 60 s after its last client leaves. This file holds what they
-// share; archives_emu.go and broadcasts_emu.go hold the rest.
+// https://developer.vonage.com/en/video/guides/archiving/overview; the Video API REST
+// reference: https://developer.vonage.com/en/api/video): start, stop, get, list, a layout
+// PUT and a stream PATCH, a multi-…Tag that allows several at once per session, and a
+// life tied to the session's — they stop on their own 60 s after its last client leaves.
+// This file holds what they share; archives_emu.go and broadcasts_emu.go hold the rest.
 
 import (
 	"cmp"

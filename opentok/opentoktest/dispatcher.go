@@ -1,14 +1,14 @@
 package opentoktest
 
-// The dispatcher delivers callbacks the way the Vonage callback service does
-// (the Session monitoring guide: https://developer.vonage.com/en/video/guides/session-monitoring;
-// Vonage support, callback retries: https://api.support.vonage.com/hc/en-us/articles/6646236108700;
-// the Secure callbacks guide: https://developer.vonage.com/en/video/guides/secure-callbacks): one
-// JSON POST per event, a 2xx is
-// success, anything else is retried individually with exponential backoff
-// (5 s, doubling, at most 15 min apart) for 24 h, then given up. With a
-// signature secret each request carries an HS256 JWT whose payload_hash is
-// the SHA-256 of the exact body bytes.
+// The dispatcher delivers callbacks the way the Vonage callback service does — the
+// Session monitoring guide
+// (https://developer.vonage.com/en/video/guides/session-monitoring), Vonage support on
+// retries (https://api.support.vonage.com/hc/en-us/articles/6646236108700) and the Secure
+// callbacks guide (https://developer.vonage.com/en/video/guides/secure-callbacks): one
+// JSON POST per event, a 2xx is success, anything else is retried individually with
+// exponential backoff (5 s, doubling, at most 15 min apart) for 24 h, then given up. With
+// a signature secret each request carries an HS256 JWT whose payload_hash is the SHA-256
+// of the exact body bytes.
 //
 // On top of that it can misbehave on purpose (Faults): drop, duplicate,
 // reorder and delay callbacks, so that receivers can be tested against the
@@ -17,20 +17,12 @@ package opentoktest
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	crand "crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"math"
-	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,87 +61,9 @@ const (
 	maxResponseDrain = 64 << 10
 )
 
-// callbackJWTHeader is the encoded JWT header of every signed callback,
-// {"alg":"HS256","typ":"JWT"} as in Vonage's example: alg first, no spaces.
-var callbackJWTHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
-
 // errDispatcherClosed is what Flush returns when the dispatcher was closed
 // with callbacks still pending.
 var errDispatcherClosed = errors.New("opentoktest: callback dispatcher closed with callbacks pending")
-
-// Faults makes the emulator's callback delivery misbehave on purpose, so a
-// receiver can be tested against what the real service only tolerates:
-// lost, duplicated, reordered and late callbacks. Each fraction is the
-// probability, per callback, of that fault; the zero value is a faithful
-// sender.
-//
-// A callback's fate is a pure function of the seed, its group and its body
-// bytes, so the same seed drops, duplicates, reorders and delays the same
-// callbacks whatever the timing, the worker count or the interleaving of
-// sessions.
-type Faults struct {
-	// Drop is the fraction of callbacks never sent, as if lost by the
-	// service (Vonage does not guarantee delivery).
-	Drop float64
-	// Duplicate is the fraction sent twice: identical body bytes, two
-	// separate requests (each signed afresh), as at-least-once retries
-	// after a lost response produce.
-	Duplicate float64
-	// Reorder is the fraction held back until one to three later
-	// callbacks of the same session have been sent (or 2 s of service
-	// time have passed), which breaks that session's order.
-	Reorder float64
-	// Delay is the fraction delayed by up to MaxDelay (service time, so
-	// divided by the time scale); later callbacks overtake a delayed one.
-	Delay float64
-	// MaxDelay bounds a Delay fault. It must be positive when Delay is.
-	MaxDelay time.Duration
-}
-
-// Validate reports the first field out of range: fractions must lie in
-// [0, 1], and MaxDelay must be positive when Delay is set.
-func (f Faults) Validate() error {
-	for _, x := range []struct {
-		name string
-		v    float64
-	}{{"Drop", f.Drop}, {"Duplicate", f.Duplicate}, {"Reorder", f.Reorder}, {"Delay", f.Delay}} {
-		// Written so that NaN fails too.
-		if !(x.v >= 0 && x.v <= 1) {
-			return fmt.Errorf("faults: %s = %v: expected a fraction in [0, 1]", x.name, x.v)
-		}
-	}
-	if f.MaxDelay < 0 {
-		return fmt.Errorf("faults: MaxDelay = %v: expected a positive duration", f.MaxDelay)
-	}
-	if f.Delay > 0 && f.MaxDelay == 0 {
-		return errors.New("faults: MaxDelay must be positive when Delay is set")
-	}
-	return nil
-}
-
-// DispatchStats counts what the callback sender has done since it started.
-// Delivered + Failed + Dropped = Enqueued + Duplicated once everything is
-// flushed; every received request is a delivery, a failed try or a retry.
-type DispatchStats struct {
-	// Enqueued counts callbacks the emulator emitted.
-	Enqueued uint64
-	// Delivered counts callbacks (duplicate copies included) that got a
-	// 2xx answer.
-	Delivered uint64
-	// Retried counts requests after the first for the same callback.
-	Retried uint64
-	// Failed counts callbacks given up: retries exhausted, or a URL that
-	// cannot be requested at all.
-	Failed uint64
-	// Dropped counts callbacks never sent because of Faults.Drop.
-	Dropped uint64
-	// Duplicated counts extra copies sent because of Faults.Duplicate.
-	Duplicated uint64
-	// Reordered counts callbacks held back because of Faults.Reorder.
-	Reordered uint64
-	// Delayed counts callbacks delayed because of Faults.Delay.
-	Delayed uint64
-}
 
 // dispatchConfig configures a dispatcher. Zero values mean the defaults.
 type dispatchConfig struct {
@@ -426,21 +340,6 @@ func (d *dispatcher) Close() {
 	})
 }
 
-// Stats returns the counters. Each is read atomically; the set is not a
-// consistent snapshot while callbacks are flowing.
-func (d *dispatcher) Stats() DispatchStats {
-	return DispatchStats{
-		Enqueued:   d.enqueued.Load(),
-		Delivered:  d.delivered.Load(),
-		Retried:    d.retried.Load(),
-		Failed:     d.failed.Load(),
-		Dropped:    d.dropped.Load(),
-		Duplicated: d.duplicated.Load(),
-		Reordered:  d.reordered.Load(),
-		Delayed:    d.delayed.Load(),
-	}
-}
-
 func (d *dispatcher) addPending(n int) {
 	d.pmu.Lock()
 	d.pending += n
@@ -690,148 +589,4 @@ func (w *dispatchWorker) send(j *dispatchJob) (permanent bool, err error) {
 		return false, fmt.Errorf("HTTP %s", resp.Status)
 	}
 	return false, nil
-}
-
-// dispatchFate is what Faults do to one callback.
-type dispatchFate struct {
-	drop, duplicate bool
-	delay           time.Duration // service time; 0 = none
-	hold            int           // later sends to let pass; 0 = none
-}
-
-// fate draws a callback's faults from a generator seeded with the seed and
-// an FNV-1a hash of its group and body, so it does not depend on timing,
-// on the worker count, on the order callbacks were enqueued in, nor on the
-// receiver's URL (a test server's port changes every run). Every draw is
-// made whatever the fractions, so raising one fraction does not change
-// which callbacks another picks.
-func (d *dispatcher) fate(cb callback) dispatchFate {
-	f := d.cfg.Faults
-	if f == (Faults{}) {
-		return dispatchFate{}
-	}
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(cb.group); i++ {
-		h = (h ^ uint64(cb.group[i])) * 1099511628211
-	}
-	h = (h ^ 0xff) * 1099511628211 // separator: 0xff is not in UTF-8 text
-	for _, c := range cb.body {
-		h = (h ^ uint64(c)) * 1099511628211
-	}
-	s := splitmix{state: h ^ uint64(d.cfg.Seed)*0x9e3779b97f4a7c15}
-	uDrop, uDup, uDelay, uDelayBy, uReorder, uSpan := s.float(), s.float(), s.float(), s.float(), s.float(), s.float()
-	var out dispatchFate
-	out.drop = uDrop < f.Drop
-	out.duplicate = uDup < f.Duplicate
-	if uDelay < f.Delay {
-		out.delay = max(time.Duration(uDelayBy*float64(f.MaxDelay)), 1)
-	} else if uReorder < f.Reorder {
-		out.hold = 1 + int(uSpan*reorderSpan)
-	}
-	return out
-}
-
-// splitmix is SplitMix64: tiny, allocation-free, and good enough to spread
-// a hash into independent uniform draws.
-type splitmix struct{ state uint64 }
-
-func (s *splitmix) next() uint64 {
-	s.state += 0x9e3779b97f4a7c15
-	z := s.state
-	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
-	z = (z ^ z>>27) * 0x94d049bb133111eb
-	return z ^ z>>31
-}
-
-// float is uniform in [0, 1).
-func (s *splitmix) float() float64 { return float64(s.next()>>11) / (1 << 53) }
-
-// callbackSigner builds the Authorization header of signed callbacks. It
-// is written by hand rather than with jwt.NewWithClaims because it runs
-// for every request: one reused HMAC state and buffers, no maps, no
-// reflection; the tests verify its output with golang-jwt.
-type callbackSigner struct {
-	mac    hash.Hash
-	rng    *rand.ChaCha8 // jti source: unique, need not be secret or seeded
-	claims []byte
-	buf    []byte
-	sum    []byte
-
-	// tail caches the encoded api_key/application_id claims, which only
-	// change when one emulator serves several projects.
-	tailKey, tailApp string
-	tail             []byte
-}
-
-func newCallbackSigner(key []byte) *callbackSigner {
-	var seed [32]byte
-	_, _ = crand.Read(seed[:]) // never fails (Go 1.24+)
-	s := &callbackSigner{mac: hmac.New(sha256.New, key), rng: rand.NewChaCha8(seed)}
-	s.setTail("", "")
-	return s
-}
-
-func (s *callbackSigner) setTail(apiKey, appID string) {
-	s.tailKey, s.tailApp = apiKey, appID
-	t := s.tail[:0]
-	if apiKey != "" {
-		q, _ := json.Marshal(apiKey)
-		t = append(append(t, `,"api_key":`...), q...)
-	}
-	if appID != "" {
-		q, _ := json.Marshal(appID)
-		t = append(append(t, `,"application_id":`...), q...)
-	}
-	s.tail = append(t, '}')
-}
-
-// authorization returns "Bearer <jwt>" with the claims of Vonage's
-// example, in its order: iat, jti, iss, payload_hash, api_key,
-// application_id (the Secure callbacks guide above). There is no exp, as in the example.
-func (s *callbackSigner) authorization(payloadHash *[sha256.Size]byte, iat int64, apiKey, appID string) string {
-	if apiKey != s.tailKey || appID != s.tailApp || s.tail == nil {
-		s.setTail(apiKey, appID)
-	}
-	c := append(s.claims[:0], `{"iat":`...)
-	c = strconv.AppendInt(c, iat, 10)
-	c = append(c, `,"jti":"`...)
-	c = appendUUIDv4(c, s.rng)
-	c = append(c, `","iss":"Vonage","payload_hash":"`...)
-	c = hex.AppendEncode(c, payloadHash[:])
-	c = append(c, '"')
-	c = append(c, s.tail...)
-	s.claims = c
-
-	b := append(s.buf[:0], "Bearer "...)
-	signed := len(b)
-	b = append(b, callbackJWTHeader...)
-	b = append(b, '.')
-	b = base64.RawURLEncoding.AppendEncode(b, c)
-	s.mac.Reset()
-	s.mac.Write(b[signed:])
-	s.sum = s.mac.Sum(s.sum[:0])
-	b = append(b, '.')
-	b = base64.RawURLEncoding.AppendEncode(b, s.sum)
-	s.buf = b
-	return string(b)
-}
-
-// appendUUIDv4 appends a random version-4 UUID in its canonical form.
-func appendUUIDv4(dst []byte, r *rand.ChaCha8) []byte {
-	var u [16]byte
-	hi, lo := r.Uint64(), r.Uint64()
-	for i := range 8 {
-		u[i], u[8+i] = byte(hi>>(8*i)), byte(lo>>(8*i))
-	}
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	dst = hex.AppendEncode(dst, u[0:4])
-	dst = append(dst, '-')
-	dst = hex.AppendEncode(dst, u[4:6])
-	dst = append(dst, '-')
-	dst = hex.AppendEncode(dst, u[6:8])
-	dst = append(dst, '-')
-	dst = hex.AppendEncode(dst, u[8:10])
-	dst = append(dst, '-')
-	return hex.AppendEncode(dst, u[10:16])
 }

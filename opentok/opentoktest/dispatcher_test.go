@@ -267,8 +267,8 @@ func TestDispatchSigned(t *testing.T) {
 	}
 }
 
-// TestDispatchSignedClaimsOrder pins the claim layout to Vonage's example
-// (the Secure callbacks guide: https://developer.vonage.com/en/video/guides/secure-callbacks), and
+// TestDispatchSignedClaimsOrder pins the claim layout to Vonage's example (the Secure
+// callbacks guide: https://developer.vonage.com/en/video/guides/secure-callbacks), and
 // checks a project hook overrides the static claims.
 func TestDispatchSignedClaimsOrder(t *testing.T) {
 	rv := newDispReceiver(t, nil)

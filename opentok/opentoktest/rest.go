@@ -16,8 +16,8 @@ import (
 // layout stylesheets, signal data) are a few kilobytes.
 const maxRequestBytes = 1 << 20
 
-// restJWTMaxLifetime is the legacy environment's cap on exp-iat (the OpenTok REST reference,
-// Authentication: https://tokbox.com/developer/rest/#authentication).
+// restJWTMaxLifetime is the legacy environment's cap on exp-iat (the OpenTok REST
+// reference, Authentication: https://tokbox.com/developer/rest/#authentication).
 const restJWTMaxLifetime = 5 * time.Minute
 
 // clockSkew tolerates clients whose clocks run a little ahead or behind.
@@ -108,11 +108,10 @@ func (b *bufferedResponse) flush(w http.ResponseWriter) {
 	_, _ = w.Write(b.body.Bytes())
 }
 
-// authenticate reads X-OPENTOK-AUTH (legacy, HS256 with the project secret,
-// exp at most 5 minutes after iat) or Authorization: Bearer (unified, RS256
-// with the application key, keyed on application_id; iss/ist neither
-// required nor refused, the Video API reference: https://developer.vonage.com/en/api/video). It
-// returns a status and message on failure.
+// authenticate reads X-OPENTOK-AUTH (legacy, HS256 with the project secret, exp at most 5
+// minutes after iat) or Authorization: Bearer (unified, RS256 with the application key,
+// keyed on application_id; iss/ist neither required nor refused, the Video API reference:
+// https://developer.vonage.com/en/api/video). It returns a status and message on failure.
 func (s *Server) authenticate(r *http.Request) (owner, int, string) {
 	now := s.clock()
 	parse := func(raw, alg string, key any) (jwt.MapClaims, string) {

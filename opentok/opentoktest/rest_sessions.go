@@ -256,8 +256,8 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, who owner) 
 	}
 	if !sess.hadStreams {
 		// The documented 404 (the Moderation REST guide:
-		// https://developer.vonage.com/en/video/guides/moderation/rest): the session exists but has never
-		// had a stream. Once it has had one, an empty list is 200.
+		// https://developer.vonage.com/en/video/guides/moderation/rest): the session exists but
+		// has never had a stream. Once it has had one, an empty list is 200.
 		writeError(w, http.StatusNotFound, "Not found. The session exists but has not had any streams.")
 		return
 	}

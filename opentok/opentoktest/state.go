@@ -83,9 +83,10 @@ func (s *session) publishers() int {
 	return n
 }
 
-// newSessionID builds an ID in the service's format (session IDs as opentok-node's test helpers decode them:
-// https://github.com/opentok/opentok-node/blob/main/test/helpers.js), so
-// DecodeSessionID and the SDKs' project checks work on it.
+// newSessionID builds an ID in the service's format (session IDs as opentok-node's test
+// helpers decode them:
+// https://github.com/opentok/opentok-node/blob/main/test/helpers.js), so DecodeSessionID
+// and the SDKs' project checks work on it.
 func newSessionID(rng *rand.Rand, projectID, location string, createdMs int64) string {
 	var random [18]byte
 	for i := range random {
