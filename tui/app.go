@@ -443,7 +443,9 @@ func (m *Model) open() {
 	}
 	m.openSession(id)
 	if f, ok := o.(rowFocuser); ok {
-		f.focusIn(&m.session)
+		if pane, row, ok := f.selectedRow(); ok {
+			m.session.focusRow(pane, row)
+		}
 	}
 }
 

@@ -94,7 +94,7 @@ func presenceRows(s *events.Session, names *nameCache, old []*presenceRow) []*pr
 	return rows
 }
 
-// selectedSession: enter opens the connection's session (focusIn then
+// selectedSession: enter opens the connection's session (selectedRow then
 // puts the cursor on the connection).
 func (v *connectionsView) selectedSession() (string, bool) {
 	if r, ok := v.current(); ok {
@@ -103,10 +103,11 @@ func (v *connectionsView) selectedSession() (string, bool) {
 	return "", false
 }
 
-func (v *connectionsView) focusIn(s *sessionView) {
+func (v *connectionsView) selectedRow() (sessionPane, string, bool) {
 	if r, ok := v.current(); ok {
-		focusRow(s, paneConnections, r.id)
+		return paneConnections, r.id, true
 	}
+	return paneConnections, "", false
 }
 
 var connectionsCols = []column{
@@ -137,29 +138,4 @@ func (v *connectionsView) render(rc *renderCtx, width, height int, b *strings.Bu
 		}, width)
 		b.WriteString(rc.rowStyle(selected, row))
 	})
-}
-
-// focusRow focuses a session view pane (connections or streams) and
-// puts its cursor on the row with id, clearing a filter that hides it.
-func focusRow(v *sessionView, pane sessionPane, id string) {
-	find := func() bool {
-		shown, list, key := v.connShown, &v.connList, func(i int) string { return v.conns[i].id }
-		if pane == paneStreams {
-			shown, list, key = v.streamShown, &v.streamList, func(i int) string { return v.streams[i].id }
-		}
-		for i, ix := range shown {
-			if key(ix) == id {
-				list.cursor = i
-				list.clamp(len(shown))
-				return true
-			}
-		}
-		return false
-	}
-	if !find() && v.filter != "" {
-		v.filter = ""
-		v.refilter()
-		find()
-	}
-	v.pane = pane
 }

@@ -570,3 +570,28 @@ func markedNote(n int) string {
 	}
 	return fmt.Sprintf(" · %d marked", n)
 }
+
+// focusRow focuses a pane (connections or streams) and puts its cursor
+// on the row with id, clearing a filter that hides it.
+func (v *sessionView) focusRow(pane sessionPane, id string) {
+	find := func() bool {
+		shown, list, key := v.connShown, &v.connList, func(i int) string { return v.conns[i].id }
+		if pane == paneStreams {
+			shown, list, key = v.streamShown, &v.streamList, func(i int) string { return v.streams[i].id }
+		}
+		for i, ix := range shown {
+			if key(ix) == id {
+				list.cursor = i
+				list.clamp(len(shown))
+				return true
+			}
+		}
+		return false
+	}
+	if !find() && v.filter != "" {
+		v.filter = ""
+		v.refilter()
+		find()
+	}
+	v.pane = pane
+}

@@ -91,7 +91,7 @@ func (v *streamsView) streamRows(s *events.Session, names *nameCache) []liveStre
 	return rows
 }
 
-// selectedSession: enter opens the stream's session (focusIn then puts
+// selectedSession: enter opens the stream's session (selectedRow then puts
 // the cursor on the stream).
 func (v *streamsView) selectedSession() (string, bool) {
 	if r, ok := v.current(); ok {
@@ -100,10 +100,11 @@ func (v *streamsView) selectedSession() (string, bool) {
 	return "", false
 }
 
-func (v *streamsView) focusIn(s *sessionView) {
+func (v *streamsView) selectedRow() (sessionPane, string, bool) {
 	if r, ok := v.current(); ok {
-		focusRow(s, paneStreams, r.id)
+		return paneStreams, r.id, true
 	}
+	return paneStreams, "", false
 }
 
 var streamsCols = []column{

@@ -33,7 +33,9 @@ type opener interface {
 // rowFocuser is an opener whose rows are rows of the session view too (a
 // connection or a stream): once it is open, the cursor goes to that row.
 type rowFocuser interface {
-	focusIn(s *sessionView)
+	// selectedRow is the pane and id of the row under the cursor, which
+	// the Model focuses in the session view it opens.
+	selectedRow() (pane sessionPane, id string, ok bool)
 }
 
 // view is the view of a kind. It hands out pointers into m, taken anew on
