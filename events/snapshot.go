@@ -67,19 +67,34 @@ func (x *session) tombstones() (conns, streams []Ended) {
 
 // RestoreState builds the state that sessions (from Snapshot, possibly
 // sent in parts and joined) describe, recomputing what derives from the
-// rest (counts, live, mute-all). It refuses a description that
+// rest (counts, live, mute-all). A session may be described in several
+// entries, as SplitEnded leaves it: the first whole, the others carrying
+// only its ID and more tombstones. It refuses a description that
 // contradicts itself — an ID twice, a live stream of a connection that is
 // not live — so a damaged snapshot is noticed, not believed.
 func RestoreState(sessions []Session) (*State, error) {
 	s := &State{sessions: make(map[string]*session, len(sessions))}
-	for i := range sessions {
-		v := &sessions[i]
+	merged := make(map[string]int, len(sessions)) // ID → its entry in whole
+	var whole []Session
+	for _, v := range sessions {
 		if v.ID == "" {
 			return nil, errors.New("events: restore: a session without an id")
 		}
-		if s.sessions[v.ID] != nil {
+		i, seen := merged[v.ID]
+		if !seen {
+			merged[v.ID] = len(whole)
+			whole = append(whole, v)
+			continue
+		}
+		if !v.endedOnly() {
 			return nil, fmt.Errorf("events: restore: session %s twice", v.ID)
 		}
+		w := &whole[i]
+		w.EndedConnections = append(slices.Clip(w.EndedConnections), v.EndedConnections...)
+		w.EndedStreams = append(slices.Clip(w.EndedStreams), v.EndedStreams...)
+	}
+	for i := range whole {
+		v := &whole[i]
 		x, err := restoreSession(v)
 		if err != nil {
 			return nil, fmt.Errorf("events: restore: session %s: %w", v.ID, err)
@@ -87,6 +102,41 @@ func RestoreState(sessions []Session) (*State, error) {
 		s.sessions[v.ID] = x
 	}
 	return s, nil
+}
+
+// endedOnly reports whether v says nothing but its ID and tombstones: the
+// continuation of a session that SplitEnded cut.
+func (v *Session) endedOnly() bool {
+	return v.ProjectID == "" && v.LastEventAt == 0 && len(v.Connections) == 0 && len(v.Streams) == 0 &&
+		len(v.Archives) == 0 && len(v.Broadcasts) == 0 && len(v.MuteWindows) == 0
+}
+
+// SplitEnded cuts a session with more than max tombstones into entries of
+// at most max each: the session with the first max, then entries of only
+// its ID and the next ones, which RestoreState joins back. A session of a
+// day-long town hall can hold hundreds of thousands of tombstones, which
+// in one entry would make one snapshot frame larger than a console reads.
+func SplitEnded(v Session, max int) []Session {
+	conns, streams := v.EndedConnections, v.EndedStreams
+	if max <= 0 || len(conns)+len(streams) <= max {
+		return []Session{v}
+	}
+	take := func() (c, s []Ended) {
+		n := min(max, len(conns))
+		c, conns = conns[:n:n], conns[n:]
+		n = min(max-n, len(streams))
+		s, streams = streams[:n:n], streams[n:]
+		return c, s
+	}
+	first := v
+	first.EndedConnections, first.EndedStreams = take()
+	out := []Session{first}
+	for len(conns)+len(streams) > 0 {
+		next := Session{ID: v.ID, Connections: []ConnectionState{}, Streams: []StreamState{}}
+		next.EndedConnections, next.EndedStreams = take()
+		out = append(out, next)
+	}
+	return out
 }
 
 func restoreSession(v *Session) (*session, error) {

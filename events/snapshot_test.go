@@ -138,12 +138,16 @@ func TestSnapshotRestoresTheRelayState(t *testing.T) {
 }
 
 // restoreOverTheWire sends s's snapshot as a relay does, as JSON snapshot
-// frames of a few sessions each, and restores a state from the frames as
-// a console does.
+// frames of a few entries each, a session's tombstones cut into entries of
+// three (SplitEnded), and restores a state from the frames as a console
+// does.
 func restoreOverTheWire(t *testing.T, s *State) *State {
 	t.Helper()
-	var got []Session
-	for part := range slices.Chunk(s.Snapshot(), 2) {
+	var entries, got []Session
+	for _, v := range s.Snapshot() {
+		entries = append(entries, SplitEnded(v, 3)...)
+	}
+	for part := range slices.Chunk(entries, 2) {
 		data, err := json.Marshal(SnapshotFrame{Type: FrameSnapshot, Sessions: part})
 		if err != nil {
 			t.Fatal(err)

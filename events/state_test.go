@@ -939,7 +939,7 @@ func TestUnmarshalRefusesDamage(t *testing.T) {
 		"live and ended":   `{"version":2,"sessions":[{"id":"s","connections":[{"id":"c"}],"ended_connections":[{"id":"c","died_at":1}]}]}`,
 		"stream twice":     `{"version":2,"sessions":[{"id":"s","streams":[{"id":"x"}],"ended_streams":[{"id":"x","died_at":1}]}]}`,
 		"unknown source":   `{"version":2,"sessions":[{"id":"s","connections":[{"id":"c","reported_by":"rumour"}]}]}`,
-		"session twice":    `{"version":2,"sessions":[{"id":"s"},{"id":"s"}]}`,
+		"session twice":    `{"version":2,"sessions":[{"id":"s"},{"id":"s","connections":[{"id":"c"}]}]}`,
 		"no session id":    `{"version":2,"sessions":[{"id":""}]}`,
 	} {
 		s := NewState()

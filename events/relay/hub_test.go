@@ -563,6 +563,44 @@ func TestSnapshotFramesSplitIntoParts(t *testing.T) {
 	}
 }
 
+// A day-long town hall leaves a session with hundreds of thousands of
+// tombstones: its snapshot goes in frames near snapshotPartBytes, which a
+// console reads whole and joins back into the same state.
+func TestSnapshotFramesSplitALargeSessionsTombstones(t *testing.T) {
+	st := events.NewState()
+	const people = 150_000
+	for i := range people {
+		id := fmt.Sprintf("%08x-0000-4000-8000-000000000000", i)
+		st.Apply(events.Event{Kind: events.ConnectionCreated, SessionID: "2_townhall", Timestamp: int64(i + 1), Connection: &events.Connection{ID: id, CreatedAt: int64(i + 1)}})
+		if i%10 != 0 { // one in ten is still there
+			st.Apply(events.Event{Kind: events.ConnectionDestroyed, SessionID: "2_townhall", Timestamp: int64(people + i), Connection: &events.Connection{ID: id}})
+		}
+	}
+	snap := st.Snapshot()
+	frames := snapshotFrames(9, snap)
+	var got []events.Session
+	for _, f := range frames {
+		if len(f.data) > 2*snapshotPartBytes {
+			t.Errorf("a part of %d bytes, want about %d at most", len(f.data), snapshotPartBytes)
+		}
+		var sf events.SnapshotFrame
+		if err := json.Unmarshal(f.data, &sf); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, sf.Sessions...)
+	}
+	if len(frames) < 5 {
+		t.Errorf("%d tombstones in %d frame(s): not split", people*9/10, len(frames))
+	}
+	restored, err := events.RestoreState(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(restored.Snapshot(), snap) {
+		t.Fatal("the session joined from its frames is not the one split")
+	}
+}
+
 func TestHubAttachWaitsForRun(t *testing.T) {
 	l := hubLog(t, t.TempDir(), LogConfig{})
 	h := NewHub(HubConfig{Log: l})

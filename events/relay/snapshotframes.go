@@ -11,14 +11,24 @@ import (
 // session larger than it still goes, alone): consoles read frames whole.
 const snapshotPartBytes = 1 << 20
 
+// snapshotEndedPerEntry bounds the tombstones one snapshot entry carries
+// (events.SplitEnded): about 0.6 MiB of them, so a session that saw
+// hundreds of thousands of people come and go still reaches a console in
+// frames near snapshotPartBytes, far below the frame size consoles read.
+const snapshotEndedPerEntry = 10000
+
 // snapshotFrames splits the state as of seq into frames of at most
-// SnapshotPartSessions sessions and about snapshotPartBytes; an empty
+// SnapshotPartSessions entries and about snapshotPartBytes; an empty
 // state is one empty part.
 func snapshotFrames(seq uint64, sessions []events.Session) []outFrame {
 	var parts [][]json.RawMessage
 	var cur []json.RawMessage
 	size := 0
+	var entries []events.Session
 	for _, sess := range sessions {
+		entries = append(entries, events.SplitEnded(sess, snapshotEndedPerEntry)...)
+	}
+	for _, sess := range entries {
 		data, err := json.Marshal(sess)
 		if err != nil {
 			// A Session is plain data; this cannot fail.
