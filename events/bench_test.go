@@ -82,3 +82,29 @@ func BenchmarkMemoryPerConnection(b *testing.B) {
 	b.ReportMetric(perConn, "bytes/connection")
 	b.ReportMetric(perTomb, "bytes/tombstone")
 }
+
+// BenchmarkSnapshotTownHall measures what a console's snapshot costs the
+// relay, which takes it under the lock every callback waits for: a town
+// hall that 150,000 people have passed through, 15,000 still there,
+// against the live view a console renders (Sessions).
+func BenchmarkSnapshotTownHall(b *testing.B) {
+	st := NewState()
+	const people = 150_000
+	for i := range people {
+		id := fmt.Sprintf("%08x-0000-4000-8000-000000000000", i)
+		st.Apply(Event{Kind: ConnectionCreated, SessionID: "2_townhall", Timestamp: int64(i + 1), Connection: &Connection{ID: id, CreatedAt: int64(i + 1)}})
+		if i%10 != 0 {
+			st.Apply(Event{Kind: ConnectionDestroyed, SessionID: "2_townhall", Timestamp: int64(people + i), Connection: &Connection{ID: id}})
+		}
+	}
+	b.Run("snapshot", func(b *testing.B) {
+		for b.Loop() {
+			st.Snapshot()
+		}
+	})
+	b.Run("sessions", func(b *testing.B) {
+		for b.Loop() {
+			st.Sessions()
+		}
+	})
+}

@@ -75,7 +75,7 @@ func (x *session) connectionDestroyed(ev *Event) bool {
 	if c == nil {
 		// Destroyed before created (or its creation was never sent): the
 		// tombstone keeps a late connectionCreated from bringing it back.
-		x.conns[id] = &conn{id: id, dead: true, diedAt: ev.Timestamp}
+		x.buryConn(&conn{id: id, dead: true, diedAt: ev.Timestamp})
 		return false
 	}
 	if c.dead {
@@ -96,6 +96,7 @@ func (x *session) killConn(c *conn, at int64) {
 	x.n.conns--
 	x.dropLiveConn(c)
 	*c = conn{id: c.id, dead: true, diedAt: at}
+	x.deadConns = append(x.deadConns, c)
 }
 
 func (x *session) streamCreated(ev *Event) bool {
@@ -121,7 +122,7 @@ func (x *session) streamCreated(ev *Event) bool {
 	if st == nil {
 		if c != nil && c.dead {
 			// Its connection is gone, and took the stream with it.
-			x.streams[es.ID] = &stream{id: es.ID, dead: true, diedAt: c.diedAt}
+			x.buryStream(&stream{id: es.ID, dead: true, diedAt: c.diedAt})
 			return changed
 		}
 		st = &stream{id: es.ID, rank: rank, createdAt: es.CreatedAt, name: es.Name, videoType: es.VideoType, lastAt: ev.Timestamp}
@@ -161,7 +162,7 @@ func (x *session) streamDestroyed(ev *Event) bool {
 	es := ev.Stream
 	st := x.streams[es.ID]
 	if st == nil {
-		x.streams[es.ID] = &stream{id: es.ID, dead: true, diedAt: ev.Timestamp}
+		x.buryStream(&stream{id: es.ID, dead: true, diedAt: ev.Timestamp})
 		return false
 	}
 	if st.dead {
@@ -170,6 +171,17 @@ func (x *session) streamDestroyed(ev *Event) bool {
 	}
 	x.killStream(st, ev.Timestamp)
 	return true
+}
+
+// buryConn and buryStream add the tombstone of one never seen alive.
+func (x *session) buryConn(c *conn) {
+	x.conns[c.id] = c
+	x.deadConns = append(x.deadConns, c)
+}
+
+func (x *session) buryStream(st *stream) {
+	x.streams[st.id] = st
+	x.deadStreams = append(x.deadStreams, st)
 }
 
 // attach links st into c's list of streams.
@@ -204,6 +216,7 @@ func (x *session) killStream(st *stream, at int64) {
 	x.dropLiveStream(st)
 	x.countType(st.videoType, -1)
 	*st = stream{id: st.id, dead: true, diedAt: at}
+	x.deadStreams = append(x.deadStreams, st)
 }
 
 func (x *session) countType(videoType string, d int32) {

@@ -47,21 +47,22 @@ func streamRank(reportedBy string) (int8, error) {
 	return 0, fmt.Errorf("reported_by %q: expected \"\" or %q", reportedBy, ReportedByReconcile)
 }
 
-// tombstones lists the session's dead connections and streams by ID.
+// tombstones lists the session's dead connections and streams in the
+// order they died: a snapshot is taken under the relay's lock for every
+// console that attaches, so no sort (MarshalJSON sorts its copy).
 func (x *session) tombstones() (conns, streams []Ended) {
-	for _, c := range x.conns {
-		if c.dead {
-			conns = append(conns, Ended{ID: c.id, DiedAt: c.diedAt})
+	if len(x.deadConns) > 0 {
+		conns = make([]Ended, len(x.deadConns))
+		for i, c := range x.deadConns {
+			conns[i] = Ended{ID: c.id, DiedAt: c.diedAt}
 		}
 	}
-	for _, st := range x.streams {
-		if st.dead {
-			streams = append(streams, Ended{ID: st.id, DiedAt: st.diedAt})
+	if len(x.deadStreams) > 0 {
+		streams = make([]Ended, len(x.deadStreams))
+		for i, st := range x.deadStreams {
+			streams[i] = Ended{ID: st.id, DiedAt: st.diedAt}
 		}
 	}
-	byID := func(a, b Ended) int { return cmp.Compare(a.ID, b.ID) }
-	slices.SortFunc(conns, byID)
-	slices.SortFunc(streams, byID)
 	return conns, streams
 }
 
@@ -160,7 +161,7 @@ func restoreSession(v *Session) (*session, error) {
 		if e.ID == "" || x.conns[e.ID] != nil {
 			return nil, fmt.Errorf("ended connection %q: empty or twice", e.ID)
 		}
-		x.conns[e.ID] = &conn{id: e.ID, dead: true, diedAt: e.DiedAt}
+		x.buryConn(&conn{id: e.ID, dead: true, diedAt: e.DiedAt})
 	}
 	for _, ss := range v.Streams {
 		if ss.ID == "" || x.streams[ss.ID] != nil {
@@ -187,7 +188,7 @@ func restoreSession(v *Session) (*session, error) {
 		if e.ID == "" || x.streams[e.ID] != nil {
 			return nil, fmt.Errorf("ended stream %q: empty or twice", e.ID)
 		}
-		x.streams[e.ID] = &stream{id: e.ID, dead: true, diedAt: e.DiedAt}
+		x.buryStream(&stream{id: e.ID, dead: true, diedAt: e.DiedAt})
 	}
 	for _, a := range v.Archives {
 		if x.archives == nil {
@@ -223,9 +224,15 @@ type stateJSON struct {
 }
 
 // MarshalJSON writes the state as its Snapshot, in a stable order (equal
-// states give equal bytes).
+// states give equal bytes: tombstones by ID rather than by death).
 func (s *State) MarshalJSON() ([]byte, error) {
-	return json.Marshal(stateJSON{Version: stateVersion, Sessions: s.Snapshot()})
+	sessions := s.Snapshot()
+	byID := func(a, b Ended) int { return cmp.Compare(a.ID, b.ID) }
+	for i := range sessions {
+		slices.SortFunc(sessions[i].EndedConnections, byID)
+		slices.SortFunc(sessions[i].EndedStreams, byID)
+	}
+	return json.Marshal(stateJSON{Version: stateVersion, Sessions: sessions})
 }
 
 // UnmarshalJSON replaces the state with one written by MarshalJSON. A

@@ -89,6 +89,12 @@ type session struct {
 	// tombstone of a 10,000-viewer day: unordered, removed by swapping.
 	liveConns   []*conn
 	liveStreams []*stream
+	// deadConns and deadStreams index the tombstones in the order they
+	// died, so a snapshot lists them without walking the maps (a day's
+	// town hall holds a hundred thousand): appended by bury, filtered by
+	// Prune.
+	deadConns   []*conn
+	deadStreams []*stream
 	archives    map[string]*ArchiveState
 	broadcasts  map[string]*BroadcastState
 	n           counters
@@ -399,18 +405,22 @@ func (s *State) Prune(before int64) int {
 			n++
 			continue
 		}
-		for cid, c := range x.conns {
-			if c.dead && c.diedAt < before {
-				delete(x.conns, cid)
-				n++
+		x.deadConns = slices.DeleteFunc(x.deadConns, func(c *conn) bool {
+			if c.diedAt >= before {
+				return false
 			}
-		}
-		for sid, st := range x.streams {
-			if st.dead && st.diedAt < before {
-				delete(x.streams, sid)
-				n++
+			delete(x.conns, c.id)
+			n++
+			return true
+		})
+		x.deadStreams = slices.DeleteFunc(x.deadStreams, func(st *stream) bool {
+			if st.diedAt >= before {
+				return false
 			}
-		}
+			delete(x.streams, st.id)
+			n++
+			return true
+		})
 	}
 	return n
 }

@@ -890,6 +890,14 @@ func TestPrune(t *testing.T) {
 	if v := mustSession(t, s); len(v.Connections) != 1 || v.Counts.Connections != 1 {
 		t.Fatalf("live connection pruned: %+v", v)
 	}
+	if err := s.checkLiveIndex(); err != nil {
+		t.Fatalf("after Prune: %v", err)
+	}
+	for _, v := range s.Snapshot() {
+		if len(v.EndedConnections)+len(v.EndedStreams) != 0 {
+			t.Fatalf("pruned tombstones still in the snapshot: %+v", v)
+		}
+	}
 	if _, ok := s.Session("recent"); !ok {
 		t.Fatal("recent session pruned")
 	}
@@ -1069,6 +1077,31 @@ func (s *State) checkLiveIndex() error {
 		}
 		if live != len(x.liveStreams) || int32(live) != x.n.streams {
 			return fmt.Errorf("session %s: %d live streams, index %d, count %d", id, live, len(x.liveStreams), x.n.streams)
+		}
+		// The tombstone index: every dead one, once, and only those.
+		if err := sameDead(x.conns, x.deadConns, func(c *conn) (string, bool) { return c.id, c.dead }); err != nil {
+			return fmt.Errorf("session %s: connections: %w", id, err)
+		}
+		if err := sameDead(x.streams, x.deadStreams, func(st *stream) (string, bool) { return st.id, st.dead }); err != nil {
+			return fmt.Errorf("session %s: streams: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// sameDead checks that index lists exactly the dead ones of all, once each.
+func sameDead[T comparable](all map[string]T, index []T, idOf func(T) (string, bool)) error {
+	seen := map[string]bool{}
+	for _, x := range index {
+		id, dead := idOf(x)
+		if !dead || seen[id] || all[id] != x {
+			return fmt.Errorf("tombstone index holds %s (dead %v, twice %v, in the map %v)", id, dead, seen[id], all[id] == x)
+		}
+		seen[id] = true
+	}
+	for id, x := range all {
+		if _, dead := idOf(x); dead && !seen[id] {
+			return fmt.Errorf("tombstone %s missing from the index", id)
 		}
 	}
 	return nil
