@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,5 +64,31 @@ func TestStalledReaderDoesNotFreezeTheEmulator(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the emulator froze while a client was not reading its reply")
+	}
+}
+
+// TestCloseIsNotHeldByAnUnusedConnection: Go's HTTP client sometimes dials
+// a connection it then never sends a request on, and http.Server.Shutdown
+// waits 5 s for such a one. Stopping the emulator (Ctrl-C on `gavel
+// emulator`) must neither wait for it nor fail because of it.
+func TestCloseIsNotHeldByAnUnusedConnection(t *testing.T) {
+	srv, err := NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	done := make(chan error, 1)
+	go func() { done <- srv.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Close with an unused client connection open: %v", err)
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("Close waited for a connection that never sent a request")
 	}
 }
