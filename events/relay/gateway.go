@@ -104,8 +104,12 @@ func (g *Gateway) Handle(ctx context.Context, claims Claims, cmd events.Command)
 	}
 	// The audit entry is appended before the answer, so a console that sees
 	// "done" can rely on every console seeing the trail. A token minted for
-	// a console is audited, never logged: the audit carries no data.
-	if _, _, aerr := g.log.Append(ctx, events.Record{Type: events.FrameAudit, Audit: &audit}, auditID(claims, cmd, audit.At)); aerr != nil {
+	// a console is audited, never logged: the audit carries no data. It has
+	// a deadline of its own: a command that ran out of time is the one
+	// whose trail matters most (the Video API may well have acted).
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	if _, _, aerr := g.log.Append(actx, events.Record{Type: events.FrameAudit, Audit: &audit}, auditID(claims, cmd, audit.At)); aerr != nil {
 		g.logger.Error("audit append failed", "action", cmd.Action, "actor", claims.Name, "err", aerr)
 		if res.OK {
 			// The action happened but its trail did not: say so rather than pretend.
@@ -129,6 +133,10 @@ func (g *Gateway) Handle(ctx context.Context, claims Claims, cmd events.Command)
 	}
 	return res
 }
+
+// auditTimeout bounds the audit append on its own, whatever time the
+// command itself had left.
+const auditTimeout = 10 * time.Second
 
 // commandOutcome is commands_total's outcome for a command the gateway
 // ran: "forbidden" only for the relay's own role refusal, never for a
@@ -164,7 +172,8 @@ func describe(err error) (int, string) {
 	case errors.As(err, &ve):
 		return http.StatusBadRequest, ve.Error()
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return http.StatusGatewayTimeout, "the Video API did not answer in time: " + err.Error()
+		// No answer is not a no: the request may have reached the service.
+		return http.StatusGatewayTimeout, "timed out — the Video API may have acted; look before retrying: " + err.Error()
 	default:
 		return http.StatusBadGateway, err.Error()
 	}

@@ -1,10 +1,13 @@
 package relay
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -751,4 +754,48 @@ func gwMeaning(status int) string {
 		return "the Video API is temporarily unavailable; try again"
 	}
 	return ""
+}
+
+// A command that runs out of time is audited all the same, saying the
+// Video API may have acted: the ambiguous cases are the ones a trail is
+// for. Before, the append shared the command's expired context and the
+// trail said nothing.
+func TestGatewayAuditsACommandThatTimedOut(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // a Video API that never answers
+	}))
+	defer slow.Close()
+	creds, err := opentok.ProjectCredentials("12345678", "timed-out-test-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := opentok.New(creds, opentok.WithBaseURL(slow.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := hubLog(t, t.TempDir(), LogConfig{})
+	g := NewGateway(GatewayConfig{Client: client, Log: l, State: func(fn func(*events.State)) { fn(events.NewState()) }})
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	res := g.Handle(ctx, Claims{Name: "ana", Role: events.RoleModerator},
+		events.Command{Type: events.FrameCommand, ID: "c1", Action: events.ActionDisconnect, Session: "2_MX4xMjM0NTY3OH5-timeout", Connection: "c-late"})
+	if res.OK || res.Error == nil || res.Error.Status != http.StatusGatewayTimeout || !strings.Contains(res.Error.Message, "may have acted") {
+		t.Fatalf("result %+v %+v, want 504 saying the Video API may have acted", res, res.Error)
+	}
+	_, last, err := l.Bounds(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last != 1 {
+		t.Fatalf("the log holds %d records, want the one audit entry", last)
+	}
+	var got *events.Audit
+	_ = l.Follow(t.Context(), 1, func(_ uint64, rec events.Record) error {
+		got = rec.Audit
+		return errors.New("read one")
+	})
+	if got == nil || got.OK || got.Actor != "ana" || got.Action != events.ActionDisconnect || got.Target == "" ||
+		!strings.Contains(got.Error, "timed out — the Video API may have acted") {
+		t.Fatalf("audit entry %+v, want the timed-out disconnect, saying the Video API may have acted", got)
+	}
 }
