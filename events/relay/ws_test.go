@@ -845,3 +845,36 @@ func TestWSSubprotocolTokenRefusedBeforeUpgrade(t *testing.T) {
 		t.Fatalf("%d consoles attached after refusals", n)
 	}
 }
+
+// TestWSFrameOverTheReadLimitClosesThatConsole: consoles send only small
+// commands, so a frame over maxReadSize is refused before it is read
+// into memory — that console is closed with 1009 (message too big) —
+// while a frame just under it is answered, and other consoles carry on.
+func TestWSFrameOverTheReadLimitClosesThatConsole(t *testing.T) {
+	l := hubLog(t, t.TempDir(), LogConfig{})
+	r := startWSRelay(t, l, HubConfig{}, nil)
+	big := dialWS(t, r, wsToken(t, "mallory", events.RoleViewer, time.Hour), "", nil)
+	big.hello()
+	big.snapshot()
+	other := dialWS(t, r, wsToken(t, "ann", events.RoleViewer, time.Hour), "", nil)
+	other.hello()
+	other.snapshot()
+
+	under := `{"type":"command","id":"under","action":"signal","session":"2_s","params":{"data":"` + strings.Repeat("x", maxReadSize-200) + `"}}`
+	if err := big.conn.WriteMessage(websocket.TextMessage, []byte(under)); err != nil {
+		t.Fatal(err)
+	}
+	if m, data := big.frame(); m["type"] != "result" || m["id"] != "under" {
+		t.Fatalf("a frame of %d bytes got %s, want its result", len(under), data)
+	}
+	if err := big.conn.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("x", maxReadSize+1))); err != nil {
+		t.Fatal(err)
+	}
+	if ce, _ := big.closeFrame(); ce.Code != websocket.CloseMessageTooBig {
+		t.Fatalf("a frame over the limit: closed with %d %q, want 1009", ce.Code, ce.Text)
+	}
+	last := appendN(t, l, newHubWorkload(1), 3)
+	if got := other.seqs(last); got[len(got)-1] != last {
+		t.Fatalf("the other console got %v, want up to %d", got, last)
+	}
+}
