@@ -21,6 +21,8 @@ type Relay struct {
 	MaxCallbackBytes  int64             `toml:"max_callback_bytes"`
 	ReconcileInterval Duration          `toml:"reconcile_interval"`
 	Name              string            `toml:"name"`
+	ReadTimeout       Duration          `toml:"read_timeout"`
+	MaxConnections    int               `toml:"max_connections"`
 }
 
 // Environment variables that override the [relay] and [console] keys. A
@@ -38,7 +40,8 @@ const (
 // ($XDG_STATE_HOME/gavel or ~/.local/state/gavel).
 func DefaultRelay(stateDir string) Relay {
 	return Relay{Listen: relay.DefaultListen, DataDir: stateDir + "/relay",
-		MaxCallbackBytes: relay.DefaultMaxCallbackBytes, ReconcileInterval: Duration{relay.DefaultReconcile}}
+		MaxCallbackBytes: relay.DefaultMaxCallbackBytes, ReconcileInterval: Duration{relay.DefaultReconcile},
+		ReadTimeout: Duration{relay.DefaultReadTimeout}, MaxConnections: relay.DefaultMaxConnections}
 }
 
 // ApplyEnv lets GAVEL_* variables override the file's secrets.
@@ -98,6 +101,8 @@ func (c Relay) ServerConfig(secret []byte, logger *slog.Logger) (relay.Config, e
 		MaxCallbackBytes: c.MaxCallbackBytes,
 		Reconcile:        c.ReconcileInterval.Duration,
 		Name:             c.Name,
+		ReadTimeout:      c.ReadTimeout.Duration,
+		MaxConnections:   c.MaxConnections,
 		Logger:           logger,
 	}, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 )
 
 // Config is everything a relay needs; the config package builds it from
@@ -36,7 +37,14 @@ type Config struct {
 	Reconcile        time.Duration           // how often live sessions are reconciled (default 1 min; needs a client)
 	Name             string                  // this instance's name in hello frames (default the host name)
 	ConsoleDrain     time.Duration           // how long consoles get to close at shutdown (default 10 s)
-	Logger           *slog.Logger
+	// ReadTimeout is how long a request may take to arrive, body included
+	// (default 30 s; a callback takes milliseconds): a client that
+	// trickles one is cut off instead of holding a connection for ever.
+	ReadTimeout time.Duration
+	// MaxConnections bounds the connections served at once, consoles
+	// included (default 4096); more wait to be accepted.
+	MaxConnections int
+	Logger         *slog.Logger
 }
 
 // MinSecretBytes is the shortest console-token secret accepted: HS256 keys
@@ -46,8 +54,10 @@ const MinSecretBytes = 32
 // The defaults of Config (with DefaultMaxCallbackBytes), which the config
 // file's [relay] section starts from too.
 const (
-	DefaultListen    = "127.0.0.1:8080"
-	DefaultReconcile = time.Minute
+	DefaultListen         = "127.0.0.1:8080"
+	DefaultReconcile      = time.Minute
+	DefaultReadTimeout    = 30 * time.Second
+	DefaultMaxConnections = 4096
 )
 
 func (c *Config) defaults() error {
@@ -82,6 +92,18 @@ func (c *Config) defaults() error {
 	}
 	if c.Name == "" {
 		c.Name, _ = os.Hostname()
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.ReadTimeout < time.Second {
+		return fmt.Errorf("relay: read_timeout: expected at least 1s, got %s", c.ReadTimeout)
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.MaxConnections < 16 {
+		return fmt.Errorf("relay: max_connections: expected at least 16, got %d", c.MaxConnections)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -264,9 +286,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			_ = s.reconciler.Run(ctx, s.cfg.Reconcile)
 		}()
 	}
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	// Timeouts no genuine request reaches: a slow or hostile client is cut
+	// off rather than holding a connection and a goroutine. The write
+	// deadline runs from the end of the headers, so it covers reading the
+	// body and storing the callback too. Upgraded WebSockets clear both
+	// deadlines and keep their own (ws.go).
+	srv := &http.Server{Handler: s.mux, BaseContext: func(net.Listener) context.Context { return ctx },
+		ReadHeaderTimeout: min(10*time.Second, s.cfg.ReadTimeout), ReadTimeout: s.cfg.ReadTimeout,
+		WriteTimeout: s.cfg.ReadTimeout + appendTimeout + 10*time.Second, IdleTimeout: 2 * time.Minute}
 	serveDone := make(chan error, 1)
-	go func() { serveDone <- srv.Serve(ln) }()
+	go func() { serveDone <- srv.Serve(netutil.LimitListener(ln, s.cfg.MaxConnections)) }()
 	s.cfg.Logger.Info("relay listening", "addr", ln.Addr().String(), "data_dir", s.cfg.DataDir)
 	s.logCallbackSignatures()
 

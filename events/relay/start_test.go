@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gavelhq/gavel/opentok/cli/exitcode"
 )
@@ -57,5 +59,26 @@ func TestStartRefusesAConfigMistake(t *testing.T) {
 	}
 	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Accept after a refused start: %v, want net.ErrClosed", err)
+	}
+}
+
+// TestStartRefusesLimitsThatWouldBreakIt: a read timeout under a second
+// would cut off genuine callbacks, and a handful of connections would
+// starve consoles; each is refused naming its key.
+func TestStartRefusesLimitsThatWouldBreakIt(t *testing.T) {
+	secret := bytes.Repeat([]byte("k"), MinSecretBytes)
+	for key, cfg := range map[string]Config{
+		"read_timeout":    {DataDir: t.TempDir(), Secret: secret, ReadTimeout: 500 * time.Millisecond},
+		"max_connections": {DataDir: t.TempDir(), Secret: secret, MaxConnections: 3},
+	} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Start(t.Context(), ln, cfg, nil)
+		var ce *exitcode.ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s out of range: err %v, want a ConfigError naming it", key, err)
+		}
 	}
 }
