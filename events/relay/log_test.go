@@ -94,8 +94,14 @@ func TestLogEmptyBounds(t *testing.T) {
 	if l.Epoch() == "" {
 		t.Fatal("empty epoch")
 	}
-	// "200 = durable" rests on the embedded server fsyncing every write,
-	// and the store living where the data dir says.
+}
+
+// TestEmbeddedLogFsyncsEveryWrite: "200 = durable" rests on the embedded
+// server fsyncing every write (nats-server's SyncAlways), and the store
+// living where the data dir says. A killed process cannot show the fsync
+// (the page cache outlives it): this is its check.
+func TestEmbeddedLogFsyncsEveryWrite(t *testing.T) {
+	l := openTestLog(t, LogConfig{})
 	jc := l.ns.JetStreamConfig()
 	if jc == nil || !jc.SyncAlways {
 		t.Fatalf("embedded JetStream config %+v: want SyncAlways", jc)
@@ -382,11 +388,11 @@ func checkAll(t *testing.T, l *Log, n int) {
 // the log in that dir and wait to be killed.
 const crashDirEnv = "GAVEL_RELAY_TEST_CRASH_DIR"
 
-// TestLogCrashHelper is the child half of TestLogSurvivesKill.
+// TestLogCrashHelper is the child half of TestLogKeepsAcknowledgedRecordsAcrossAProcessKill.
 func TestLogCrashHelper(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
 	if dir == "" {
-		t.Skip("run by TestLogSurvivesKill")
+		t.Skip("run by TestLogKeepsAcknowledgedRecordsAcrossAProcessKill")
 	}
 	n, _ := strconv.Atoi(os.Getenv(crashDirEnv + "_N"))
 	l, err := OpenLog(context.Background(), LogConfig{DataDir: dir})
@@ -406,11 +412,14 @@ func TestLogCrashHelper(t *testing.T) {
 	os.Exit(2)
 }
 
-// TestLogSurvivesKill appends in a child process, kills it with SIGKILL
+// TestLogKeepsAcknowledgedRecordsAcrossAProcessKill appends in a child process, kills it with SIGKILL
 // right after the last append was acknowledged (no Close, no shutdown of
 // the embedded server), and reopens the same data dir: every acknowledged
-// record must be there, and the dedup window must have been rebuilt.
-func TestLogSurvivesKill(t *testing.T) {
+// record must be there, and the dedup window must have been rebuilt. The
+// kernel's page cache survives a killed process, so this shows what a
+// crash of the relay keeps, not of the machine: whether writes are
+// fsynced is TestEmbeddedLogFsyncsEveryWrite's check.
+func TestLogKeepsAcknowledgedRecordsAcrossAProcessKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process")
 	}
