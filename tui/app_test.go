@@ -528,34 +528,72 @@ func TestSessionPaneScrollsByItsPage(t *testing.T) {
 	}
 }
 
-// The same in every table view: :connections scrolls only when the
-// cursor leaves the window.
+// TestEveryTableScrollsOnlyAtTheEdge: moving the cursor inside the window
+// does not scroll it; every view here has more rows than fit (a crowded
+// fixture at 80×24), or the test could not tell.
 func TestEveryTableScrollsOnlyAtTheEdge(t *testing.T) {
+	b := fixture()
+	var audits []AuditLine
+	for i := range 30 {
+		sid := fmt.Sprintf("2_MX40NzEyMzQ1Nn5-crowd-%04d", i)
+		cid, d := fmt.Sprintf("c-crowd-%04d", i), person(fmt.Sprintf("Crowd %02d", i), "host")
+		b.join(sid, cid, d, time.Duration(30+i)*time.Minute)
+		b.publish(sid, cid, d, fmt.Sprintf("s-crowd-%04d", i), "cam", "camera", time.Duration(30+i)*time.Minute)
+		b.archive(sid, fmt.Sprintf("a-crowd-%04d", i), "started", time.Duration(30+i)*time.Minute)
+		audits = append(audits, NewAuditLine(uint64(1000+i), events.Audit{At: epoch.Add(-time.Duration(i) * time.Minute), Actor: "ana",
+			Action: events.ActionMute, Session: sid, Target: fmt.Sprintf("s-crowd-%04d", i), OK: true}))
+	}
+	msg := b.msg(relayclient.Live)
+	msg.Audits = audits
 	for _, name := range []string{"sessions", "connections", "streams", "events", "archives", "audit"} {
-		m := newTestModel(80, 24)
+		m := NewModel(Options{RelayURL: "ws://relay.test/v1/stream"})
+		m.now = epoch
+		m = update(m, tea.WindowSizeMsg{Width: 80, Height: 24})
+		m = update(m, msg)
+		m.now = epoch
 		m = press(m, ":")
 		m = typeText(m, name)
 		m = press(m, "enter", "g")
 		_ = m.View()
-		top := func() int {
+		list := func() *listState {
 			switch m.current() {
 			case viewConnections:
-				return m.conns.list.top
+				return &m.conns.list
 			case viewStreams:
-				return m.streams.list.top
+				return &m.streams.list
 			case viewSessions:
-				return m.sessions.list.top
+				return &m.sessions.list
 			case viewEvents:
-				return m.events.list.top
+				return &m.events.list
 			case viewArchives:
-				return m.archives.list.top
+				return &m.archives.list
 			}
-			return m.audit.list.top
+			return &m.audit.list
+		}
+		if l := list(); l.height >= rowsIn(m, name) {
+			t.Fatalf(":%s: %d rows fit in a window of %d: the fixture cannot show scrolling", name, rowsIn(m, name), l.height)
 		}
 		m = press(m, "j", "j")
 		_ = m.View()
-		if got := top(); got != 0 {
+		if got := list().top; got != 0 {
 			t.Errorf(":%s: two rows down from the top, the window starts at row %d", name, got)
 		}
 	}
+}
+
+// rowsIn is how many rows the view named name has.
+func rowsIn(m Model, name string) int {
+	switch name {
+	case "sessions":
+		return len(m.sessions.shown)
+	case "connections":
+		return len(m.conns.shown)
+	case "streams":
+		return len(m.streams.shown)
+	case "events":
+		return m.events.count()
+	case "archives":
+		return len(m.archives.shown)
+	}
+	return m.audit.count()
 }
