@@ -372,7 +372,7 @@ func TestSIPVideoAndFarEndHangUp(t *testing.T) {
 	if err := e.srv.HangUpSIP(call.ID); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(150 * time.Millisecond) // past the scaled answer delay
+	waitTimers(t, e.srv) // the far end's answer has come (and been ignored)
 	e.flush(t)
 	var got []string
 	for _, ev := range e.cb.events(t, "/sip") {

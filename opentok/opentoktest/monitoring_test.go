@@ -247,7 +247,7 @@ func TestUnpublishSignalIsHonoured(t *testing.T) {
 	if len(p.Streams()) != 0 {
 		t.Error("a cooperating participant kept publishing after gavel-unpublish")
 	}
-	time.Sleep(5 * time.Millisecond) // the unpublish delay is 0.2 ms at this time scale
+	waitTimers(t, srv) // any unpublish the signal scheduled has happened
 	if len(deaf.Streams()) != 1 {
 		t.Error("a participant that ignores gavel-unpublish stopped publishing")
 	}
@@ -360,5 +360,25 @@ func TestSignedCallbacks(t *testing.T) {
 		if _, err := jwt.Parse(raw, func(*jwt.Token) (any, error) { return []byte("another secret"), nil }); err == nil {
 			t.Error("the signature verified with the wrong secret")
 		}
+	}
+}
+
+// waitTimers waits until every service timer scheduled so far has fired
+// (Server.after), so a test can assert that something did not happen
+// without guessing how long to sleep.
+func waitTimers(t *testing.T, s *Server) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.timers)
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d service timers still pending after 10 s", n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
