@@ -83,14 +83,8 @@ func overlayOf[T overlay](o overlays) T {
 	return zero
 }
 
-func (o overlays) ask() *ask           { return overlayOf[*ask](o) }
-func (o overlays) form() *openForm     { return overlayOf[*openForm](o) }
-func (o overlays) shown() *shown       { return overlayOf[*shown](o) }
-func (o overlays) prompt() *promptLine { return overlayOf[*promptLine](o) }
-func (o overlays) help() bool          { return overlayOf[*helpScreen](o) != nil }
-func (o overlays) has(r overlayRank) bool {
-	return slices.ContainsFunc(o, func(y overlay) bool { return y.rank() == r })
-}
+func (o overlays) ask() *ask       { return overlayOf[*ask](o) }
+func (o overlays) form() *openForm { return overlayOf[*openForm](o) }
 
 // body draws the highest overlay's body that has one; false: none has.
 func (o overlays) body(m *Model, width, height int, b *strings.Builder) bool {

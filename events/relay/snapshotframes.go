@@ -24,11 +24,7 @@ func snapshotFrames(seq uint64, sessions []events.Session) []outFrame {
 	var parts [][]json.RawMessage
 	var cur []json.RawMessage
 	size := 0
-	var entries []events.Session
-	for _, sess := range sessions {
-		entries = append(entries, events.SplitEnded(sess, snapshotEndedPerEntry)...)
-	}
-	for _, sess := range entries {
+	add := func(sess events.Session) {
 		data, err := json.Marshal(sess)
 		if err != nil {
 			// A Session is plain data; this cannot fail.
@@ -40,6 +36,11 @@ func snapshotFrames(seq uint64, sessions []events.Session) []outFrame {
 		}
 		cur = append(cur, data)
 		size += len(data)
+	}
+	for _, whole := range sessions {
+		for _, sess := range events.SplitEnded(whole, snapshotEndedPerEntry) {
+			add(sess)
+		}
 	}
 	if len(cur) > 0 || len(parts) == 0 {
 		parts = append(parts, cur)
