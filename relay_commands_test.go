@@ -814,3 +814,46 @@ func TestEventsCommandSincePastTheLog(t *testing.T) {
 		t.Errorf("stderr %q, want %q", l, want)
 	}
 }
+
+// TestEventsCommandLeavesOutLateRetries: a callback the Video API sent
+// again after the log's duplicate window has a seq of its own; `gavel
+// events` leaves it out as the console does, and --duplicates prints it
+// marked.
+func TestEventsCommandLeavesOutLateRetries(t *testing.T) {
+	r := startTestRelay(t, t.TempDir(), "127.0.0.1:0")
+	joined := `{"sessionId":"S1","projectId":"1","event":"connectionCreated","timestamp":1,"connection":{"id":"c1","createdAt":1,"data":""}}`
+	first := r.appendEvent(joined)
+	retry := r.appendEvent(joined) // no message id: as after the window
+	last := r.appendEvent(`{"sessionId":"S1","projectId":"1","event":"connectionDestroyed","timestamp":2,"connection":{"id":"c1","createdAt":1,"data":""}}`)
+	token, _ := relay.IssueToken([]byte(relaySecret), "bob", events.RoleViewer, time.Hour, time.Now())
+	for _, tc := range []struct {
+		flags []string
+		want  []string
+	}{
+		{nil, []string{"hello0", fmt.Sprintf("event%d", first), fmt.Sprintf("event%d", last)}},
+		{[]string{"--duplicates"}, []string{"hello0", fmt.Sprintf("event%d", first), fmt.Sprintf("event%d(duplicate)", retry), fmt.Sprintf("event%d", last)}},
+	} {
+		args := append([]string{"--relay", "ws://" + r.addr + "/v1/stream", "--token", token, "--since", "0"}, tc.flags...)
+		ev := startEventsCommand(t, args...)
+		var got []string
+		for len(got) < len(tc.want) {
+			var f struct {
+				Type      string `json:"type"`
+				Seq       uint64 `json:"seq"`
+				Duplicate bool   `json:"duplicate"`
+			}
+			l := next(t, ev.out, "stdout")
+			if err := json.Unmarshal([]byte(l), &f); err != nil {
+				t.Fatalf("stdout %q: %v", l, err)
+			}
+			s := fmt.Sprintf("%s%d", f.Type, f.Seq)
+			if f.Duplicate {
+				s += "(duplicate)"
+			}
+			got = append(got, s)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("gavel events %v: frames %v, want %v", tc.flags, got, tc.want)
+		}
+	}
+}

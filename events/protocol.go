@@ -93,6 +93,10 @@ type EventFrame struct {
 	// already knows is gone: a console must not apply it (its state, if
 	// rebuilt from a snapshot, has no tombstone to stop it).
 	Superseded bool `json:"superseded,omitempty"`
+	// Duplicate marks a callback the service sent again after the log's
+	// duplicate window (it retries for up to a day): the relay applied
+	// the first one and not this; a console neither applies nor lists it.
+	Duplicate bool `json:"duplicate,omitempty"`
 }
 
 // AuditFrame is one moderation action from the log.

@@ -90,10 +90,10 @@ func (f *feed) status(s relayclient.Status) {
 func (f *feed) apply(fr relayclient.Frame) error {
 	var line *EventLine
 	var sid string
-	if fr.Event != nil {
+	if fr.Event != nil && !fr.Event.Duplicate { // a late retry, already listed once
 		// Decoded here as well as in the Mirror: the line needs the event,
 		// the batch needs to know which session changed.
-		if ev, err := events.Decode(fr.Event.Group, fr.Event.Event); err == nil {
+		if ev, err := events.DecodeReceived(fr.Event.Group, fr.Event.Event, fr.Event.ReceivedAt); err == nil {
 			l := NewEventLine(fr.Event.Seq, fr.Event.ReceivedAt, fr.Event.Source, ev)
 			line, sid = &l, ev.SessionID
 			if sid == "" {

@@ -183,3 +183,25 @@ func TestFeedRefusesADamagedSnapshot(t *testing.T) {
 		t.Fatalf("the picture before the damaged snapshot was not kept: %+v", msg.Sessions)
 	}
 }
+
+// TestFeedLeavesOutLateRetries: a frame the relay marks "duplicate" (the
+// Video API sent the callback again after the log's window) is no news:
+// the event tail does not list it twice, and the state is not touched.
+func TestFeedLeavesOutLateRetries(t *testing.T) {
+	f := newFeed(Options{})
+	f.apply(frame(t, events.Hello{Type: events.FrameHello, Epoch: "e1"}))
+	f.apply(frame(t, events.SnapshotFrame{Type: events.FrameSnapshot, Part: 1, Parts: 1}))
+	f.apply(connEvent(t, 1, events.ConnectionCreated, "s1", "c1", "Ann", ""))
+	if msg, ok := f.batch(); !ok || len(msg.Events) != 1 {
+		t.Fatalf("the join: %v, %d lines", ok, len(msg.Events))
+	}
+	retry := connEvent(t, 2, events.ConnectionCreated, "s1", "c1", "Ann", "")
+	retry.Event.Duplicate = true
+	f.apply(retry)
+	if msg, ok := f.batch(); ok && len(msg.Events) != 0 {
+		t.Fatalf("the late retry is listed again: %+v", msg.Events)
+	}
+	if f.mirror.Seq != 2 {
+		t.Errorf("the mirror's position is %d after the retry at seq 2", f.mirror.Seq)
+	}
+}

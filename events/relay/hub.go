@@ -84,8 +84,9 @@ type Hub struct {
 
 	mu        sync.Mutex
 	state     *events.State
-	applied   uint64 // the seq the state reflects
-	target    uint64 // the log's last seq when (re)starting to follow: ready once applied reaches it
+	retries   *lateRetries // callbacks applied within the retry horizon
+	applied   uint64       // the seq the state reflects
+	target    uint64       // the log's last seq when (re)starting to follow: ready once applied reaches it
 	sinceSnap int
 	subs      map[*Subscription]struct{}
 	advanced  chan struct{} // closed (and cleared) by apply, when someone waits in waitApplied
@@ -127,6 +128,7 @@ func NewHub(cfg HubConfig) *Hub {
 		started:  make(chan struct{}),
 		limiters: newCommandLimiters(cfg.CommandRate, cfg.CommandBurst),
 		state:    events.NewState(),
+		retries:  newLateRetries(),
 		subs:     map[*Subscription]struct{}{},
 	}
 }
@@ -158,8 +160,8 @@ func (h *Hub) Run(ctx context.Context) error {
 		return fmt.Errorf("relay hub: %w", err)
 	}
 	h.mu.Lock()
-	if st, seq, ok := h.loadSnapshot(epoch, last); ok {
-		h.state = st
+	if st, retries, seq, ok := h.loadSnapshot(epoch, last); ok {
+		h.state, h.retries = st, retries
 		h.setAppliedLocked(seq)
 	}
 	if h.applied+1 < first {
@@ -228,7 +230,7 @@ func (h *Hub) apply(seq uint64, rec events.Record) error {
 	decoded := false
 	if rec.Type == events.FrameEvent {
 		var err error
-		if ev, err = events.Decode(rec.Group, rec.Event); err == nil {
+		if ev, err = events.DecodeReceived(rec.Group, rec.Event, rec.ReceivedAt); err == nil {
 			decoded = true
 		} else {
 			// Kept and fanned out all the same: a console may show it, and
@@ -244,15 +246,16 @@ func (h *Hub) apply(seq uint64, rec events.Record) error {
 	if seq != h.applied+1 {
 		h.logger.Warn("gap in the log", "after", h.applied, "got", seq)
 	}
-	superseded := false
-	if decoded {
-		superseded = h.state.Superseded(ev)
+	var marks frameMarks
+	marks.duplicate = h.retries.observe(seq, rec)
+	if decoded && !marks.duplicate {
+		marks.superseded = h.state.Superseded(ev)
 		h.state.Apply(ev)
 	}
 	if rec.Type == events.FrameAudit && rec.Audit != nil {
 		h.state.ApplyAudit(*rec.Audit)
 	}
-	data := encodeRecordFrame(seq, rec, superseded)
+	data := encodeRecordFrame(seq, rec, marks)
 	h.setAppliedLocked(seq)
 	f := outFrame{seq: seq, data: data}
 	for sub := range h.subs {
@@ -287,14 +290,21 @@ func (h *Hub) setAppliedLocked(seq uint64) {
 	}
 }
 
+// frameMarks are what the hub knows about an event record that the
+// record itself does not say.
+type frameMarks struct {
+	superseded bool // a late create of something the state holds dead
+	duplicate  bool // a late retry of a callback already applied (lateRetries)
+}
+
 // encodeRecordFrame is the frame consoles get for rec at seq. Every seq
 // gets a frame, even if its event cannot be encoded (invalid JSON that
 // reached the log some other way), or consoles would see a gap forever.
-func encodeRecordFrame(seq uint64, rec events.Record, superseded bool) []byte {
+func encodeRecordFrame(seq uint64, rec events.Record, marks frameMarks) []byte {
 	frame := func() any {
 		f := rec.Frame(seq)
 		if ef, ok := f.(events.EventFrame); ok {
-			ef.Superseded = superseded
+			ef.Superseded, ef.Duplicate = marks.superseded, marks.duplicate
 			return ef
 		}
 		return f
@@ -308,19 +318,20 @@ func encodeRecordFrame(seq uint64, rec events.Record, superseded bool) []byte {
 	return data
 }
 
-// superseded reports whether rec, read from the log for a console catching
-// up, is a late create of something the hub's state holds dead.
-func (h *Hub) superseded(rec events.Record) bool {
+// marks says, for rec at seq read from the log for a console catching
+// up, whether it repeats a callback applied before it, and whether it is
+// a late create of something the hub's state holds dead.
+func (h *Hub) marks(seq uint64, rec events.Record) frameMarks {
 	if rec.Type != events.FrameEvent {
-		return false
+		return frameMarks{}
 	}
-	ev, err := events.Decode(rec.Group, rec.Event)
-	if err != nil {
-		return false
-	}
+	ev, err := events.DecodeReceived(rec.Group, rec.Event, rec.ReceivedAt)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.state.Superseded(ev)
+	if h.retries.repeats(seq, rec) {
+		return frameMarks{duplicate: true}
+	}
+	return frameMarks{superseded: err == nil && h.state.Superseded(ev)}
 }
 
 // Shutdown closes every console with 1001 (going away) and the resume

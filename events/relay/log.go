@@ -64,7 +64,8 @@ type LogConfig struct {
 	// de-duplication (default 2 h). It must not exceed MaxAge. The server
 	// rebuilds the window's ids at start by reading every message inside
 	// it, so a wider window costs start-up time and memory; Vonage's later
-	// retries (up to 24 h) fall to the reducer, whose Apply is idempotent.
+	// retries (up to 24 h) get a seq of their own, and the hub marks them
+	// duplicate (lateRetries) from an index it saves with its state.
 	DuplicateWindow time.Duration
 	// MaxAge is how long records are kept (default 7 days; 0 = default).
 	// Older ones are trimmed from the head, which moves the first sequence:

@@ -325,16 +325,13 @@ func (rv *Receiver) verify(secret []byte, header string, body []byte) error {
 }
 
 // callbackMsgID is the log's de-duplication id of a callback: the hash of
-// its URL group and exact bytes. Callbacks carry no delivery id, and a
-// retry re-sends the same bytes (each signed afresh, so the token cannot
-// be the key); two different events never have the same bytes, because
-// each carries its own timestamp and object ids.
+// its URL group and exact bytes (callbackHash). Callbacks carry no
+// delivery id, and a retry re-sends the same bytes (each signed afresh, so
+// the token cannot be the key); two different events never have the same
+// bytes, because each carries its own timestamp and object ids.
 func callbackMsgID(group events.Group, body []byte) string {
-	h := sha256.New()
-	h.Write([]byte(group))
-	h.Write([]byte{'\n'})
-	h.Write(body)
-	return hex.EncodeToString(h.Sum(nil))
+	sum := callbackHash(group, body)
+	return hex.EncodeToString(sum[:])
 }
 
 // refuse answers a callback that will not be stored, counts it and says

@@ -184,7 +184,7 @@ func (s *Subscription) catchUp(ctx context.Context, emit func(outFrame) error) e
 			if seq != next {
 				return fmt.Errorf("relay hub: tail: got seq %d, want %d", seq, next)
 			}
-			if err := emit(outFrame{seq: seq, data: encodeRecordFrame(seq, rec, s.hub.superseded(rec))}); err != nil {
+			if err := emit(outFrame{seq: seq, data: encodeRecordFrame(seq, rec, s.hub.marks(seq, rec))}); err != nil {
 				return err
 			}
 			next++

@@ -55,9 +55,13 @@ func (m *Mirror) Apply(f Frame) bool {
 		}
 	case f.Event != nil:
 		// A "superseded" mark needs no attention: the restored state has
-		// the tombstones the relay marked it by.
+		// the tombstones the relay marked it by. A "duplicate" repeats
+		// what was applied already: the relay did not apply it either.
 		m.Seq = f.Event.Seq
-		ev, err := events.Decode(f.Event.Group, f.Event.Event)
+		if f.Event.Duplicate {
+			return false
+		}
+		ev, err := events.DecodeReceived(f.Event.Group, f.Event.Event, f.Event.ReceivedAt)
 		if err != nil {
 			return false
 		}

@@ -191,14 +191,18 @@ type tokenJSON struct {
 func eventsCmd(env Env) *cobra.Command {
 	var url, token string
 	var since uint64
+	var duplicates bool
 	cmd := &cobra.Command{
-		Use:   "events [--relay URL] [--token T] [--since N]",
+		Use:   "events [--relay URL] [--token T] [--since N] [--duplicates]",
 		Short: "Print the relay's stream as NDJSON, one frame per line (for jq and scripts)",
 		Long: "Connect to a relay like a console and print every frame (hello, snapshot, event, audit) as\n" +
 			"one JSON line. It resumes by sequence after any drop, so a pipe sees no gap and no\n" +
 			"duplicate. --since N starts after sequence N instead of a snapshot (--since 0: the whole\n" +
-			"log from seq 1, as far as the relay still holds it). Changes of the link (unreachable,\n" +
-			"connected, resuming) are reported on stderr; stdout holds only the frames.",
+			"log from seq 1, as far as the relay still holds it). A callback the Video API sent again\n" +
+			"after the log's duplicate window (it retries for up to a day) has a seq of its own but is\n" +
+			"left out, as the console leaves it out; --duplicates prints it, marked \"duplicate\": true.\n" +
+			"Changes of the link (unreachable, connected, resuming) are reported on stderr; stdout holds\n" +
+			"only the frames.",
 		Example: "  gavel events --relay ws://127.0.0.1:8080/v1/stream --token $TOKEN | jq 'select(.type==\"event\")'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -228,6 +232,9 @@ func eventsCmd(env Env) *cobra.Command {
 			cfg := relayclient.Config{URL: cc.Relay, Token: cc.Token, Since: since, Resume: resume, OnStatus: link.status}
 			err = relayclient.Run(ctx, cfg, func(f relayclient.Frame) error {
 				link.frame(f)
+				if f.Event != nil && f.Event.Duplicate && !duplicates {
+					return nil
+				}
 				return enc.Encode(f.Raw)
 			})
 			if errors.Is(err, context.Canceled) {
@@ -240,5 +247,6 @@ func eventsCmd(env Env) *cobra.Command {
 	f.StringVar(&url, "relay", "", "relay stream URL, ws(s)://HOST/v1/stream; a bare ws(s):// or http(s):// address means its stream (default console.relay)")
 	f.StringVar(&token, "token", "", "console token (default console.token)")
 	f.Uint64Var(&since, "since", 0, "start after this sequence number instead of with a snapshot (0: the whole log)")
+	f.BoolVar(&duplicates, "duplicates", false, "also print late retries of callbacks already printed (marked \"duplicate\": true)")
 	return cmd
 }
