@@ -23,6 +23,8 @@ type Relay struct {
 	Name              string            `toml:"name"`
 	ReadTimeout       Duration          `toml:"read_timeout"`
 	MaxConnections    int               `toml:"max_connections"`
+	SignatureStrict   bool              `toml:"signature_strict"`
+	SignatureMaxAge   Duration          `toml:"signature_max_age"`
 }
 
 // Environment variables that override the [relay] and [console] keys. A
@@ -41,7 +43,8 @@ const (
 func DefaultRelay(stateDir string) Relay {
 	return Relay{Listen: relay.DefaultListen, DataDir: stateDir + "/relay",
 		MaxCallbackBytes: relay.DefaultMaxCallbackBytes, ReconcileInterval: Duration{relay.DefaultReconcile},
-		ReadTimeout: Duration{relay.DefaultReadTimeout}, MaxConnections: relay.DefaultMaxConnections}
+		ReadTimeout: Duration{relay.DefaultReadTimeout}, MaxConnections: relay.DefaultMaxConnections,
+		SignatureMaxAge: Duration{relay.DefaultSignatureMaxAge}}
 }
 
 // ApplyEnv lets GAVEL_* variables override the file's secrets.
@@ -103,6 +106,8 @@ func (c Relay) ServerConfig(secret []byte, logger *slog.Logger) (relay.Config, e
 		Name:             c.Name,
 		ReadTimeout:      c.ReadTimeout.Duration,
 		MaxConnections:   c.MaxConnections,
+		SignatureStrict:  c.SignatureStrict,
+		SignatureMaxAge:  c.SignatureMaxAge.Duration,
 		Logger:           logger,
 	}, nil
 }

@@ -61,6 +61,8 @@ type Metrics struct {
 	commands       *prometheus.CounterVec
 	logLastSeq     prometheus.Gauge
 	reconciled     prometheus.Counter
+	signatures     *prometheus.CounterVec
+	bounded        *prometheus.CounterVec
 
 	mu      sync.Mutex
 	lastSeq uint64
@@ -102,7 +104,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Events appended by reconcile: connections and streams whose callbacks were missed.",
 		}),
 	}
-	reg.MustRegister(m.callbacks, m.consoles, m.consoleLag, m.consoleLagging, m.commands, m.logLastSeq, m.reconciled)
+	m.signatures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "callback_signatures_total",
+		Help: "Validly signed callbacks by URL group and by whether their token carried payload_hash and iat (yes/no): all yes means signature_strict would refuse none of them.",
+	}, []string{"group", "payload_hash", "iat"})
+	m.bounded = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "callback_timestamps_bounded_total",
+		Help: "Callbacks stamped more than 10 minutes after, or more than the 24 h retry horizon before, their receive time: stored as sent, read as bounded.",
+	}, []string{"group"})
+	reg.MustRegister(m.callbacks, m.consoles, m.consoleLag, m.consoleLagging, m.commands, m.logLastSeq, m.reconciled, m.signatures, m.bounded)
 	return m
 }
 
@@ -197,4 +207,29 @@ func (m *Metrics) Reconciled(n int) {
 		return
 	}
 	m.reconciled.Add(float64(n))
+}
+
+// SignatureCarried counts a validly signed callback by what its token
+// carried.
+func (m *Metrics) SignatureCarried(group events.Group, payloadHash, iat bool) {
+	if m == nil {
+		return
+	}
+	m.signatures.WithLabelValues(string(group), yesNo(payloadHash), yesNo(iat)).Inc()
+}
+
+// TimestampBounded counts a callback whose timestamp was read bounded by
+// its receive time (events.Event.BoundTo).
+func (m *Metrics) TimestampBounded(group events.Group) {
+	if m == nil {
+		return
+	}
+	m.bounded.WithLabelValues(string(group)).Inc()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }

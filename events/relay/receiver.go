@@ -34,6 +34,10 @@ const callbackIssuer = "Vonage"
 // already expired by more than this is refused).
 const signatureLeeway = time.Minute
 
+// DefaultSignatureMaxAge is ReceiverConfig.SignatureMaxAge's default: the
+// service's retry horizon and the clock difference allowed.
+const DefaultSignatureMaxAge = events.RetryHorizon + events.MaxAhead
+
 // appendTimeout bounds one callback's durable append. Vonage's own wait for
 // an answer is undocumented; a log slower than this is broken, and the
 // callback is answered 503 so the service retries.
@@ -54,6 +58,21 @@ type ReceiverConfig struct {
 	// are events.Groups(); CheckSignatureSecrets says what is wrong with
 	// others (NewServer refuses them).
 	SignatureSecrets map[events.Group]string
+	// SignatureStrict refuses a signed callback whose token does not
+	// carry both payload_hash (matching the body) and iat within
+	// SignatureMaxAge: without them a captured token authorises any body,
+	// for ever. Vonage's example token carries both, but the guide calls
+	// the hash optional, so the default stays lenient; the
+	// callback_signatures_total metric shows what an account's callbacks
+	// carry before an operator turns it on.
+	SignatureStrict bool
+	// SignatureMaxAge is how old a strict token's iat may be (default
+	// DefaultSignatureMaxAge). Whether Vonage signs each retry afresh is
+	// undocumented, so the default lets a day-late retry through; a
+	// replay inside it repeats a callback the relay already has (the log
+	// and the late-retry index de-duplicate it). An iat more than
+	// events.MaxAhead in the future is refused whatever this says.
+	SignatureMaxAge time.Duration
 	// MaxBodyBytes bounds a callback body (0 = DefaultMaxCallbackBytes).
 	MaxBodyBytes int64
 	// Log stores accepted callbacks. Required.
@@ -90,15 +109,15 @@ func NewReceiver(cfg ReceiverConfig) *Receiver {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SignatureMaxAge <= 0 {
+		cfg.SignatureMaxAge = DefaultSignatureMaxAge
+	}
 	rv := &Receiver{
 		cfg:    cfg,
 		logger: cfg.Logger.With("component", "receiver"),
 		// HS256 only: accepting whatever alg the token names is the
-		// classic JWT confusion attack. iat is not checked: whether
-		// Vonage signs each retry afresh is undocumented, and retries
-		// run for 24 h, so an old iat may be a genuine retry; a replay
-		// of a genuine callback is harmless anyway (de-duplicated by the
-		// log, and the reducer's Apply is idempotent).
+		// classic JWT confusion attack. iat is checked only in strict
+		// mode (verify), against SignatureMaxAge.
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithIssuer(callbackIssuer),
@@ -214,7 +233,7 @@ func (rv *Receiver) serve(w http.ResponseWriter, r *http.Request, group events.G
 		return
 	}
 	if secret != nil {
-		if err := rv.verify(secret, r.Header.Get("Authorization"), body); err != nil {
+		if err := rv.verify(group, secret, r.Header.Get("Authorization"), body); err != nil {
 			// 401, not the 5xx some webhook guides suggest so that the sender retries: the current
 			// Vonage callback service retries every non-2xx answer alike (Vonage support, callback
 			// retries: https://api.support.vonage.com/hc/en-us/articles/6646236108700), so a
@@ -233,9 +252,15 @@ func (rv *Receiver) serve(w http.ResponseWriter, r *http.Request, group events.G
 		rv.refuse(w, r, group, http.StatusBadRequest, OutcomeMalformed, err.Error())
 		return
 	}
+	receivedAt := rv.cfg.Now().UTC()
+	if ev.BoundTo(receivedAt) {
+		// Stored as sent all the same; every reader bounds it likewise.
+		rv.cfg.Metrics.TimestampBounded(group)
+		rv.logger.Warn("callback timestamp far from its receive time: read as bounded", "group", group, "session", ev.SessionID, "kind", ev.Kind)
+	}
 	rec := events.Record{
 		Type:       events.FrameEvent,
-		ReceivedAt: rv.cfg.Now().UTC(),
+		ReceivedAt: receivedAt,
 		Source:     events.SourceCallback,
 		Group:      group,
 		Event:      body,
@@ -300,8 +325,9 @@ func (rv *Receiver) readBody(w http.ResponseWriter, r *http.Request) ([]byte, in
 // body: an HS256 JWT made with secret (the group's signature secret), issued by Vonage, not
 // expired if it says when it expires, and whose payload_hash (when
 // present: Vonage calls checking it optional, the Secure callbacks guide above) is the SHA-256
-// of exactly these bytes.
-func (rv *Receiver) verify(secret []byte, header string, body []byte) error {
+// of exactly these bytes. In strict mode payload_hash and a fresh iat are
+// required. What a validly signed token carried is counted either way.
+func (rv *Receiver) verify(group events.Group, secret []byte, header string, body []byte) error {
 	token := strings.TrimSpace(header)
 	if token == "" {
 		return errors.New("missing signature: signed callbacks carry a JWT in Authorization")
@@ -314,12 +340,29 @@ func (rv *Receiver) verify(secret []byte, header string, body []byte) error {
 	if _, err := rv.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return secret, nil }); err != nil {
 		return fmt.Errorf("bad signature: %w", err)
 	}
+	rv.cfg.Metrics.SignatureCarried(group, claims.PayloadHash != "", claims.IssuedAt != nil)
 	if claims.PayloadHash != "" {
 		want := sha256.Sum256(body)
 		got, err := hex.DecodeString(claims.PayloadHash)
 		if err != nil || subtle.ConstantTimeCompare(got, want[:]) != 1 {
 			return errors.New("bad signature: payload_hash does not match the body")
 		}
+	}
+	if !rv.cfg.SignatureStrict {
+		return nil
+	}
+	switch {
+	case claims.PayloadHash == "":
+		return errors.New("bad signature: strict signatures require payload_hash, and the token has none")
+	case claims.IssuedAt == nil:
+		return errors.New("bad signature: strict signatures require iat, and the token has none")
+	}
+	now, iat := rv.cfg.Now(), claims.IssuedAt.Time
+	if age := now.Sub(iat); age > rv.cfg.SignatureMaxAge {
+		return fmt.Errorf("bad signature: issued %s ago, more than signature_max_age %s", age.Round(time.Second), rv.cfg.SignatureMaxAge)
+	}
+	if ahead := iat.Sub(now); ahead > events.MaxAhead {
+		return fmt.Errorf("bad signature: issued %s in the future, more than the %s clocks may differ by", ahead.Round(time.Second), events.MaxAhead)
 	}
 	return nil
 }

@@ -44,7 +44,10 @@ type Config struct {
 	// MaxConnections bounds the connections served at once, consoles
 	// included (default 4096); more wait to be accepted.
 	MaxConnections int
-	Logger         *slog.Logger
+	// SignatureStrict and SignatureMaxAge: see ReceiverConfig.
+	SignatureStrict bool
+	SignatureMaxAge time.Duration
+	Logger          *slog.Logger
 }
 
 // MinSecretBytes is the shortest console-token secret accepted: HS256 keys
@@ -104,6 +107,15 @@ func (c *Config) defaults() error {
 	}
 	if c.MaxConnections < 16 {
 		return fmt.Errorf("relay: max_connections: expected at least 16, got %d", c.MaxConnections)
+	}
+	if c.SignatureMaxAge == 0 {
+		c.SignatureMaxAge = DefaultSignatureMaxAge
+	}
+	if c.SignatureMaxAge < time.Minute {
+		return fmt.Errorf("relay: signature_max_age: expected at least 1m, got %s", c.SignatureMaxAge)
+	}
+	if c.SignatureStrict && c.SignatureSecret == "" && len(c.SignatureSecrets) == 0 {
+		return errors.New("relay: signature_strict: no callback is signed (set signature_secret or [relay.signature_secrets])")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -167,6 +179,7 @@ func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	s.receiver = NewReceiver(ReceiverConfig{SignatureSecret: s.cfg.SignatureSecret, SignatureSecrets: s.cfg.SignatureSecrets,
+		SignatureStrict: s.cfg.SignatureStrict, SignatureMaxAge: s.cfg.SignatureMaxAge,
 		MaxBodyBytes: s.cfg.MaxCallbackBytes, Log: s.log, Metrics: s.metrics, Logger: s.cfg.Logger})
 	for _, g := range events.Groups() {
 		mux.Handle("/v1/callbacks/"+string(g), s.receiver.Handler(g))

@@ -234,3 +234,91 @@ func TestServerPerGroupSecrets(t *testing.T) {
 		t.Errorf("the log holds the archive secret:\n%s", logs)
 	}
 }
+
+// TestStrictSignaturesRefuseTokensThatCouldBeReplayedOrReBodied: a token
+// without payload_hash authorises any body, one without iat works for
+// ever. Lenient (the default), both are accepted, and /metrics counts
+// what each token carried so an operator can see whether strict mode is
+// safe; strict, each is refused with its reason, as is an iat older than
+// signature_max_age or from the future, while Vonage's own token shape
+// still gets in.
+func TestStrictSignaturesRefuseTokensThatCouldBeReplayedOrReBodied(t *testing.T) {
+	now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	sign := func(body []byte, drop string, iat time.Time) string {
+		c := vonageClaims(body)
+		c["iat"] = iat.Unix()
+		delete(c, drop)
+		return "Bearer " + signClaims(t, jwt.SigningMethodHS256, []byte(testCallbackSecret), c)
+	}
+	type post struct {
+		name   string
+		drop   string // claim left out
+		iat    time.Time
+		strict int // status in strict mode; lenient mode takes all
+		reason string
+	}
+	posts := []post{
+		{"Vonage's token", "", now.Add(-2 * time.Second), http.StatusOK, ""},
+		{"a day-late retry signed once", "", now.Add(-DefaultSignatureMaxAge + time.Minute), http.StatusOK, ""},
+		{"no payload_hash", "payload_hash", now, http.StatusUnauthorized, "require payload_hash"},
+		{"no iat", "iat", now, http.StatusUnauthorized, "require iat"},
+		{"issued two days ago", "", now.Add(-48 * time.Hour), http.StatusUnauthorized, "more than signature_max_age"},
+		{"issued tomorrow", "", now.Add(24 * time.Hour), http.StatusUnauthorized, "in the future"},
+	}
+	for _, strict := range []bool{false, true} {
+		fx := newReceiverFixture(t, ReceiverConfig{SignatureSecret: testCallbackSecret, SignatureStrict: strict, Now: clock})
+		for i, p := range posts {
+			body := sessionBody(i)
+			want, reason := http.StatusOK, ""
+			if strict {
+				want, reason = p.strict, p.reason
+			}
+			status, m, _ := fx.post(t, http.MethodPost, events.GroupSession, body, sign(body, p.drop, p.iat))
+			if status != want || reason != "" && !strings.Contains(fmt.Sprint(m["error"]), reason) {
+				t.Errorf("strict=%v, %s: %d %v; want %d %q", strict, p.name, status, m, want, reason)
+			}
+		}
+		carried := func(hash, iat string) float64 {
+			return gatheredValue(t, fx.reg, "gavel_relay_callback_signatures_total", map[string]string{"group": "session", "payload_hash": hash, "iat": iat})
+		}
+		if yy, ny, yn := carried("yes", "yes"), carried("no", "yes"), carried("yes", "no"); yy != 4 || ny != 1 || yn != 1 {
+			t.Errorf("strict=%v: signatures carried hash+iat %v, iat only %v, hash only %v; want 4 1 1", strict, yy, ny, yn)
+		}
+	}
+}
+
+// TestSignatureStrictWithoutSecretsIsRefused: strict mode with no secret
+// would verify nothing while its operator believes otherwise.
+func TestSignatureStrictWithoutSecretsIsRefused(t *testing.T) {
+	cfg := Config{DataDir: t.TempDir(), Secret: bytes.Repeat([]byte("k"), MinSecretBytes), SignatureStrict: true}
+	if err := cfg.defaults(); err == nil || !strings.Contains(err.Error(), "signature_strict") {
+		t.Errorf("strict without secrets: %v, want an error naming signature_strict", err)
+	}
+	cfg = Config{DataDir: t.TempDir(), Secret: bytes.Repeat([]byte("k"), MinSecretBytes), SignatureSecret: testCallbackSecret, SignatureMaxAge: time.Second}
+	if err := cfg.defaults(); err == nil || !strings.Contains(err.Error(), "signature_max_age") {
+		t.Errorf("signature_max_age 1s: %v, want an error naming it", err)
+	}
+}
+
+// TestReceiverCountsTimestampsFarFromTheirReceiveTime: a callback from
+// the year 9999 is stored as sent (200: it is authentic, and refusing it
+// would only have it retried for a day), counted, and read bounded.
+func TestReceiverCountsTimestampsFarFromTheirReceiveTime(t *testing.T) {
+	fx := newReceiverFixture(t, ReceiverConfig{})
+	body := []byte(`{"sessionId":"2_future","projectId":"123456","event":"connectionCreated","timestamp":253402214400000,"connection":{"id":"c1","createdAt":253402214400000,"data":""}}`)
+	if status, m, _ := fx.post(t, http.MethodPost, events.GroupSession, body, ""); status != http.StatusOK {
+		t.Fatalf("%d %v", status, m)
+	}
+	if status, m, _ := fx.post(t, http.MethodPost, events.GroupSession, sessionBody(time.Now().Nanosecond()), ""); status != http.StatusOK {
+		t.Fatalf("%d %v", status, m)
+	}
+	if n := gatheredValue(t, fx.reg, "gavel_relay_callback_timestamps_bounded_total", map[string]string{"group": "session"}); n != 2 {
+		// sessionBody is stamped in 2023: more than a day before now too.
+		t.Errorf("bounded timestamps counted %v, want 2", n)
+	}
+	recs := readAllRecords(t, fx.log)
+	if len(recs) != 2 || !bytes.Equal(recs[0].Event, body) {
+		t.Fatalf("stored %d records; the first as sent: %v", len(recs), len(recs) > 0 && bytes.Equal(recs[0].Event, body))
+	}
+}
