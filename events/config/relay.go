@@ -12,19 +12,21 @@ import (
 
 // Relay is the [relay] section of the config file.
 type Relay struct {
-	Listen            string            `toml:"listen"`
-	DataDir           string            `toml:"data_dir"`
-	NatsURL           string            `toml:"nats_url"`
-	Secret            string            `toml:"secret"`
-	SignatureSecret   string            `toml:"signature_secret"`
-	SignatureSecrets  map[string]string `toml:"signature_secrets"` // [relay.signature_secrets]: a callback group's own secret, by group name
-	MaxCallbackBytes  int64             `toml:"max_callback_bytes"`
-	ReconcileInterval Duration          `toml:"reconcile_interval"`
-	Name              string            `toml:"name"`
-	ReadTimeout       Duration          `toml:"read_timeout"`
-	MaxConnections    int               `toml:"max_connections"`
-	SignatureStrict   bool              `toml:"signature_strict"`
-	SignatureMaxAge   Duration          `toml:"signature_max_age"`
+	Listen               string            `toml:"listen"`
+	DataDir              string            `toml:"data_dir"`
+	NatsURL              string            `toml:"nats_url"`
+	Secret               string            `toml:"secret"`
+	SignatureSecret      string            `toml:"signature_secret"`
+	SignatureSecrets     map[string]string `toml:"signature_secrets"` // [relay.signature_secrets]: a callback group's own secret, by group name
+	MaxCallbackBytes     int64             `toml:"max_callback_bytes"`
+	ReconcileInterval    Duration          `toml:"reconcile_interval"`
+	Name                 string            `toml:"name"`
+	ReadTimeout          Duration          `toml:"read_timeout"`
+	MaxConnections       int               `toml:"max_connections"`
+	SignatureStrict      bool              `toml:"signature_strict"`
+	ReconcileConcurrency int               `toml:"reconcile_concurrency"`
+	ReconcileRate        float64           `toml:"reconcile_rate"`
+	SignatureMaxAge      Duration          `toml:"signature_max_age"`
 }
 
 // Environment variables that override the [relay] and [console] keys. A
@@ -44,7 +46,8 @@ func DefaultRelay(stateDir string) Relay {
 	return Relay{Listen: relay.DefaultListen, DataDir: stateDir + "/relay",
 		MaxCallbackBytes: relay.DefaultMaxCallbackBytes, ReconcileInterval: Duration{relay.DefaultReconcile},
 		ReadTimeout: Duration{relay.DefaultReadTimeout}, MaxConnections: relay.DefaultMaxConnections,
-		SignatureMaxAge: Duration{relay.DefaultSignatureMaxAge}}
+		SignatureMaxAge:      Duration{relay.DefaultSignatureMaxAge},
+		ReconcileConcurrency: relay.DefaultReconcileConcurrency, ReconcileRate: relay.DefaultReconcileRate}
 }
 
 // ApplyEnv lets GAVEL_* variables override the file's secrets.
@@ -95,20 +98,22 @@ func (c Relay) ServerConfig(secret []byte, logger *slog.Logger) (relay.Config, e
 		listen = relay.DefaultListen
 	}
 	return relay.Config{
-		Listen:           listen,
-		DataDir:          c.DataDir,
-		NatsURL:          c.NatsURL,
-		Secret:           secret,
-		SignatureSecret:  c.SignatureSecret,
-		SignatureSecrets: perGroup,
-		MaxCallbackBytes: c.MaxCallbackBytes,
-		Reconcile:        c.ReconcileInterval.Duration,
-		Name:             c.Name,
-		ReadTimeout:      c.ReadTimeout.Duration,
-		MaxConnections:   c.MaxConnections,
-		SignatureStrict:  c.SignatureStrict,
-		SignatureMaxAge:  c.SignatureMaxAge.Duration,
-		Logger:           logger,
+		Listen:               listen,
+		DataDir:              c.DataDir,
+		NatsURL:              c.NatsURL,
+		Secret:               secret,
+		SignatureSecret:      c.SignatureSecret,
+		SignatureSecrets:     perGroup,
+		MaxCallbackBytes:     c.MaxCallbackBytes,
+		Reconcile:            c.ReconcileInterval.Duration,
+		Name:                 c.Name,
+		ReadTimeout:          c.ReadTimeout.Duration,
+		MaxConnections:       c.MaxConnections,
+		SignatureStrict:      c.SignatureStrict,
+		ReconcileConcurrency: c.ReconcileConcurrency,
+		ReconcileRate:        c.ReconcileRate,
+		SignatureMaxAge:      c.SignatureMaxAge.Duration,
+		Logger:               logger,
 	}, nil
 }
 

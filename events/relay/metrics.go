@@ -2,6 +2,7 @@ package relay
 
 import (
 	"sync"
+	"time"
 
 	"github.com/gavelhq/gavel/events"
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,6 +63,8 @@ type Metrics struct {
 	logLastSeq     prometheus.Gauge
 	reconciled     prometheus.Counter
 	signatures     *prometheus.CounterVec
+	reconcilePass  prometheus.Histogram
+	reconcileSess  prometheus.Gauge
 	bounded        *prometheus.CounterVec
 
 	mu      sync.Mutex
@@ -112,7 +115,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: ns, Subsystem: sub, Name: "callback_timestamps_bounded_total",
 		Help: "Callbacks stamped more than 10 minutes after, or more than the 24 h retry horizon before, their receive time: stored as sent, read as bounded.",
 	}, []string{"group"})
-	reg.MustRegister(m.callbacks, m.consoles, m.consoleLag, m.consoleLagging, m.commands, m.logLastSeq, m.reconciled, m.signatures, m.bounded)
+	m.reconcilePass = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: ns, Subsystem: sub, Name: "reconcile_pass_seconds",
+		Help:    "How long a reconcile of every live session took; one longer than reconcile_interval delays the next.",
+		Buckets: []float64{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600},
+	})
+	m.reconcileSess = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: ns, Subsystem: sub, Name: "reconcile_pass_sessions",
+		Help: "Sessions the last reconcile pass covered (two REST calls each).",
+	})
+	reg.MustRegister(m.callbacks, m.consoles, m.consoleLag, m.consoleLagging, m.commands, m.logLastSeq, m.reconciled, m.signatures, m.bounded,
+		m.reconcilePass, m.reconcileSess)
 	return m
 }
 
@@ -232,4 +245,14 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// ReconcilePass records one pass over every live session: how long it
+// took and how many sessions it covered.
+func (m *Metrics) ReconcilePass(took time.Duration, sessions int) {
+	if m == nil {
+		return
+	}
+	m.reconcilePass.Observe(took.Seconds())
+	m.reconcileSess.Set(float64(sessions))
 }

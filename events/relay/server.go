@@ -44,6 +44,10 @@ type Config struct {
 	// MaxConnections bounds the connections served at once, consoles
 	// included (default 4096); more wait to be accepted.
 	MaxConnections int
+	// ReconcileConcurrency and ReconcileRate bound the reconcile: see
+	// ReconcilerConfig.
+	ReconcileConcurrency int
+	ReconcileRate        float64
 	// SignatureStrict and SignatureMaxAge: see ReceiverConfig.
 	SignatureStrict bool
 	SignatureMaxAge time.Duration
@@ -108,6 +112,18 @@ func (c *Config) defaults() error {
 	if c.MaxConnections < 16 {
 		return fmt.Errorf("relay: max_connections: expected at least 16, got %d", c.MaxConnections)
 	}
+	if c.ReconcileConcurrency == 0 {
+		c.ReconcileConcurrency = DefaultReconcileConcurrency
+	}
+	if c.ReconcileConcurrency < 1 || c.ReconcileConcurrency > 64 {
+		return fmt.Errorf("relay: reconcile_concurrency: expected 1 to 64, got %d", c.ReconcileConcurrency)
+	}
+	if c.ReconcileRate == 0 {
+		c.ReconcileRate = DefaultReconcileRate
+	}
+	if c.ReconcileRate < 2 {
+		return fmt.Errorf("relay: reconcile_rate: expected at least 2 (REST calls a second; a session takes two), got %g", c.ReconcileRate)
+	}
 	if c.SignatureMaxAge == 0 {
 		c.SignatureMaxAge = DefaultSignatureMaxAge
 	}
@@ -168,7 +184,8 @@ func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server
 	})
 	var reconcile func(context.Context, string) (int, error)
 	if client != nil {
-		s.reconciler = NewReconciler(client, log, s.hub.State, metrics, cfg.Logger)
+		s.reconciler = NewReconciler(ReconcilerConfig{Client: client, Log: log, State: s.hub.State, Metrics: metrics, Logger: cfg.Logger,
+			Concurrency: cfg.ReconcileConcurrency, Rate: cfg.ReconcileRate})
 		reconcile = s.reconciler.Once
 	}
 	s.gateway = NewGateway(GatewayConfig{Client: client, Log: log, Metrics: metrics, Logger: cfg.Logger, State: s.hub.State, Reconcile: reconcile})

@@ -68,8 +68,10 @@ func TestStartRefusesAConfigMistake(t *testing.T) {
 func TestStartRefusesLimitsThatWouldBreakIt(t *testing.T) {
 	secret := bytes.Repeat([]byte("k"), MinSecretBytes)
 	for key, cfg := range map[string]Config{
-		"read_timeout":    {DataDir: t.TempDir(), Secret: secret, ReadTimeout: 500 * time.Millisecond},
-		"max_connections": {DataDir: t.TempDir(), Secret: secret, MaxConnections: 3},
+		"read_timeout":          {DataDir: t.TempDir(), Secret: secret, ReadTimeout: 500 * time.Millisecond},
+		"max_connections":       {DataDir: t.TempDir(), Secret: secret, MaxConnections: 3},
+		"reconcile_concurrency": {DataDir: t.TempDir(), Secret: secret, ReconcileConcurrency: 1000},
+		"reconcile_rate":        {DataDir: t.TempDir(), Secret: secret, ReconcileRate: 0.5},
 	} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
