@@ -126,11 +126,11 @@ func TestGatewayActionsEndToEnd(t *testing.T) {
 
 		// Which mute-all a late streamCreated fell in is judged by the
 		// stream's createdAt (ms) against the audit entries' times, so
-		// keep the steps a few milliseconds apart: within one millisecond
+		// keep the steps in different milliseconds: within one millisecond
 		// the order is not knowable.
-		time.Sleep(3 * time.Millisecond)
+		nextMillisecond()
 		gwOK(t, "mute_all_off", mod.do(events.Command{Action: events.ActionMuteAllOff, Session: s}))
-		time.Sleep(3 * time.Millisecond)
+		nextMillisecond()
 		if fx.truth(t, s).MuteAll {
 			t.Error("mute-all still on after mute_all_off")
 		}
@@ -797,5 +797,14 @@ func TestGatewayAuditsACommandThatTimedOut(t *testing.T) {
 	if got == nil || got.OK || got.Actor != "ana" || got.Action != events.ActionDisconnect || got.Target == "" ||
 		!strings.Contains(got.Error, "timed out — the Video API may have acted") {
 		t.Fatalf("audit entry %+v, want the timed-out disconnect, saying the Video API may have acted", got)
+	}
+}
+
+// nextMillisecond returns once the clock reads a later millisecond than
+// when it was called: what makes two steps' millisecond timestamps
+// ordered, whatever the machine's load.
+func nextMillisecond() {
+	for ms := time.Now().UnixMilli(); time.Now().UnixMilli() <= ms; {
+		time.Sleep(100 * time.Microsecond)
 	}
 }

@@ -631,7 +631,7 @@ func TestArchiveStopsWhenSessionEnds(t *testing.T) {
 }
 
 func TestArchiveSurvivesAClientComingBack(t *testing.T) {
-	// 60 s of service time is 600 ms here: room to come back in time.
+	// 60 s of service time is 600 ms here: the client is back at once.
 	srv := newCompServer(t, WithTimeScale(100))
 	c := compClient(t, srv, false)
 	sid := compSession(t, c, opentok.SessionOptions{MediaMode: opentok.Routed})
@@ -644,10 +644,12 @@ func TestArchiveSurvivesAClientComingBack(t *testing.T) {
 	if err := p.Leave(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	emptied := time.Now()
 	back := compJoin(t, srv, c, sid)
 	compPublish(t, back)
-	time.Sleep(700 * time.Millisecond)
+	// The stop armed when the session emptied is due 60 service-seconds
+	// later: let the service's clock pass that, then look.
+	waitTimersDue(t, srv, emptied.Add(compositionEmptyStop/100+time.Millisecond))
 	if got, err := c.Archives.Get(t.Context(), a.ID); err != nil || got.Status != opentok.ArchiveStarted {
 		t.Fatalf("archive after the client came back: %+v %v (want still started)", got, err)
 	}

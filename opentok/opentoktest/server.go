@@ -60,9 +60,10 @@ type Server struct {
 	st    *state
 	rng   *rand.Rand
 	clock func() time.Time
-	// timers holds pending lifecycle timers (archive upload, auto-stop) so
-	// Close can stop them.
-	timers map[*time.Timer]struct{}
+	// timers holds pending lifecycle timers (archive upload, auto-stop),
+	// with when each is due in real time, so Close can stop them and a
+	// test can wait for those due by a moment.
+	timers map[*time.Timer]time.Time
 	closed bool
 }
 
@@ -239,7 +240,7 @@ func NewServer(opts ...Option) (*Server, error) {
 		st:              newState(),
 		rng:             rng,
 		clock:           cfg.clock,
-		timers:          map[*time.Timer]struct{}{},
+		timers:          map[*time.Timer]time.Time{},
 	}
 	s.callback = newDispatcher(dispatchConfig{
 		SignatureSecret: cfg.signatureSecret,
@@ -316,7 +317,8 @@ func (s *Server) Client(application bool, opts ...opentok.Option) (*opentok.Clie
 // holding the lock, unless the server closed first.
 func (s *Server) after(d time.Duration, fn func()) {
 	var t *time.Timer
-	t = time.AfterFunc(time.Duration(float64(d)/s.cfg.timeScale), func() {
+	real := time.Duration(float64(d) / s.cfg.timeScale)
+	t = time.AfterFunc(real, func() {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -327,7 +329,7 @@ func (s *Server) after(d time.Duration, fn func()) {
 		s.mu.Unlock()
 	})
 	if s.timers != nil {
-		s.timers[t] = struct{}{}
+		s.timers[t] = time.Now().Add(real)
 	}
 }
 
