@@ -38,7 +38,7 @@ func runScenario(ctx context.Context, srv *Server, name string, speed float64, d
 	if duration < 0 {
 		return fmt.Errorf("%s: duration %v: expected 0 (until cancelled) or a positive duration", name, duration)
 	}
-	client, err := srv.Client(false)
+	client, err := srv.Client(srv.cfg.scenarioOwner == OwnerApplication)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}

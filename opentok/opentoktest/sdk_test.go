@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -101,7 +102,9 @@ func nodeNewEnough(version string) bool {
 // refuses is an emulator bug.
 func TestOfficialSDKConformance(t *testing.T) {
 	node := requireNodeSDKs(t)
-	srv, err := NewServer()
+	// Scenarios run under the application: @vonage/video, which only
+	// has application credentials, acts on a scenario's participants.
+	srv, err := NewServer(WithScenarioOwner(OwnerApplication))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +123,7 @@ func TestOfficialSDKConformance(t *testing.T) {
 	defer cancel()
 	fixtures := map[string]sdkFixture{
 		"opentok":        prepareSDKFixture(ctx, t, srv, false),
-		"@vonage/video":  prepareSDKFixture(ctx, t, srv, true),
+		"@vonage/video":  scenarioSDKFixture(ctx, t, srv),
 		"opentok-vonage": prepareSDKFixture(ctx, t, srv, true),
 	}
 
@@ -239,6 +242,66 @@ func prepareSDKFixture(ctx context.Context, t *testing.T, srv *Server, applicati
 		t.Fatal(err)
 	}
 	return fx
+}
+
+// scenarioSDKFixture plays the classroom scenario until its (routed)
+// session has a student publishing and someone else connected, then stops
+// the script there (its participants stay connected): the classroom is the
+// SDK's session with people, the student its publisher, the other its
+// target.
+func scenarioSDKFixture(ctx context.Context, t *testing.T, srv *Server) sdkFixture {
+	t.Helper()
+	for attempt := range 5 {
+		sctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- Classroom{Seed: uint64(7 + attempt), Speed: 50}.Run(sctx, srv) }()
+		var fx sdkFixture
+		for deadline := time.Now().Add(30 * time.Second); fx.sessionID == "" && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			fx = sessionWithPeople(srv)
+		}
+		stop()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("classroom scenario: %v", err)
+		}
+		if fx.sessionID == "" {
+			t.Fatal("the classroom scenario had no one publishing within 30 s")
+		}
+		// Look again, now that the script has stopped: it may have acted
+		// between the look and the stop.
+		if fx = sessionWithPeople(srv); fx.sessionID != "" {
+			return fx
+		}
+	}
+	t.Fatal("the classroom scenario never stopped with someone publishing")
+	return sdkFixture{}
+}
+
+// sessionWithPeople is a routed scenario session owned by the
+// application with a participant publishing and another connected, or the
+// zero fixture.
+func sessionWithPeople(srv *Server) sdkFixture {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	for id, sess := range srv.st.sessions {
+		if !sess.owner.application || !sess.routed {
+			continue
+		}
+		var fx sdkFixture
+		for _, c := range sess.conns {
+			switch {
+			case c.p == nil:
+			case fx.publisher == nil && len(c.streams) > 0:
+				fx.publisher = c.p
+			case fx.target == nil:
+				fx.target = c.p
+			}
+		}
+		if fx.publisher != nil && fx.target != nil {
+			fx.sessionID = id
+			return fx
+		}
+	}
+	return sdkFixture{}
 }
 
 // checkSDKTokens joins with every client token the SDK generated: the

@@ -82,6 +82,42 @@ type config struct {
 	workers         int
 	clock           func() time.Time
 	logf            func(string, ...any)
+	scenarioOwner   Owner
+}
+
+// Owner is whose credentials an emulated account is reached with: the
+// legacy project (API key and secret) or the Vonage application
+// (application ID and private key). A session belongs to the one that
+// created it; the other gets 403 for it, as on the service.
+type Owner string
+
+// The owners an emulator serves.
+const (
+	OwnerProject     Owner = "project"
+	OwnerApplication Owner = "application"
+)
+
+// ParseOwner reads "project" or "application" (any case).
+func ParseOwner(s string) (Owner, error) {
+	switch o := Owner(strings.ToLower(strings.TrimSpace(s))); o {
+	case OwnerProject, OwnerApplication:
+		return o, nil
+	}
+	return "", fmt.Errorf("%q: expected %s or %s", s, OwnerProject, OwnerApplication)
+}
+
+// WithScenarioOwner has scenarios create their sessions and tokens as
+// owner (default OwnerProject): a user of application credentials — the
+// @vonage/video SDK, gavel with api.application_id — sees their
+// participants only when the scenarios run under the application.
+func WithScenarioOwner(owner Owner) Option {
+	return func(c *config) error {
+		if _, err := ParseOwner(string(owner)); err != nil {
+			return fmt.Errorf("scenario owner %w", err)
+		}
+		c.scenarioOwner = owner
+		return nil
+	}
 }
 
 // Option configures a Server.

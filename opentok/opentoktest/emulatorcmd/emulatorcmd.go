@@ -6,6 +6,7 @@ package emulatorcmd
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/gavelhq/gavel/opentok"
 	"github.com/gavelhq/gavel/opentok/cli/exitcode"
 	"github.com/gavelhq/gavel/opentok/opentoktest"
 	"github.com/spf13/cobra"
@@ -42,6 +44,9 @@ type options struct {
 	signatureSecret    string
 	archiveSecret      string
 	timeScale          float64
+	scenarioOwner      string
+	applicationID      string
+	privateKeyFile     string
 }
 
 // Command returns `gavel emulator`.
@@ -61,11 +66,17 @@ func Command() *cobra.Command {
 			"and leave: townhall (a host, panelists and 2000 viewers), classroom (25 students who all\n" +
 			"publish, a teacher who shares a screen now and then), onetoone (20 two-person calls coming\n" +
 			"and going), flaky (participants who keep losing the network), mix (all four, smaller), or\n" +
-			"none. The same --seed gives the same participants and the same actions.\n\n" +
+			"none. The same --seed gives the same participants and the same actions. Scenarios run\n" +
+			"under the legacy project unless --scenario-owner application: a session belongs to whoever\n" +
+			"created it, so only that one's credentials see its participants (the other gets 403).\n\n" +
+			"Bring your own credentials with --api-key/--api-secret and --application-id/--private-key-file\n" +
+			"(a PEM RSA key, as the Vonage dashboard downloads it) to run your app's config unchanged.\n\n" +
 			"It runs until Ctrl-C (or SIGTERM), then delivers pending callbacks for up to 2 s and stops.",
 		Example: "  gavel emulator --scenario mix --callback-url http://127.0.0.1:8080/v1/callbacks/session \\\n" +
 			"      --archive-callback-url http://127.0.0.1:8080/v1/callbacks/archive   # a relay on :8080\n" +
-			"  gavel emulator --listen 127.0.0.1:0 --scenario townhall --speed 10 --seed 7",
+			"  gavel emulator --listen 127.0.0.1:0 --scenario townhall --speed 10 --seed 7\n" +
+			"  gavel emulator --scenario classroom --scenario-owner application \\\n" +
+			"      --application-id 0b1e6c2a-4d3f-4a5b-9c8d-7e6f5a4b3c2d --private-key-file ./private.key",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd) },
 	}
@@ -78,6 +89,9 @@ func Command() *cobra.Command {
 	f.Float64Var(&o.speed, "speed", 1, "scenario speed: 1 is real time, 100 is 100 times faster")
 	f.StringVar(&o.apiKey, "api-key", "", "the legacy project's API key (default "+opentoktest.DefaultAPIKey+"; with --api-secret)")
 	f.StringVar(&o.apiSecret, "api-secret", "", "the legacy project's API secret (with --api-key)")
+	f.StringVar(&o.applicationID, "application-id", "", "the Vonage application's ID (default a generated one; with --private-key-file)")
+	f.StringVar(&o.privateKeyFile, "private-key-file", "", "the application's RSA private key, PEM (default a generated one, written to a temporary file; with --application-id)")
+	f.StringVar(&o.scenarioOwner, "scenario-owner", string(opentoktest.OwnerProject), "whose sessions the scenario's are: project (the API key's) or application (the application ID's)")
 	f.StringVar(&o.signatureSecret, "signature-secret", "", "sign callbacks with this secret (HS256 JWT in the Authorization header)")
 	f.StringVar(&o.archiveSecret, "archive-signature-secret", "", "sign archive callbacks with this secret instead (Vonage allows a secret per kind of callback)")
 	f.Float64Var(&o.timeScale, "time-scale", 1, "speed up the service's own timers (callback retries, archive upload) by this factor")
@@ -103,6 +117,12 @@ func (o *options) validate() (opentoktest.Scenario, error) {
 	}
 	if (o.apiKey == "") != (o.apiSecret == "") {
 		return nil, usagef("--api-key and --api-secret: give both, or neither for the defaults")
+	}
+	if (o.applicationID == "") != (o.privateKeyFile == "") {
+		return nil, usagef("--application-id and --private-key-file: give both, or neither for the defaults")
+	}
+	if _, err := opentoktest.ParseOwner(o.scenarioOwner); err != nil {
+		return nil, usagef("--scenario-owner %s", err)
 	}
 	if o.speed <= 0 || math.IsNaN(o.speed) || math.IsInf(o.speed, 0) {
 		return nil, usagef("--speed %v: expected a positive factor (1 is real time, 100 is 100 times faster)", o.speed)
@@ -141,6 +161,15 @@ func (o *options) run(cmd *cobra.Command) error {
 	if o.apiKey != "" {
 		opts = append(opts, opentoktest.WithProject(o.apiKey, o.apiSecret))
 	}
+	if o.applicationID != "" {
+		key, err := readPrivateKey(o.privateKeyFile)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, opentoktest.WithApplication(o.applicationID, key))
+	}
+	owner, _ := opentoktest.ParseOwner(o.scenarioOwner) // validated
+	opts = append(opts, opentoktest.WithScenarioOwner(owner))
 	if o.archiveSecret != "" {
 		opts = append(opts, opentoktest.WithGroupSignatureSecret(opentoktest.GroupArchive, o.archiveSecret))
 	}
@@ -157,12 +186,15 @@ func (o *options) run(cmd *cobra.Command) error {
 	if err != nil {
 		return fmt.Errorf("emulator: %w", err)
 	}
-	keyFile, err := writePrivateKey(srv)
-	if err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("emulator: %w", err)
+	keyFile, keyNote := o.privateKeyFile, "(yours)"
+	if keyFile == "" {
+		if keyFile, err = writePrivateKey(srv); err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("emulator: %w", err)
+		}
+		defer os.Remove(keyFile)
+		keyNote = "(deleted when the emulator stops)"
 	}
-	defer os.Remove(keyFile)
 
 	parent := cmd.Context()
 	if parent == nil {
@@ -173,7 +205,7 @@ func (o *options) run(cmd *cobra.Command) error {
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if err := o.banner(out, srv, keyFile, sc); err != nil {
+	if err := o.banner(out, srv, keyFile, keyNote, owner, sc); err != nil {
 		_ = srv.Close()
 		return err
 	}
@@ -210,6 +242,20 @@ func firstSet(a, b string) string {
 	return b
 }
 
+// readPrivateKey reads --private-key-file; errors name the flag and the
+// file, never the key.
+func readPrivateKey(path string) (*rsa.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("--private-key-file: %v", err)
+	}
+	key, err := opentok.ParsePrivateKey(data)
+	if err != nil {
+		return nil, usagef("--private-key-file %s: %v", path, err)
+	}
+	return key, nil
+}
+
 // writePrivateKey writes the application's key as PKCS#8 PEM, the form the
 // Vonage dashboard downloads, to a file only the user can read.
 func writePrivateKey(srv *opentoktest.Server) (string, error) {
@@ -237,20 +283,25 @@ func writePrivateKey(srv *opentoktest.Server) (string, error) {
 }
 
 // banner prints how to reach the emulator: URL, credentials, a config
-// snippet and the equivalent environment.
-func (o *options) banner(w io.Writer, srv *opentoktest.Server, keyFile string, sc opentoktest.Scenario) error {
-	var snippet bytes.Buffer
-	enc := toml.NewEncoder(&snippet)
-	enc.Indent = ""
-	type api struct {
+// snippet and the equivalent environment for each of the two owners.
+func (o *options) banner(w io.Writer, srv *opentoktest.Server, keyFile, keyNote string, owner opentoktest.Owner, sc opentoktest.Scenario) error {
+	type projectAPI struct {
 		APIKey    string `toml:"api_key"`
 		APISecret string `toml:"api_secret"`
 		URL       string `toml:"url"`
 	}
-	if err := enc.Encode(struct {
-		API api `toml:"api"`
-	}{api{srv.APIKey, srv.APISecret, srv.URL}}); err != nil {
-		return fmt.Errorf("emulator: config snippet: %w", err)
+	type applicationAPI struct {
+		ApplicationID  string `toml:"application_id"`
+		PrivateKeyFile string `toml:"private_key_file"`
+		URL            string `toml:"url"`
+	}
+	project, err := tomlSection(projectAPI{srv.APIKey, srv.APISecret, srv.URL})
+	if err != nil {
+		return err
+	}
+	application, err := tomlSection(applicationAPI{srv.ApplicationID, keyFile, srv.URL})
+	if err != nil {
+		return err
 	}
 
 	callbacks := "none (--callback-url sets where they go)"
@@ -272,35 +323,57 @@ func (o *options) banner(w io.Writer, srv *opentoktest.Server, keyFile string, s
 		parts = append(parts, "archive → "+firstSet(o.archiveCallbackURL, o.callbackURL)+archive)
 		callbacks = strings.Join(parts, "; ")
 	}
+	ownerName := map[opentoktest.Owner]string{opentoktest.OwnerProject: "the legacy project", opentoktest.OwnerApplication: "the application"}[owner]
 	scenario := "none: sessions appear as you create them (--scenario mix fills it)"
 	if sc != nil {
-		scenario = fmt.Sprintf("%s, seed %d, speed %g×", sc.Name(), o.seed, o.speed)
+		scenario = fmt.Sprintf("%s, seed %d, speed %g×, under %s: use its credentials to see the participants", sc.Name(), o.seed, o.speed, ownerName)
 	}
 
-	_, err := fmt.Fprintf(w, `Video API emulator listening on %s
+	_, err = fmt.Fprintf(w, `Video API emulator listening on %s
 These are the emulator's own throwaway credentials, valid only against this emulator.
 
   legacy project   api key        %s
                    api secret     %s
   application      id             %s
-                   private key    %s (deleted when the emulator stops)
+                   private key    %s %s
 
-Config file:
+Config file, legacy project:
 
 %s
-Or the environment:
+or application:
+
+%s
+Or the environment, legacy project:
 
 export GAVEL_API_KEY=%s GAVEL_API_SECRET=%s GAVEL_API_URL=%s
+
+or application:
+
+export GAVEL_APPLICATION_ID=%s GAVEL_PRIVATE_KEY_FILE=%s GAVEL_API_URL=%s
 
 Callbacks: %s
 Scenario:  %s
 Press Ctrl-C to stop.
-`, srv.URL, srv.APIKey, srv.APISecret, srv.ApplicationID, keyFile, snippet.String(),
-		shellQuote(srv.APIKey), shellQuote(srv.APISecret), shellQuote(srv.URL), callbacks, scenario)
+`, srv.URL, srv.APIKey, srv.APISecret, srv.ApplicationID, keyFile, keyNote, project, application,
+		shellQuote(srv.APIKey), shellQuote(srv.APISecret), shellQuote(srv.URL),
+		shellQuote(srv.ApplicationID), shellQuote(keyFile), shellQuote(srv.URL), callbacks, scenario)
 	if err != nil {
 		return fmt.Errorf("emulator: %w", err)
 	}
 	return nil
+}
+
+// tomlSection is api as the [api] section of gavel's config file.
+func tomlSection(api any) (string, error) {
+	var b bytes.Buffer
+	enc := toml.NewEncoder(&b)
+	enc.Indent = ""
+	if err := enc.Encode(struct {
+		API any `toml:"api"`
+	}{api}); err != nil {
+		return "", fmt.Errorf("emulator: config snippet: %w", err)
+	}
+	return b.String(), nil
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.

@@ -3,13 +3,19 @@ package emulatorcmd_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -109,44 +115,63 @@ type printed struct {
 }
 
 var (
-	exportLine = regexp.MustCompile(`(?m)^export GAVEL_API_KEY=(\S+) GAVEL_API_SECRET=(\S+) GAVEL_API_URL=(\S+)$`)
-	appLines   = regexp.MustCompile(`(?m)^\s+application\s+id\s+(\S+)\n\s+private key\s+(\S+)`)
-	urlLine    = regexp.MustCompile(`(?m)^Video API emulator listening on (\S+)$`)
+	exportLine    = regexp.MustCompile(`(?m)^export GAVEL_API_KEY=(\S+) GAVEL_API_SECRET=(\S+) GAVEL_API_URL=(\S+)$`)
+	appExportLine = regexp.MustCompile(`(?m)^export GAVEL_APPLICATION_ID=(\S+) GAVEL_PRIVATE_KEY_FILE=(\S+) GAVEL_API_URL=(\S+)$`)
+	appLines      = regexp.MustCompile(`(?m)^\s+application\s+id\s+(\S+)\n\s+private key\s+(\S+)`)
+	urlLine       = regexp.MustCompile(`(?m)^Video API emulator listening on (\S+)$`)
 )
 
-// parseBanner reads the banner and checks that the config snippet and the
-// export line agree.
+// apiSection is the [api] section of gavel's config file, both ways.
+type apiSection struct {
+	APIKey         string `toml:"api_key"`
+	APISecret      string `toml:"api_secret"`
+	ApplicationID  string `toml:"application_id"`
+	PrivateKeyFile string `toml:"private_key_file"`
+	URL            string `toml:"url"`
+}
+
+// parseBanner reads the banner and checks that the two config snippets
+// (legacy project, then application) and the two export lines agree.
 func parseBanner(t *testing.T, out string) printed {
 	t.Helper()
 	var p printed
 	m := exportLine.FindStringSubmatch(out)
+	ma := appExportLine.FindStringSubmatch(out)
 	a := appLines.FindStringSubmatch(out)
 	u := urlLine.FindStringSubmatch(out)
-	if m == nil || a == nil || u == nil {
-		t.Fatalf("banner lacks the export line, the application or the URL:\n%s", out)
+	if m == nil || ma == nil || a == nil || u == nil {
+		t.Fatalf("banner lacks an export line, the application or the URL:\n%s", out)
 	}
 	p.apiKey, p.apiSecret, p.url, p.appID, p.keyFile = m[1], m[2], m[3], a[1], a[2]
-	if p.url != u[1] {
-		t.Errorf("export says %s, the banner %s", p.url, u[1])
+	if p.url != u[1] || ma[3] != u[1] {
+		t.Errorf("exports say %s and %s, the banner %s", p.url, ma[3], u[1])
 	}
-	start := strings.Index(out, "[api]\n")
-	end := strings.Index(out[max(start, 0):], "\n\n")
-	if start < 0 || end < 0 {
-		t.Fatalf("no [api] snippet:\n%s", out)
+	if ma[1] != p.appID || ma[2] != p.keyFile {
+		t.Errorf("application export %v disagrees with the banner's %s %s", ma[1:3], p.appID, p.keyFile)
 	}
-	var cfg struct {
-		API struct {
-			APIKey    string `toml:"api_key"`
-			APISecret string `toml:"api_secret"`
-			URL       string `toml:"url"`
-		} `toml:"api"`
+	var snippets []apiSection
+	for rest := out; ; {
+		start := strings.Index(rest, "[api]\n")
+		if start < 0 {
+			break
+		}
+		end := strings.Index(rest[start:], "\n\n")
+		if end < 0 {
+			t.Fatalf("an [api] snippet runs to the end:\n%s", out)
+		}
+		var cfg struct {
+			API apiSection `toml:"api"`
+		}
+		md, err := toml.Decode(rest[start:start+end], &cfg)
+		if err != nil || len(md.Undecoded()) > 0 {
+			t.Fatalf("snippet does not decode as gavel's [api] section: %v (unknown keys %v)", err, md.Undecoded())
+		}
+		snippets = append(snippets, cfg.API)
+		rest = rest[start+end:]
 	}
-	md, err := toml.Decode(out[start:start+end], &cfg)
-	if err != nil || len(md.Undecoded()) > 0 {
-		t.Fatalf("snippet does not decode as gavel's [api] section: %v (unknown keys %v)", err, md.Undecoded())
-	}
-	if cfg.API.APIKey != p.apiKey || cfg.API.APISecret != p.apiSecret || cfg.API.URL != p.url {
-		t.Errorf("snippet %+v disagrees with the export line %+v", cfg.API, p)
+	want := []apiSection{{APIKey: p.apiKey, APISecret: p.apiSecret, URL: p.url}, {ApplicationID: p.appID, PrivateKeyFile: p.keyFile, URL: p.url}}
+	if !slices.Equal(snippets, want) {
+		t.Errorf("config snippets %+v, want %+v (project, then application, as the banner says)", snippets, want)
 	}
 	return p
 }
@@ -385,6 +410,9 @@ func TestEmulatorRejectsBadFlags(t *testing.T) {
 		{[]string{"--callback-url", "ftp://x/cb"}, []string{"--callback-url", "http:// or https://"}},
 		{[]string{"--archive-callback-url", "localhost:8080"}, []string{"--archive-callback-url", "http:// or https://"}},
 		{[]string{"--api-key", "123"}, []string{"--api-key and --api-secret"}},
+		{[]string{"--application-id", "0b1e6c2a-4d3f-4a5b-9c8d-7e6f5a4b3c2d"}, []string{"--application-id and --private-key-file"}},
+		{[]string{"--application-id", "x", "--private-key-file", "/nonexistent/key.pem"}, []string{"--private-key-file", "/nonexistent/key.pem"}},
+		{[]string{"--scenario-owner", "team"}, []string{"--scenario-owner", `"team"`, "project or application"}},
 		{[]string{"--listen", "4010"}, []string{"--listen", "host:port"}},
 	} {
 		cmd := emulatorcmd.Command()
@@ -423,5 +451,71 @@ func TestEmulatorPortInUse(t *testing.T) {
 	var ue *exitcode.UsageError
 	if err == nil || errors.As(err, &ue) || !strings.Contains(err.Error(), ln.Addr().String()) {
 		t.Errorf("port in use: %v, want a runtime error naming the address", err)
+	}
+}
+
+// TestEmulatorScenarioUnderYourApplication: with --scenario-owner
+// application and the user's own application ID and key, the scenario's
+// participants belong to that application: its credentials see them (the
+// legacy project's get 403, as on the service), and the user's key file is
+// printed and left in place.
+func TestEmulatorScenarioUnderYourApplication(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	keyFile := filepath.Join(t.TempDir(), "private.key")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const appID = "0b1e6c2a-4d3f-4a5b-9c8d-7e6f5a4b3c2d"
+	sink := &callbackSink{}
+	receiver := httptest.NewServer(sink)
+	defer receiver.Close()
+	e := start(t, "--listen", "127.0.0.1:0", "--scenario", "onetoone", "--speed", "50", "--callback-url", receiver.URL,
+		"--scenario-owner", "application", "--application-id", appID, "--private-key-file", keyFile)
+	out := e.waitFor(t, "Press Ctrl-C to stop.")
+	p := parseBanner(t, out)
+	if p.appID != appID || p.keyFile != keyFile || !strings.Contains(out, keyFile+" (yours)") {
+		t.Errorf("banner names application %s key %s; want the given ones, marked yours:\n%s", p.appID, p.keyFile, out)
+	}
+	if !strings.Contains(out, "under the application: use its credentials") {
+		t.Errorf("banner does not say whose the scenario's sessions are:\n%s", out)
+	}
+
+	var sessionID, streamID string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var ok bool
+		if sessionID, streamID, ok = sink.firstStream(); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no streamCreated callback within 10 s; stderr:\n%s", e.errOut)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	appCreds, err := opentok.ApplicationCredentials(appID, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, _ := opentok.New(appCreds, opentok.WithBaseURL(p.url))
+	streams, err := app.Streams.List(ctx, sessionID)
+	if err != nil || !slices.ContainsFunc(streams, func(s opentok.Stream) bool { return s.ID == streamID }) {
+		t.Errorf("the application lists the scenario's streams %+v, %v; want %s among them", streams, err, streamID)
+	}
+	if conns, err := app.Connections.List(ctx, sessionID); err != nil || conns.Count == 0 {
+		t.Errorf("the application lists the scenario's connections %+v, %v; want its participants", conns, err)
+	}
+	projCreds, _ := opentok.ProjectCredentials(p.apiKey, p.apiSecret)
+	project, _ := opentok.New(projCreds, opentok.WithBaseURL(p.url))
+	if _, err := project.Streams.List(ctx, sessionID); !errors.Is(err, opentok.ErrAuth) {
+		t.Errorf("the legacy project lists the application's session: %v, want 403", err)
+	}
+
+	e.stop(t)
+	if _, err := os.Stat(keyFile); err != nil {
+		t.Errorf("the user's key file is gone after stopping: %v", err)
 	}
 }
