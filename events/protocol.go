@@ -119,6 +119,9 @@ type Audit struct {
 	// Except are the streams a mute_all left alone: with the outcome, it
 	// is what lets every console show which streams the service muted.
 	Except []string `json:"except,omitempty"`
+	// Detail says why an automatic action (actor "rule:<name>") was taken,
+	// or what a dry-run rule would have done.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Command is a console's request for a moderation action.

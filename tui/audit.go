@@ -19,17 +19,20 @@ type AuditLine struct {
 	Target  string
 	OK      bool
 	Error   string
+	Detail  string // why a rule acted (events.Audit.Detail)
 }
 
 // NewAuditLine describes one audit entry.
 func NewAuditLine(seq uint64, a events.Audit) AuditLine {
 	return AuditLine{Seq: seq, At: a.At, Actor: Sanitize(a.Actor), Role: Sanitize(string(a.Role)),
-		Action: Sanitize(a.Action), Session: Sanitize(a.Session), Target: Sanitize(a.Target), OK: a.OK, Error: Sanitize(a.Error)}
+		Action: Sanitize(a.Action), Session: Sanitize(a.Session), Target: Sanitize(a.Target), OK: a.OK, Error: Sanitize(a.Error), Detail: Sanitize(a.Detail)}
 }
 
-// Outcome is "ok", or "failed: <error>".
+// Outcome is "ok" (with why, for a rule's action), or "failed: <error>".
 func (l AuditLine) Outcome() string {
 	switch {
+	case l.OK && l.Detail != "":
+		return "ok: " + l.Detail
 	case l.OK:
 		return "ok"
 	case l.Error == "":

@@ -66,6 +66,40 @@ func townHallModel(b *testing.B) Model {
 	return m
 }
 
+// BenchmarkMemoryConsoleTownHall is the whole console's heap with the
+// town hall open: the feed (its mirror of the relay's state, event lines
+// and session cache) as well as the model built from its batches. Half the
+// 10,000 connections come in the snapshot, half as event frames, so the
+// event log holds 5,000 lines.
+func BenchmarkMemoryConsoleTownHall(b *testing.B) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f := newFeed(Options{})
+	f.apply(frame(b, events.Hello{Type: events.FrameHello, Epoch: "e1", LastSeq: 1}))
+	f.apply(frame(b, events.SnapshotFrame{Type: events.FrameSnapshot, Seq: 1, Part: 1, Parts: 1, Sessions: townHallState(5_000).Snapshot()}))
+	for i := range 5_000 {
+		f.apply(connEvent(b, uint64(2+i), events.ConnectionCreated, townHall, fmt.Sprintf("conn-late-%05d", i), fmt.Sprintf("Attendee %05d", 5_000+i), ""))
+	}
+	f.status(relayclient.Status{State: relayclient.Live, Since: epoch})
+	msg, _ := f.batch()
+	var tm tea.Model = NewModel(Options{RelayURL: "ws://relay.test/v1/stream"})
+	tm, _ = tm.Update(tea.WindowSizeMsg{Width: 200, Height: 50})
+	tm, _ = tm.Update(msg)
+	m := press(tm.(Model), "enter")
+	if m.current() != viewSession || m.session.id != townHall || len(m.session.conns) != 10_000 {
+		b.Fatalf("not in the town hall: %v %s %d", m.current(), m.session.id, len(m.session.conns))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	for b.Loop() {
+		_ = m.View()
+	}
+	runtime.KeepAlive(f)
+	runtime.KeepAlive(m)
+	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/(1<<20), "MB")
+}
+
 // View of the town hall at 200x50: only the visible window is rendered.
 func BenchmarkViewTownHall(b *testing.B) {
 	m := townHallModel(b)

@@ -1,12 +1,12 @@
 package tui
 
 import (
-	"encoding/json"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
+	"github.com/gavelhq/gavel/events"
 )
 
 // Sanitize makes untrusted text (participant names, connection data, stream
@@ -93,41 +93,10 @@ func DisplayName(data string) string {
 }
 
 // parseData reads a connection's data: the display name and the role, if
-// it says one ("host", "moderator", …).
+// it says one ("host", "moderator", …), sanitized.
 func parseData(data string) (name, role string) {
-	d := strings.TrimSpace(data)
-	if d == "" {
-		return "", ""
-	}
-	if d[0] == '{' {
-		var obj map[string]any
-		if json.Unmarshal([]byte(d), &obj) == nil {
-			str := func(keys ...string) string {
-				for _, k := range keys {
-					if v, ok := obj[k].(string); ok && v != "" {
-						return v
-					}
-				}
-				return ""
-			}
-			return Sanitize(str("name", "username", "displayName", "display_name", "user")), Sanitize(str("role", "type"))
-		}
-	}
-	if strings.Contains(d, "=") && !strings.ContainsAny(d, " {") {
-		for _, kv := range strings.Split(d, "&") {
-			k, v, _ := strings.Cut(kv, "=")
-			switch k {
-			case "name", "username":
-				name = v
-			case "role":
-				role = v
-			}
-		}
-		if name != "" || role != "" {
-			return Sanitize(name), Sanitize(role)
-		}
-	}
-	return Sanitize(d), ""
+	c := events.ParseConnectionData(data)
+	return Sanitize(c.Name), Sanitize(c.Role)
 }
 
 // shortID shortens a Video API id for a narrow column: session ids share

@@ -27,6 +27,31 @@ type Relay struct {
 	ReconcileConcurrency int               `toml:"reconcile_concurrency"`
 	ReconcileRate        float64           `toml:"reconcile_rate"`
 	SignatureMaxAge      Duration          `toml:"signature_max_age"`
+	Rules                Rules             `toml:"rules"`
+}
+
+// Rules is the [relay.rules] section: what the relay enforces by itself.
+type Rules struct {
+	MaxConnections int            `toml:"max_connections"` // per session; 0 = no cap
+	SessionCaps    map[string]int `toml:"session_caps"`    // [relay.rules.session_caps]: by session id
+	EnforceCap     bool           `toml:"enforce_cap"`
+	CapGrace       Duration       `toml:"cap_grace"`
+	CapExempt      []string       `toml:"cap_exempt"`
+	Mode           string         `toml:"mode"` // "enforce" (default) or "dry-run"
+}
+
+// relayRules is the relay's form of the section; errors name the key.
+func (r Rules) relayRules() (relay.RulesConfig, error) {
+	dry := false
+	switch strings.ToLower(strings.TrimSpace(r.Mode)) {
+	case "", "enforce":
+	case "dry-run":
+		dry = true
+	default:
+		return relay.RulesConfig{}, fmt.Errorf("relay.rules.mode %q: expected \"enforce\" or \"dry-run\"", r.Mode)
+	}
+	return relay.RulesConfig{MaxConnections: r.MaxConnections, SessionCaps: r.SessionCaps, EnforceCap: r.EnforceCap,
+		CapGrace: r.CapGrace.Duration, CapExempt: r.CapExempt, DryRun: dry}, nil
 }
 
 // Environment variables that override the [relay] and [console] keys. A
@@ -47,6 +72,7 @@ func DefaultRelay(stateDir string) Relay {
 		MaxCallbackBytes: relay.DefaultMaxCallbackBytes, ReconcileInterval: Duration{relay.DefaultReconcile},
 		ReadTimeout: Duration{relay.DefaultReadTimeout}, MaxConnections: relay.DefaultMaxConnections,
 		SignatureMaxAge:      Duration{relay.DefaultSignatureMaxAge},
+		Rules:                Rules{CapGrace: Duration{relay.DefaultCapGrace}, CapExempt: relay.DefaultCapExempt(), Mode: "enforce"},
 		ReconcileConcurrency: relay.DefaultReconcileConcurrency, ReconcileRate: relay.DefaultReconcileRate}
 }
 
@@ -93,6 +119,10 @@ func (c Relay) ServerConfig(secret []byte, logger *slog.Logger) (relay.Config, e
 	if err := relay.CheckSignatureSecrets(perGroup); err != nil {
 		return relay.Config{}, &exitcode.ConfigError{Err: fmt.Errorf("config: relay.%w", err)}
 	}
+	rules, err := c.Rules.relayRules()
+	if err != nil {
+		return relay.Config{}, &exitcode.ConfigError{Err: fmt.Errorf("config: %w", err)}
+	}
 	listen := c.Listen
 	if listen == "" { // listen = "" in the file means the default
 		listen = relay.DefaultListen
@@ -113,6 +143,7 @@ func (c Relay) ServerConfig(secret []byte, logger *slog.Logger) (relay.Config, e
 		ReconcileConcurrency: c.ReconcileConcurrency,
 		ReconcileRate:        c.ReconcileRate,
 		SignatureMaxAge:      c.SignatureMaxAge.Duration,
+		Rules:                rules,
 		Logger:               logger,
 	}, nil
 }

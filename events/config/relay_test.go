@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/gavelhq/gavel/events/relay"
@@ -40,5 +41,28 @@ func TestTokenSecret(t *testing.T) {
 	long := string(make([]byte, relay.MinSecretBytes))
 	if s, err := (Relay{Secret: long}).TokenSecret(); err != nil || string(s) != long {
 		t.Errorf("long enough secret: %q, %v", s, err)
+	}
+}
+
+// TestRulesConfig: [relay.rules] reaches the relay as written, its mode
+// in either spelling; a mode it does not know is a ConfigError naming the
+// key, and so are the values the relay refuses.
+func TestRulesConfig(t *testing.T) {
+	rc := DefaultRelay("/state")
+	rc.Rules.MaxConnections, rc.Rules.EnforceCap, rc.Rules.Mode = 20, true, "Dry-Run"
+	rc.Rules.SessionCaps = map[string]int{"1_MX4-town-hall": 3000}
+	cfg, err := rc.ServerConfig([]byte("secret"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Rules
+	if r.MaxConnections != 20 || !r.EnforceCap || !r.DryRun || r.CapGrace != relay.DefaultCapGrace || r.SessionCaps["1_MX4-town-hall"] != 3000 ||
+		len(r.CapExempt) != 3 {
+		t.Errorf("rules %+v", r)
+	}
+	rc.Rules.Mode = "sometimes"
+	var ce *exitcode.ConfigError
+	if _, err := rc.ServerConfig(nil, nil); !errors.As(err, &ce) || !strings.Contains(err.Error(), "relay.rules.mode") {
+		t.Errorf("mode sometimes: %v, want a ConfigError naming relay.rules.mode", err)
 	}
 }

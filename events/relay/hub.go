@@ -61,6 +61,11 @@ type HubConfig struct {
 	PruneAfter time.Duration
 	// Now is the clock for pruning (nil = time.Now).
 	Now func() time.Time
+	// OnLive is called, under the hub's lock, with the state and each
+	// event just applied from a record read live — not while catching up
+	// with the log, whose records are the past's: the rules' hook. It
+	// must only decide and queue.
+	OnLive func(st *events.State, ev events.Event)
 }
 
 // Hub is the relay's fan-out core, independent of HTTP: it follows the log,
@@ -251,6 +256,9 @@ func (h *Hub) apply(seq uint64, rec events.Record) error {
 	if decoded && !marks.duplicate {
 		marks.superseded = h.state.Superseded(ev)
 		h.state.Apply(ev)
+		if h.cfg.OnLive != nil && h.ready.Load() {
+			h.cfg.OnLive(h.state, ev)
+		}
 	}
 	if rec.Type == events.FrameAudit && rec.Audit != nil {
 		h.state.ApplyAudit(*rec.Audit)

@@ -48,6 +48,8 @@ type Config struct {
 	// ReconcilerConfig.
 	ReconcileConcurrency int
 	ReconcileRate        float64
+	// Rules are [relay.rules]: caps that enforce themselves.
+	Rules RulesConfig
 	// SignatureStrict and SignatureMaxAge: see ReceiverConfig.
 	SignatureStrict bool
 	SignatureMaxAge time.Duration
@@ -124,6 +126,9 @@ func (c *Config) defaults() error {
 	if c.ReconcileRate < 2 {
 		return fmt.Errorf("relay: reconcile_rate: expected at least 2 (REST calls a second; a session takes two), got %g", c.ReconcileRate)
 	}
+	if err := c.Rules.check(); err != nil {
+		return fmt.Errorf("relay: %w", err)
+	}
 	if c.SignatureMaxAge == 0 {
 		c.SignatureMaxAge = DefaultSignatureMaxAge
 	}
@@ -148,6 +153,7 @@ type Server struct {
 	hub        *Hub
 	gateway    *Gateway
 	reconciler *Reconciler
+	rules      *rules // nil without rules or a Video API client
 	metrics    *Metrics
 	registry   *prometheus.Registry
 	// lastNotFoundLog is when a POST to an unknown path was last logged
@@ -181,6 +187,11 @@ func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server
 		Commands: func(ctx context.Context, c Claims, cmd events.Command) events.Result {
 			return s.gateway.Handle(ctx, c, cmd)
 		},
+		OnLive: func(st *events.State, ev events.Event) {
+			if s.rules != nil {
+				s.rules.observe(st, ev)
+			}
+		},
 	})
 	var reconcile func(context.Context, string) (int, error)
 	if client != nil {
@@ -189,6 +200,15 @@ func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server
 		reconcile = s.reconciler.Once
 	}
 	s.gateway = NewGateway(GatewayConfig{Client: client, Log: log, Metrics: metrics, Logger: cfg.Logger, State: s.hub.State, Reconcile: reconcile})
+	if cfg.Rules.MaxConnections > 0 || len(cfg.Rules.SessionCaps) > 0 {
+		if client == nil {
+			cfg.Logger.Warn("relay.rules are set, but the relay has no Video API credentials: the rules cannot act")
+		} else {
+			s.rules = newRules(cfg.Rules, log, s.gateway, cfg.Logger)
+			cfg.Logger.Info("rules in force", "max_connections", cfg.Rules.MaxConnections, "session_caps", len(cfg.Rules.SessionCaps),
+				"enforce_cap", cfg.Rules.EnforceCap, "cap_grace", cfg.Rules.CapGrace, "cap_exempt", s.rules.sortedRoles(), "dry_run", cfg.Rules.DryRun)
+		}
+	}
 	s.mux = s.routes()
 	return s, nil
 }
@@ -302,6 +322,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	hubDone := make(chan error, 1)
 	go func() { hubDone <- s.hub.Run(ctx) }()
+	rulesDone := make(chan struct{})
+	go func() {
+		defer close(rulesDone)
+		if s.rules != nil {
+			s.rules.run(ctx)
+		}
+	}()
 	if s.reconciler != nil {
 		go func() {
 			// Reconcile once the hub has caught up with the log, so it
@@ -361,6 +388,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if !hubReturned {
 		<-hubDone
 	}
+	<-rulesDone // their actions append to the log
 	if err := s.log.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("relay: close log: %w", err)
 	}

@@ -72,6 +72,9 @@ func TestStartRefusesLimitsThatWouldBreakIt(t *testing.T) {
 		"max_connections":       {DataDir: t.TempDir(), Secret: secret, MaxConnections: 3},
 		"reconcile_concurrency": {DataDir: t.TempDir(), Secret: secret, ReconcileConcurrency: 1000},
 		"reconcile_rate":        {DataDir: t.TempDir(), Secret: secret, ReconcileRate: 0.5},
+		"rules.cap_grace":       {DataDir: t.TempDir(), Secret: secret, Rules: RulesConfig{MaxConnections: 5, CapGrace: -time.Second}},
+		"rules.max_connections": {DataDir: t.TempDir(), Secret: secret, Rules: RulesConfig{MaxConnections: -1}},
+		"rules.session_caps":    {DataDir: t.TempDir(), Secret: secret, Rules: RulesConfig{SessionCaps: map[string]int{"s": 0}}},
 	} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -1,0 +1,240 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gavelhq/gavel/events"
+)
+
+// Rules act while nobody watches: the relay evaluates them on the records
+// it applies, and what a rule does goes through the gateway, like a
+// moderator's command (same Video API handling, same audit trail), with
+// actor "rule:<name>".
+//
+// Several relays on one NATS apply the same records and reach the same
+// decisions; each action is claimed first by appending an audit entry
+// whose message id is derived from the rule and what it acts on, so the
+// log's de-duplication picks the one relay that acts.
+
+// RoomFullSignalType is the signal a connection removed by the cap gets
+// before it is disconnected (data: the cap), so the app can say why.
+const RoomFullSignalType = "gavel-room-full"
+
+// Defaults of RulesConfig.
+const (
+	DefaultCapGrace = 2 * time.Second
+)
+
+// DefaultCapExempt are the connection-data roles the cap never removes.
+func DefaultCapExempt() []string { return []string{"host", "moderator", "panelist"} }
+
+// RulesConfig is [relay.rules].
+type RulesConfig struct {
+	// MaxConnections caps every session's connections (0 = no cap);
+	// SessionCaps overrides it by session id.
+	MaxConnections int
+	SessionCaps    map[string]int
+	// EnforceCap removes the excess; false only flags it (the console's
+	// ⚑).
+	EnforceCap bool
+	// CapGrace is the time between the room-full signal and the
+	// disconnect (0 = at once; negative is refused).
+	CapGrace time.Duration
+	// CapExempt are the roles (connection data "role") the cap never
+	// removes, compared without regard to case.
+	CapExempt []string
+	// DryRun records what the rules would do without doing it.
+	DryRun bool
+}
+
+// check refuses values the rules cannot work with; errors name the key.
+func (c RulesConfig) check() error {
+	if c.MaxConnections < 0 {
+		return fmt.Errorf("rules.max_connections: expected 0 (no cap) or more, got %d", c.MaxConnections)
+	}
+	for id, n := range c.SessionCaps {
+		if n < 1 {
+			return fmt.Errorf("rules.session_caps[%q]: expected at least 1, got %d", id, n)
+		}
+	}
+	if c.CapGrace < 0 || c.CapGrace > time.Minute {
+		return fmt.Errorf("rules.cap_grace: expected 0s to 1m, got %s", c.CapGrace)
+	}
+	return nil
+}
+
+// capOf is the session's cap, 0 for none.
+func (c RulesConfig) capOf(sessionID string) int {
+	if n, ok := c.SessionCaps[sessionID]; ok {
+		return n
+	}
+	return c.MaxConnections
+}
+
+// ruleCommander runs a rule's action as the gateway runs a command.
+type ruleCommander interface {
+	Handle(ctx context.Context, claims Claims, cmd events.Command) events.Result
+}
+
+// rules evaluates the rules on applied records and runs their actions in
+// the background: the hub calls observe under its lock, so observe only
+// decides and queues.
+type rules struct {
+	cfg     RulesConfig
+	exempt  map[string]bool
+	log     *Log
+	gateway ruleCommander
+	logger  *slog.Logger
+	now     func() time.Time
+
+	queue chan capRemoval
+	wg    sync.WaitGroup
+}
+
+// capRemoval is one connection the cap removes.
+type capRemoval struct {
+	session, conn string
+	cap, count    int
+}
+
+// ruleQueue bounds the actions waiting to run; one that does not fit is
+// dropped with a warning, and the next join in that session decides again
+// from the state.
+const ruleQueue = 4096
+
+func newRules(cfg RulesConfig, log *Log, gateway ruleCommander, logger *slog.Logger) *rules {
+	if len(cfg.CapExempt) == 0 {
+		cfg.CapExempt = DefaultCapExempt()
+	}
+	r := &rules{cfg: cfg, exempt: map[string]bool{}, log: log, gateway: gateway, logger: logger.With("component", "rules"), now: time.Now,
+		queue: make(chan capRemoval, ruleQueue)}
+	for _, role := range cfg.CapExempt {
+		r.exempt[strings.ToLower(role)] = true
+	}
+	return r
+}
+
+// observe decides what the rules do about ev, just applied to st, and
+// queues it. Called by the hub under its lock, only for records applied
+// live (not while catching up with the log at start: the state then is
+// the past's).
+func (r *rules) observe(st *events.State, ev events.Event) {
+	if ev.Kind != events.ConnectionCreated || !r.cfg.EnforceCap && !r.cfg.DryRun {
+		return
+	}
+	limit := r.cfg.capOf(ev.SessionID)
+	if limit == 0 {
+		return
+	}
+	n := st.Counts(ev.SessionID).Connections
+	if n <= limit {
+		return
+	}
+	sess, ok := st.Session(ev.SessionID)
+	if !ok {
+		return
+	}
+	for _, id := range r.excess(sess.Connections, n-limit) {
+		select {
+		case r.queue <- capRemoval{session: ev.SessionID, conn: id, cap: limit, count: n}:
+		default:
+			r.logger.Warn("rule actions queue full: dropping a cap removal; the next join decides again", "session", ev.SessionID, "connection", id)
+		}
+	}
+}
+
+// excess is the newest excess connections that are not exempt, newest
+// first. conns are in the order the state lists them (by CreatedAt).
+func (r *rules) excess(conns []events.ConnectionState, excess int) []string {
+	var out []string
+	for i := len(conns) - 1; i >= 0 && len(out) < excess; i-- {
+		role := strings.ToLower(events.ParseConnectionData(conns[i].Data).Role)
+		if !r.exempt[role] {
+			out = append(out, conns[i].ID)
+		}
+	}
+	return out
+}
+
+// run carries out queued actions until ctx ends, several at once (each
+// waits out its grace), and waits for those in flight.
+func (r *rules) run(ctx context.Context) {
+	sem := make(chan struct{}, 16)
+	defer r.wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case rm := <-r.queue:
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			r.wg.Go(func() {
+				defer func() { <-sem }()
+				r.removeForCap(ctx, rm)
+			})
+		}
+	}
+}
+
+// capActor is the audit actor of the cap's actions.
+const capActor = "rule:cap"
+
+// removeForCap claims the removal (one relay acts), then signals and,
+// after the grace, disconnects, through the gateway.
+func (r *rules) removeForCap(ctx context.Context, rm capRemoval) {
+	detail := fmt.Sprintf("%d connections, over the cap of %d: the newest non-exempt leaves", rm.count, rm.cap)
+	if r.cfg.DryRun || !r.cfg.EnforceCap {
+		detail = "dry-run: would signal " + RoomFullSignalType + " and disconnect (" + detail + ")"
+	} else if r.cfg.CapGrace > 0 {
+		detail += fmt.Sprintf("; signalled %s, disconnecting in %s", RoomFullSignalType, r.cfg.CapGrace)
+	}
+	claim := events.Audit{At: r.now().UTC(), Actor: capActor, Action: "cap", Session: rm.session, Target: rm.conn, OK: true, Detail: detail}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	_, dup, err := r.log.Append(actx, events.Record{Type: events.FrameAudit, Audit: &claim}, "rule:cap:"+rm.session+":"+rm.conn)
+	cancel()
+	switch {
+	case err != nil:
+		r.logger.Error("cap: cannot claim the removal", "session", rm.session, "connection", rm.conn, "err", err)
+		return
+	case dup:
+		return // claimed before: by another relay, or by an earlier join here
+	case r.cfg.DryRun || !r.cfg.EnforceCap:
+		return
+	}
+	claims := Claims{Name: capActor, Role: events.RoleModerator}
+	params, _ := json.Marshal(events.CommandParams{Type: RoomFullSignalType, Data: strconv.Itoa(rm.cap)})
+	r.gateway.Handle(ctx, claims, events.Command{Type: events.FrameCommand, ID: "cap-signal-" + rm.conn, Action: events.ActionSignal,
+		Session: rm.session, Connection: rm.conn, Params: params})
+	if r.cfg.CapGrace > 0 {
+		t := time.NewTimer(r.cfg.CapGrace)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+	r.gateway.Handle(ctx, claims, events.Command{Type: events.FrameCommand, ID: "cap-disconnect-" + rm.conn, Action: events.ActionDisconnect,
+		Session: rm.session, Connection: rm.conn})
+}
+
+// sortedRoles is the exempt roles for logs.
+func (r *rules) sortedRoles() []string {
+	out := make([]string, 0, len(r.exempt))
+	for role := range r.exempt {
+		out = append(out, role)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,158 @@
+package relay_test
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/relay"
+	"github.com/gavelhq/gavel/opentok/opentoktest"
+)
+
+// logRecords reads every record of r's log so far.
+func logRecords(t *testing.T, r *testRelay) []events.Record {
+	t.Helper()
+	last := r.lastSeq(t)
+	var out []events.Record
+	if last == 0 {
+		return nil
+	}
+	err := r.srv.Log().Follow(t.Context(), 1, func(seq uint64, rec events.Record) error {
+		out = append(out, rec)
+		if seq >= last {
+			return errStop
+		}
+		return nil
+	})
+	if !errors.Is(err, errStop) {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestCapRemovesTheNewestBeyondIt is the seed's "limit the maximum number
+// of users in a session", enforced while nobody watches: a classroom of a
+// teacher and 25 students under max_connections = 20 ends with exactly 20
+// connections in the emulator's own truth; the six removed are the newest
+// joiners, each signalled gavel-room-full and then disconnected, each step
+// audited as rule:cap — once, though two relays on one NATS both see every
+// join. With enforce_cap = false nobody is removed.
+func TestCapRemovesTheNewestBeyondIt(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		enforce bool
+		relays  int
+	}{{"enforced by two relays", true, 2}, {"flag only", false, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			rules := relay.RulesConfig{MaxConnections: 20, EnforceCap: tc.enforce, CapGrace: 100 * time.Millisecond}
+			ns := startNATSServer(t)
+			secret := e2eSecret(t)
+			lnA, lnB := listenLoopback(t), listenLoopback(t)
+			lns := []string{httpBase(lnA), httpBase(lnB)}
+			lb, rr := newRoundRobin(t, lns[:tc.relays]...)
+			emu := newEmulator(t, lb.URL, lb.URL, opentoktest.WithSeed(41))
+			client, closeIdle := newEmulatorClient(t, emu)
+			relays := []*testRelay{startRelay(t, lnA, relay.Config{Name: "relay-a", NatsURL: ns.ClientURL(), Secret: secret, Rules: rules}, client)}
+			if tc.relays == 2 {
+				relays = append(relays, startRelay(t, lnB, relay.Config{Name: "relay-b", NatsURL: ns.ClientURL(), Secret: secret, Rules: rules}, client))
+			} else {
+				lnB.Close()
+			}
+			beforeRelaysStop(t, closeIdle, func() { _ = emu.Close() }, lb.Close, rr.tr.CloseIdleConnections)
+
+			done, errs := runScenarios(t.Context(), emu, opentoktest.Classroom{Seed: 41, Speed: 200, Duration: 4 * time.Minute})
+			waitScenarios(t, done, errs, 30*time.Second)
+			flush(t, emu, 30*time.Second)
+			classroom := func() opentoktest.SessionState {
+				for _, s := range emu.Sessions() {
+					if s.Live {
+						return s
+					}
+				}
+				t.Fatal("no live session: the classroom is gone")
+				return opentoktest.SessionState{}
+			}
+			want := 26
+			if tc.enforce {
+				want = 20
+			}
+			waitFor(t, 20*time.Second, "the classroom to settle", func() bool { return len(classroom().Connections) == want })
+			flush(t, emu, 30*time.Second)
+			// Every removal was claimed when its join was applied, before
+			// its disconnect; the disconnect's audit is the last step.
+			if tc.enforce {
+				waitFor(t, 10*time.Second, "the removals' audit entries", func() bool {
+					n := 0
+					for _, rec := range logRecords(t, relays[0]) {
+						if rec.Type == events.FrameAudit && rec.Audit.Actor == "rule:cap" && rec.Audit.Action == events.ActionDisconnect {
+							n++
+						}
+					}
+					return n >= 26-want
+				})
+			}
+			waitFor(t, 10*time.Second, "the relays to apply the whole log", func() bool {
+				for _, r := range relays {
+					if r.srv.Hub().Applied() < r.lastSeq(t) {
+						return false
+					}
+				}
+				return true
+			})
+
+			// The joins, by when they connected, and what the rule did.
+			type join struct {
+				id        string
+				createdAt int64
+			}
+			var joins []join
+			byAction := map[string][]string{}
+			for _, rec := range logRecords(t, relays[0]) {
+				switch rec.Type {
+				case events.FrameEvent:
+					ev, err := events.Decode(rec.Group, rec.Event)
+					if err == nil && ev.Kind == events.ConnectionCreated && rec.Source == events.SourceCallback {
+						joins = append(joins, join{ev.Connection.ID, ev.Connection.CreatedAt})
+					}
+				case events.FrameAudit:
+					if a := rec.Audit; a.Actor == "rule:cap" {
+						if !a.OK {
+							t.Errorf("rule:cap %s of %s failed: %s", a.Action, a.Target, a.Error)
+						}
+						byAction[a.Action] = append(byAction[a.Action], a.Target)
+					}
+				}
+			}
+			if len(joins) != 26 {
+				t.Fatalf("%d joins in the log, want 26", len(joins))
+			}
+			if !tc.enforce {
+				if len(byAction) != 0 {
+					t.Errorf("enforce_cap = false, yet the rule acted: %v", byAction)
+				}
+				return
+			}
+			slices.SortFunc(joins, func(a, b join) int { return int(b.createdAt - a.createdAt) })
+			var newest []string
+			for _, j := range joins[:6] {
+				newest = append(newest, j.id)
+			}
+			for _, action := range []string{"cap", events.ActionSignal, events.ActionDisconnect} {
+				got := slices.Sorted(slices.Values(byAction[action]))
+				if !slices.Equal(got, slices.Sorted(slices.Values(newest))) {
+					t.Errorf("rule:cap %s audited for %v; want once for each of the six newest %v", action, byAction[action], newest)
+				}
+			}
+			for _, c := range classroom().Connections {
+				if slices.Contains(newest, c.ID) {
+					t.Errorf("%s, among the six newest, is still connected", c.ID)
+				}
+			}
+			raw, _ := json.Marshal(byAction)
+			t.Logf("rule:cap audit: %s", raw)
+		})
+	}
+}
