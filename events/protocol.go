@@ -77,6 +77,8 @@ type SnapshotFrame struct {
 	Part     int       `json:"part"`
 	Parts    int       `json:"parts"`
 	Sessions []Session `json:"sessions"`
+	// Bans are the bans in force, on the last part only.
+	Bans []Ban `json:"bans,omitempty"`
 }
 
 // EventFrame is one callback (or reconcile event) from the log.
@@ -122,6 +124,8 @@ type Audit struct {
 	// Detail says why an automatic action (actor "rule:<name>") was taken,
 	// or what a dry-run rule would have done.
 	Detail string `json:"detail,omitempty"`
+	// Ban is the ban a "ban" entry puts in force.
+	Ban *Ban `json:"ban,omitempty"`
 }
 
 // Command is a console's request for a moderation action.
@@ -149,6 +153,11 @@ type CommandParams struct {
 	Layout     string   `json:"layout"`      // archive_start
 	Role       string   `json:"role"`        // token
 	TTL        string   `json:"ttl"`         // token
+	Match      string   `json:"match"`       // ban: the identity to ban (else the connection's)
+	All        bool     `json:"all"`         // ban: in every session, not only Command.Session
+	For        string   `json:"for"`         // ban: how long, a Go duration ("24h"), at most 720h
+	Reason     string   `json:"reason"`      // ban
+	Ban        string   `json:"ban"`         // unban: the ban's id
 }
 
 // Result answers one Command.
@@ -189,12 +198,15 @@ const (
 	ActionArchiveStop  = "archive_stop"
 	ActionToken        = "token"
 	ActionReconcile    = "reconcile"
+	ActionBan          = "ban"
+	ActionUnban        = "unban"
 )
 
 // Allows reports whether a role may take an action (the design's table).
 func (r Role) Allows(action string) bool {
 	switch action {
-	case ActionSignal, ActionDisconnect, ActionMute, ActionMuteAll, ActionMuteAllOff, ActionUnpublish, ActionArchiveStart, ActionArchiveStop:
+	case ActionSignal, ActionDisconnect, ActionMute, ActionMuteAll, ActionMuteAllOff, ActionUnpublish, ActionArchiveStart, ActionArchiveStop,
+		ActionBan, ActionUnban:
 		return r == RoleModerator || r == RoleAdmin
 	case ActionToken, ActionReconcile:
 		return r == RoleAdmin

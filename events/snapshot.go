@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // A State leaves as a list of Sessions and comes back with RestoreState:
@@ -221,6 +222,7 @@ const stateVersion = 2
 type stateJSON struct {
 	Version  int       `json:"version"`
 	Sessions []Session `json:"sessions"`
+	Bans     []Ban     `json:"bans,omitempty"` // expired ones too, until pruned
 }
 
 // MarshalJSON writes the state as its Snapshot, in a stable order (equal
@@ -232,7 +234,7 @@ func (s *State) MarshalJSON() ([]byte, error) {
 		slices.SortFunc(sessions[i].EndedConnections, byID)
 		slices.SortFunc(sessions[i].EndedStreams, byID)
 	}
-	return json.Marshal(stateJSON{Version: stateVersion, Sessions: sessions})
+	return json.Marshal(stateJSON{Version: stateVersion, Sessions: sessions, Bans: s.Bans(time.Time{})})
 }
 
 // UnmarshalJSON replaces the state with one written by MarshalJSON. A
@@ -251,5 +253,6 @@ func (s *State) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	s.sessions = restored.sessions
+	s.RestoreBans(in.Bans)
 	return nil
 }

@@ -37,6 +37,7 @@ import (
 // A State is not safe for concurrent use; its owner locks.
 type State struct {
 	sessions map[string]*session
+	bans     map[string]Ban // by ID, expired ones until pruned
 }
 
 // NewState returns an empty state.
@@ -227,7 +228,13 @@ func (s *State) Apply(ev Event) bool {
 // entries come in the log's order, so unlike callbacks they need no
 // merge rules. It reports whether a Session view changed.
 func (s *State) ApplyAudit(a Audit) bool {
-	if !a.OK || a.Session == "" {
+	if !a.OK {
+		return false
+	}
+	if a.Action == ActionBan || a.Action == ActionUnban {
+		return s.applyBanAudit(a)
+	}
+	if a.Session == "" {
 		return false
 	}
 	x := s.sessions[a.Session]
@@ -398,7 +405,7 @@ func (x *session) view(full bool) Session {
 // through again, so `before` should trail the service's retry horizon (24 h)
 // with a margin; it is the owner's call, never Apply's.
 func (s *State) Prune(before int64) int {
-	n := 0
+	n := s.pruneBans(before)
 	for id, x := range s.sessions {
 		if !x.live() && x.lastEventAt < before {
 			delete(s.sessions, id)

@@ -69,7 +69,7 @@ func checkCommand(cmd events.Command) (events.CommandParams, error) {
 	if err := checkParams(cmd.Action, p); err != nil {
 		return p, err
 	}
-	return p, checkRequired(cmd)
+	return p, checkRequired(cmd, p)
 }
 
 // checkParams bounds the params every action may carry. Signal's type and
@@ -99,6 +99,10 @@ func checkParams(action string, p events.CommandParams) error {
 		{"params.layout", p.Layout, maxWordBytes},
 		{"params.role", p.Role, maxWordBytes},
 		{"params.ttl", p.TTL, maxWordBytes},
+		{"params.match", p.Match, maxNameBytes},
+		{"params.for", p.For, maxWordBytes},
+		{"params.reason", p.Reason, maxReasonBytes},
+		{"params.ban", p.Ban, maxIDBytes},
 	}
 	for _, c := range checks {
 		if err := bound(c.name, c.value, c.max); err != nil {
@@ -114,9 +118,17 @@ func checkParams(action string, p events.CommandParams) error {
 }
 
 // checkRequired refuses a command without the ids its action acts on.
-func checkRequired(cmd events.Command) error {
-	if cmd.Action == events.ActionReconcile {
+func checkRequired(cmd events.Command, p events.CommandParams) error {
+	switch {
+	case cmd.Action == events.ActionReconcile:
 		return nil // no session: every live one
+	case cmd.Action == events.ActionUnban:
+		if p.Ban == "" {
+			return malformed("params.ban is required: the id of the ban to lift")
+		}
+		return nil
+	case cmd.Action == events.ActionBan && p.All:
+		return nil // every session
 	}
 	if cmd.Session == "" {
 		return malformed("session is required")

@@ -36,6 +36,8 @@ type Gateway struct {
 	state func(func(*events.State))
 	// reconcile runs reconcile on demand (admin); nil when not available.
 	reconcile func(ctx context.Context, sessionID string) (int, error)
+	// banIdentity is where a ban of a connection reads its identity.
+	banIdentity []string
 }
 
 // GatewayConfig builds a Gateway.
@@ -47,6 +49,8 @@ type GatewayConfig struct {
 	Now       func() time.Time
 	State     func(func(*events.State))
 	Reconcile func(ctx context.Context, sessionID string) (int, error)
+	// BanIdentity: see RulesConfig.BanIdentity (nil = the default).
+	BanIdentity []string
 }
 
 // NewGateway returns a gateway; a nil Client answers every Video API action
@@ -58,7 +62,11 @@ func NewGateway(cfg GatewayConfig) *Gateway {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Gateway{client: cfg.Client, log: cfg.Log, metrics: cfg.Metrics, logger: cfg.Logger, now: cfg.Now, state: cfg.State, reconcile: cfg.Reconcile}
+	if len(cfg.BanIdentity) == 0 {
+		cfg.BanIdentity = DefaultBanIdentity()
+	}
+	return &Gateway{client: cfg.Client, log: cfg.Log, metrics: cfg.Metrics, logger: cfg.Logger, now: cfg.Now, state: cfg.State, reconcile: cfg.Reconcile,
+		banIdentity: cfg.BanIdentity}
 }
 
 // commandError is a refusal with the status a console shows.
@@ -89,6 +97,9 @@ func (g *Gateway) Handle(ctx context.Context, claims Claims, cmd events.Command)
 	audit := events.Audit{At: g.now().UTC(), Actor: claims.Name, Role: claims.Role, Action: cmd.Action, Session: cmd.Session, Target: target, OK: err == nil}
 	if cmd.Action == events.ActionMuteAll && err == nil {
 		audit.Except = p.Except
+	}
+	if cmd.Action == events.ActionBan && err == nil {
+		data = withBan(&audit, data)
 	}
 	res := events.Result{Type: events.FrameResult, ID: cmd.ID, OK: err == nil}
 	if err != nil {
@@ -218,6 +229,13 @@ func (g *Gateway) execute(ctx context.Context, claims Claims, cmd events.Command
 		}
 		n, err := g.reconcile(ctx, cmd.Session)
 		return map[string]any{"events": n}, cmd.Session, err
+	}
+	switch cmd.Action { // bans need no Video API call: the relay enforces them
+	case events.ActionBan:
+		return g.ban(cmd, p, claims.Name)
+	case events.ActionUnban:
+		id, err := g.unban(p)
+		return nil, id, err
 	}
 	if g.client == nil {
 		return nil, target, refuse(http.StatusServiceUnavailable, "this relay has no Video API credentials: it can watch but not act")

@@ -414,8 +414,8 @@ func TestGatewayActionsEndToEnd(t *testing.T) {
 				"params:"},
 			{"a mute without a stream", mona, events.Command{Action: events.ActionMute, Session: s}, "stream is required"},
 			{"a command without a session", vic, events.Command{Action: events.ActionMute, Stream: st}, "session is required"},
-			{"an unknown action", mona, events.Command{Action: "ban", Session: s, Connection: "c"}, `unknown action "ban"`},
-			{"a viewer's unknown action", vic, events.Command{Action: "ban", Session: s}, `unknown action "ban"`},
+			{"an unknown action", mona, events.Command{Action: "banish", Session: s, Connection: "c"}, `unknown action "banish"`},
+			{"a viewer's unknown action", vic, events.Command{Action: "banish", Session: s}, `unknown action "banish"`},
 			{"an action name over the bound", vic, events.Command{Action: huge, Session: s}, "action: at most 256 bytes (got 30720)"},
 		}
 		for _, c := range cases {

@@ -65,7 +65,7 @@ type HubConfig struct {
 	// event just applied from a record read live — not while catching up
 	// with the log, whose records are the past's: the rules' hook. It
 	// must only decide and queue.
-	OnLive func(st *events.State, ev events.Event)
+	OnLive func(st *events.State, ev *events.Event, a *events.Audit)
 }
 
 // Hub is the relay's fan-out core, independent of HTTP: it follows the log,
@@ -257,11 +257,14 @@ func (h *Hub) apply(seq uint64, rec events.Record) error {
 		marks.superseded = h.state.Superseded(ev)
 		h.state.Apply(ev)
 		if h.cfg.OnLive != nil && h.ready.Load() {
-			h.cfg.OnLive(h.state, ev)
+			h.cfg.OnLive(h.state, &ev, nil)
 		}
 	}
 	if rec.Type == events.FrameAudit && rec.Audit != nil {
 		h.state.ApplyAudit(*rec.Audit)
+		if h.cfg.OnLive != nil && h.ready.Load() {
+			h.cfg.OnLive(h.state, nil, rec.Audit)
+		}
 	}
 	data := encodeRecordFrame(seq, rec, marks)
 	h.setAppliedLocked(seq)

@@ -194,7 +194,8 @@ func actionLabel(a string) string {
 func knownAction(a string) bool {
 	switch a {
 	case events.ActionSignal, events.ActionDisconnect, events.ActionMute, events.ActionMuteAll, events.ActionMuteAllOff,
-		events.ActionUnpublish, events.ActionArchiveStart, events.ActionArchiveStop, events.ActionToken, events.ActionReconcile:
+		events.ActionUnpublish, events.ActionArchiveStart, events.ActionArchiveStop, events.ActionToken, events.ActionReconcile,
+		events.ActionBan, events.ActionUnban:
 		return true
 	}
 	return false

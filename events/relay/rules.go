@@ -51,6 +51,10 @@ type RulesConfig struct {
 	// CapExempt are the roles (connection data "role") the cap never
 	// removes, compared without regard to case.
 	CapExempt []string
+	// BanIdentity is where a connection's identity is read from, the
+	// first non-empty wins: connection-data fields, "name", or "data" for
+	// the whole string (default DefaultBanIdentity).
+	BanIdentity []string
 	// DryRun records what the rules would do without doing it.
 	DryRun bool
 }
@@ -68,7 +72,7 @@ func (c RulesConfig) check() error {
 	if c.CapGrace < 0 || c.CapGrace > time.Minute {
 		return fmt.Errorf("rules.cap_grace: expected 0s to 1m, got %s", c.CapGrace)
 	}
-	return nil
+	return checkBanIdentity(c.BanIdentity)
 }
 
 // capOf is the session's cap, 0 for none.
@@ -95,14 +99,17 @@ type rules struct {
 	logger  *slog.Logger
 	now     func() time.Time
 
-	queue chan capRemoval
+	queue chan removal
 	wg    sync.WaitGroup
 }
 
-// capRemoval is one connection the cap removes.
-type capRemoval struct {
-	session, conn string
-	cap, count    int
+// removal is one connection a rule removes: claimed (one relay acts),
+// signalled, then disconnected grace later.
+type removal struct {
+	rule, session, conn    string
+	detail                 string // why, for the claim's audit entry
+	signalType, signalData string
+	grace                  time.Duration
 }
 
 // ruleQueue bounds the actions waiting to run; one that does not fit is
@@ -114,19 +121,38 @@ func newRules(cfg RulesConfig, log *Log, gateway ruleCommander, logger *slog.Log
 	if len(cfg.CapExempt) == 0 {
 		cfg.CapExempt = DefaultCapExempt()
 	}
+	if len(cfg.BanIdentity) == 0 {
+		cfg.BanIdentity = DefaultBanIdentity()
+	}
 	r := &rules{cfg: cfg, exempt: map[string]bool{}, log: log, gateway: gateway, logger: logger.With("component", "rules"), now: time.Now,
-		queue: make(chan capRemoval, ruleQueue)}
+		queue: make(chan removal, ruleQueue)}
 	for _, role := range cfg.CapExempt {
 		r.exempt[strings.ToLower(role)] = true
 	}
 	return r
 }
 
-// observe decides what the rules do about ev, just applied to st, and
-// queues it. Called by the hub under its lock, only for records applied
-// live (not while catching up with the log at start: the state then is
-// the past's).
-func (r *rules) observe(st *events.State, ev events.Event) {
+// observe decides what the rules do about ev or a, just applied to st,
+// and queues it. Called by the hub under its lock, only for records
+// applied live (not while catching up with the log at start: the state
+// then is the past's).
+func (r *rules) observe(st *events.State, ev *events.Event, a *events.Audit) {
+	r.observeBans(st, ev, a)
+	if ev != nil {
+		r.observeCap(st, *ev)
+	}
+}
+
+// enqueue queues a removal without ever blocking the hub.
+func (r *rules) enqueue(rm removal) {
+	select {
+	case r.queue <- rm:
+	default:
+		r.logger.Warn("rule actions queue full: dropping a removal; the next join decides again", "rule", rm.rule, "session", rm.session, "connection", rm.conn)
+	}
+}
+
+func (r *rules) observeCap(st *events.State, ev events.Event) {
 	if ev.Kind != events.ConnectionCreated || !r.cfg.EnforceCap && !r.cfg.DryRun {
 		return
 	}
@@ -142,12 +168,13 @@ func (r *rules) observe(st *events.State, ev events.Event) {
 	if !ok {
 		return
 	}
+	detail := fmt.Sprintf("%d connections, over the cap of %d: the newest non-exempt leaves", n, limit)
+	if r.cfg.CapGrace > 0 {
+		detail += fmt.Sprintf("; signalled %s, disconnecting in %s", RoomFullSignalType, r.cfg.CapGrace)
+	}
 	for _, id := range r.excess(sess.Connections, n-limit) {
-		select {
-		case r.queue <- capRemoval{session: ev.SessionID, conn: id, cap: limit, count: n}:
-		default:
-			r.logger.Warn("rule actions queue full: dropping a cap removal; the next join decides again", "session", ev.SessionID, "connection", id)
-		}
+		r.enqueue(removal{rule: "cap", session: ev.SessionID, conn: id, detail: detail,
+			signalType: RoomFullSignalType, signalData: strconv.Itoa(limit), grace: r.cfg.CapGrace})
 	}
 }
 
@@ -181,43 +208,41 @@ func (r *rules) run(ctx context.Context) {
 			}
 			r.wg.Go(func() {
 				defer func() { <-sem }()
-				r.removeForCap(ctx, rm)
+				r.remove(ctx, rm)
 			})
 		}
 	}
 }
 
-// capActor is the audit actor of the cap's actions.
-const capActor = "rule:cap"
-
-// removeForCap claims the removal (one relay acts), then signals and,
-// after the grace, disconnects, through the gateway.
-func (r *rules) removeForCap(ctx context.Context, rm capRemoval) {
-	detail := fmt.Sprintf("%d connections, over the cap of %d: the newest non-exempt leaves", rm.count, rm.cap)
-	if r.cfg.DryRun || !r.cfg.EnforceCap {
-		detail = "dry-run: would signal " + RoomFullSignalType + " and disconnect (" + detail + ")"
-	} else if r.cfg.CapGrace > 0 {
-		detail += fmt.Sprintf("; signalled %s, disconnecting in %s", RoomFullSignalType, r.cfg.CapGrace)
+// remove claims the removal (one relay acts: the claim's message id names
+// the rule, the session and the connection), then signals and, after the
+// grace, disconnects, through the gateway, as actor "rule:<name>". A
+// dry-run claim says what would have happened and stops there.
+func (r *rules) remove(ctx context.Context, rm removal) {
+	actor := "rule:" + rm.rule
+	detail := rm.detail
+	if r.cfg.DryRun {
+		detail = "dry-run: would signal " + rm.signalType + " and disconnect (" + detail + ")"
 	}
-	claim := events.Audit{At: r.now().UTC(), Actor: capActor, Action: "cap", Session: rm.session, Target: rm.conn, OK: true, Detail: detail}
+	claim := events.Audit{At: r.now().UTC(), Actor: actor, Action: rm.rule, Session: rm.session, Target: rm.conn, OK: true, Detail: detail}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
-	_, dup, err := r.log.Append(actx, events.Record{Type: events.FrameAudit, Audit: &claim}, "rule:cap:"+rm.session+":"+rm.conn)
+	_, dup, err := r.log.Append(actx, events.Record{Type: events.FrameAudit, Audit: &claim}, actor+":"+rm.session+":"+rm.conn)
 	cancel()
 	switch {
 	case err != nil:
-		r.logger.Error("cap: cannot claim the removal", "session", rm.session, "connection", rm.conn, "err", err)
+		r.logger.Error("rule: cannot claim the removal", "rule", rm.rule, "session", rm.session, "connection", rm.conn, "err", err)
 		return
 	case dup:
-		return // claimed before: by another relay, or by an earlier join here
-	case r.cfg.DryRun || !r.cfg.EnforceCap:
+		return // claimed before: by another relay, or by an earlier record here
+	case r.cfg.DryRun:
 		return
 	}
-	claims := Claims{Name: capActor, Role: events.RoleModerator}
-	params, _ := json.Marshal(events.CommandParams{Type: RoomFullSignalType, Data: strconv.Itoa(rm.cap)})
-	r.gateway.Handle(ctx, claims, events.Command{Type: events.FrameCommand, ID: "cap-signal-" + rm.conn, Action: events.ActionSignal,
+	claims := Claims{Name: actor, Role: events.RoleModerator}
+	params, _ := json.Marshal(events.CommandParams{Type: rm.signalType, Data: rm.signalData})
+	r.gateway.Handle(ctx, claims, events.Command{Type: events.FrameCommand, ID: rm.rule + "-signal-" + rm.conn, Action: events.ActionSignal,
 		Session: rm.session, Connection: rm.conn, Params: params})
-	if r.cfg.CapGrace > 0 {
-		t := time.NewTimer(r.cfg.CapGrace)
+	if rm.grace > 0 {
+		t := time.NewTimer(rm.grace)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -225,7 +250,7 @@ func (r *rules) removeForCap(ctx context.Context, rm capRemoval) {
 			return
 		}
 	}
-	r.gateway.Handle(ctx, claims, events.Command{Type: events.FrameCommand, ID: "cap-disconnect-" + rm.conn, Action: events.ActionDisconnect,
+	r.gateway.Handle(ctx, claims, events.Command{Type: events.FrameCommand, ID: rm.rule + "-disconnect-" + rm.conn, Action: events.ActionDisconnect,
 		Session: rm.session, Connection: rm.conn})
 }
 

@@ -187,9 +187,9 @@ func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server
 		Commands: func(ctx context.Context, c Claims, cmd events.Command) events.Result {
 			return s.gateway.Handle(ctx, c, cmd)
 		},
-		OnLive: func(st *events.State, ev events.Event) {
+		OnLive: func(st *events.State, ev *events.Event, a *events.Audit) {
 			if s.rules != nil {
-				s.rules.observe(st, ev)
+				s.rules.observe(st, ev, a)
 			}
 		},
 	})
@@ -199,15 +199,18 @@ func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server
 			Concurrency: cfg.ReconcileConcurrency, Rate: cfg.ReconcileRate})
 		reconcile = s.reconciler.Once
 	}
-	s.gateway = NewGateway(GatewayConfig{Client: client, Log: log, Metrics: metrics, Logger: cfg.Logger, State: s.hub.State, Reconcile: reconcile})
-	if cfg.Rules.MaxConnections > 0 || len(cfg.Rules.SessionCaps) > 0 {
-		if client == nil {
+	s.gateway = NewGateway(GatewayConfig{Client: client, Log: log, Metrics: metrics, Logger: cfg.Logger, State: s.hub.State, Reconcile: reconcile,
+		BanIdentity: cfg.Rules.BanIdentity})
+	// Bans are always enforced when the relay can act; a cap only when set.
+	if client == nil {
+		if cfg.Rules.MaxConnections > 0 || len(cfg.Rules.SessionCaps) > 0 {
 			cfg.Logger.Warn("relay.rules are set, but the relay has no Video API credentials: the rules cannot act")
-		} else {
-			s.rules = newRules(cfg.Rules, log, s.gateway, cfg.Logger)
-			cfg.Logger.Info("rules in force", "max_connections", cfg.Rules.MaxConnections, "session_caps", len(cfg.Rules.SessionCaps),
-				"enforce_cap", cfg.Rules.EnforceCap, "cap_grace", cfg.Rules.CapGrace, "cap_exempt", s.rules.sortedRoles(), "dry_run", cfg.Rules.DryRun)
 		}
+	} else {
+		s.rules = newRules(cfg.Rules, log, s.gateway, cfg.Logger)
+		cfg.Logger.Info("rules in force", "max_connections", cfg.Rules.MaxConnections, "session_caps", len(cfg.Rules.SessionCaps),
+			"enforce_cap", cfg.Rules.EnforceCap, "cap_grace", cfg.Rules.CapGrace, "cap_exempt", s.rules.sortedRoles(),
+			"ban_identity", s.rules.cfg.BanIdentity, "dry_run", cfg.Rules.DryRun)
 	}
 	s.mux = s.routes()
 	return s, nil

@@ -19,8 +19,8 @@ const snapshotEndedPerEntry = 10000
 
 // snapshotFrames splits the state as of seq into frames of at most
 // SnapshotPartSessions entries and about snapshotPartBytes; an empty
-// state is one empty part.
-func snapshotFrames(seq uint64, sessions []events.Session) []outFrame {
+// state is one empty part. The bans in force go with the last part.
+func snapshotFrames(seq uint64, sessions []events.Session, bans []events.Ban) []outFrame {
 	var parts [][]json.RawMessage
 	var cur []json.RawMessage
 	size := 0
@@ -50,6 +50,10 @@ func snapshotFrames(seq uint64, sessions []events.Session) []outFrame {
 		if part == nil {
 			part = []json.RawMessage{}
 		}
+		var partBans []events.Ban
+		if i == len(parts)-1 {
+			partBans = bans
+		}
 		// events.SnapshotFrame with its sessions already encoded.
 		data, err := json.Marshal(struct {
 			Type     string            `json:"type"`
@@ -57,7 +61,8 @@ func snapshotFrames(seq uint64, sessions []events.Session) []outFrame {
 			Part     int               `json:"part"`
 			Parts    int               `json:"parts"`
 			Sessions []json.RawMessage `json:"sessions"`
-		}{events.FrameSnapshot, seq, i + 1, len(parts), part})
+			Bans     []events.Ban      `json:"bans,omitempty"`
+		}{events.FrameSnapshot, seq, i + 1, len(parts), part, partBans})
 		if err != nil {
 			panic(fmt.Sprintf("relay hub: encode snapshot: %v", err))
 		}

@@ -38,6 +38,7 @@ type Subscription struct {
 	tail     bool             // catch up from the log (since+1 … at) rather than a snapshot
 	since    uint64           // tail: the console's own seq
 	sessions []events.Session // snapshot: the state as of at
+	bans     []events.Ban     // snapshot: the bans in force as of at
 }
 
 // offer queues f without waiting; false means the queue is full and the
@@ -119,7 +120,7 @@ func (h *Hub) Attach(ctx context.Context, name string, since uint64, hasSince bo
 	if hasSince && epochOK && since <= n && since+1 >= first {
 		sub.tail, sub.since = true, since
 	} else {
-		sub.sessions = h.state.Snapshot()
+		sub.sessions, sub.bans = h.state.Snapshot(), h.state.Bans(h.now())
 	}
 	h.subs[sub] = struct{}{}
 	h.conns.Add(1)
@@ -209,10 +210,10 @@ func (s *Subscription) catchUp(ctx context.Context, emit func(outFrame) error) e
 		}
 	}
 	s.mu.Lock()
-	sessions, at := s.sessions, s.at
-	s.sessions = nil
+	sessions, bans, at := s.sessions, s.bans, s.at
+	s.sessions, s.bans = nil, nil
 	s.mu.Unlock()
-	for _, f := range snapshotFrames(at, sessions) {
+	for _, f := range snapshotFrames(at, sessions, bans) {
 		if err := emit(f); err != nil {
 			return err
 		}
@@ -233,6 +234,6 @@ func (s *Subscription) resnapshot() {
 		}
 	}
 	s.mu.Lock()
-	s.tail, s.at, s.sessions = false, h.applied, h.state.Snapshot()
+	s.tail, s.at, s.sessions, s.bans = false, h.applied, h.state.Snapshot(), h.state.Bans(h.now())
 	s.mu.Unlock()
 }

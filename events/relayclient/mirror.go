@@ -50,6 +50,7 @@ func (m *Mirror) Apply(f Frame) bool {
 				m.Err = fmt.Errorf("snapshot at seq %d: %w", f.Snapshot.Seq, err)
 				return false
 			}
+			st.RestoreBans(f.Snapshot.Bans)
 			m.State, m.Err = st, nil
 			return true
 		}
