@@ -857,3 +857,46 @@ func TestEventsCommandLeavesOutLateRetries(t *testing.T) {
 		}
 	}
 }
+
+// TestBanCommands: `gavel ban add/list/lift` over the relay, as a
+// moderator; a viewer's ban is refused in the relay's words; a command
+// that does not say where the ban applies is a usage error.
+func TestBanCommands(t *testing.T) {
+	r := startTestRelay(t, t.TempDir(), "127.0.0.1:0")
+	mod, _ := relay.IssueToken([]byte(relaySecret), "mia", events.RoleModerator, time.Hour, time.Now())
+	viewer, _ := relay.IssueToken([]byte(relaySecret), "vic", events.RoleViewer, time.Hour, time.Now())
+	env := map[string]string{"HOME": t.TempDir(), "GAVEL_RELAY_URL": "ws://" + r.addr + "/v1/stream"}
+	as := func(token string, args ...string) (int, string, string) {
+		t.Helper()
+		return gavel(t, env, "", append(args, "--token", token)...)
+	}
+
+	code, out, errOut := as(mod, "ban", "add", "--session", "1_MX4-class", "--match", "Troll", "--for", "2h", "--reason", "spam in chat")
+	if code != 0 || !strings.Contains(out, "Banned Troll from session 1_MX4-class until") || !strings.Contains(out, "gavel ban lift ban-") {
+		t.Fatalf("ban add: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = as(viewer, "--json", "ban", "list")
+	var bans []events.Ban
+	if err := json.Unmarshal([]byte(out), &bans); code != 0 || err != nil || len(bans) != 1 || bans[0].Identity != "Troll" || bans[0].By != "mia" ||
+		bans[0].Reason != "spam in chat" || time.Until(bans[0].Expires) > 2*time.Hour {
+		t.Fatalf("ban list --json: exit %d, %v: %s", code, err, out)
+	}
+	if code, out, _ = as(viewer, "ban", "list"); code != 0 || !strings.Contains(out, bans[0].ID) || !strings.Contains(out, "session 1_MX4-class") {
+		t.Errorf("ban list: exit %d\n%s", code, out)
+	}
+	if code, _, errOut = as(viewer, "ban", "add", "--all", "--match", "Ana", "--for", "1h"); code != 1 || !strings.Contains(errOut, "refused (403)") {
+		t.Errorf("a viewer's ban: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut = as(mod, "ban", "add", "--match", "Ana", "--for", "1h"); code != 2 || !strings.Contains(errOut, "--session S or --all") {
+		t.Errorf("no scope: exit %d, %s", code, errOut)
+	}
+	if code, out, errOut = as(mod, "ban", "lift", bans[0].ID); code != 0 || !strings.Contains(out, "Lifted "+bans[0].ID) {
+		t.Errorf("ban lift: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut = as(mod, "ban", "lift", bans[0].ID); code != 1 || !strings.Contains(errOut, "no ban "+bans[0].ID+" in force") {
+		t.Errorf("lifting it again: exit %d, %s", code, errOut)
+	}
+	if code, out, _ = as(viewer, "ban", "list"); code != 0 || !strings.Contains(out, "No bans in force.") {
+		t.Errorf("ban list after the lift: exit %d\n%s", code, out)
+	}
+}

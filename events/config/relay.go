@@ -37,6 +37,7 @@ type Rules struct {
 	EnforceCap     bool           `toml:"enforce_cap"`
 	CapGrace       Duration       `toml:"cap_grace"`
 	CapExempt      []string       `toml:"cap_exempt"`
+	BanIdentity    []string       `toml:"ban_identity"`
 	Mode           string         `toml:"mode"` // "enforce" (default) or "dry-run"
 }
 
@@ -51,7 +52,7 @@ func (r Rules) relayRules() (relay.RulesConfig, error) {
 		return relay.RulesConfig{}, fmt.Errorf("relay.rules.mode %q: expected \"enforce\" or \"dry-run\"", r.Mode)
 	}
 	return relay.RulesConfig{MaxConnections: r.MaxConnections, SessionCaps: r.SessionCaps, EnforceCap: r.EnforceCap,
-		CapGrace: r.CapGrace.Duration, CapExempt: r.CapExempt, DryRun: dry}, nil
+		CapGrace: r.CapGrace.Duration, CapExempt: r.CapExempt, BanIdentity: r.BanIdentity, DryRun: dry}, nil
 }
 
 // Environment variables that override the [relay] and [console] keys. A
@@ -71,8 +72,9 @@ func DefaultRelay(stateDir string) Relay {
 	return Relay{Listen: relay.DefaultListen, DataDir: stateDir + "/relay",
 		MaxCallbackBytes: relay.DefaultMaxCallbackBytes, ReconcileInterval: Duration{relay.DefaultReconcile},
 		ReadTimeout: Duration{relay.DefaultReadTimeout}, MaxConnections: relay.DefaultMaxConnections,
-		SignatureMaxAge:      Duration{relay.DefaultSignatureMaxAge},
-		Rules:                Rules{CapGrace: Duration{relay.DefaultCapGrace}, CapExempt: relay.DefaultCapExempt(), Mode: "enforce"},
+		SignatureMaxAge: Duration{relay.DefaultSignatureMaxAge},
+		Rules: Rules{CapGrace: Duration{relay.DefaultCapGrace}, CapExempt: relay.DefaultCapExempt(),
+			BanIdentity: relay.DefaultBanIdentity(), Mode: "enforce"},
 		ReconcileConcurrency: relay.DefaultReconcileConcurrency, ReconcileRate: relay.DefaultReconcileRate}
 }
 

@@ -40,9 +40,9 @@ type Env struct {
 	JSON *bool
 }
 
-// Commands returns `relay` (with `relay token`) and `events`.
+// Commands returns `relay` (with `relay token`), `events` and `ban`.
 func Commands(env Env) []*cobra.Command {
-	return []*cobra.Command{relayCmd(env), eventsCmd(env)}
+	return []*cobra.Command{relayCmd(env), eventsCmd(env), banCmd(env)}
 }
 
 func relayCmd(env Env) *cobra.Command {
@@ -189,7 +189,7 @@ type tokenJSON struct {
 }
 
 func eventsCmd(env Env) *cobra.Command {
-	var url, token string
+	var rf relayFlags
 	var since uint64
 	var duplicates bool
 	cmd := &cobra.Command{
@@ -206,22 +206,9 @@ func eventsCmd(env Env) *cobra.Command {
 		Example: "  gavel events --relay ws://127.0.0.1:8080/v1/stream --token $TOKEN | jq 'select(.type==\"event\")'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			loaded, err := env.Load()
+			cc, err := rf.target(cmd, env)
 			if err != nil {
 				return err
-			}
-			cc := loaded.Console
-			if cmd.Flags().Changed("relay") {
-				cc.Relay = url
-			}
-			if cmd.Flags().Changed("token") {
-				cc.Token = token
-			}
-			if cc.Relay == "" {
-				return &exitcode.UsageError{Err: fmt.Errorf("no relay: pass --relay ws://HOST/v1/stream (or set console.relay or %s)", config.EnvRelayURL)}
-			}
-			if cc.Token == "" {
-				return &exitcode.UsageError{Err: fmt.Errorf("no token: pass --token (from gavel relay token), or set console.token or %s", config.EnvRelayToken)}
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -243,9 +230,8 @@ func eventsCmd(env Env) *cobra.Command {
 			return err
 		},
 	}
+	rf.register(cmd)
 	f := cmd.Flags()
-	f.StringVar(&url, "relay", "", "relay stream URL, ws(s)://HOST/v1/stream; a bare ws(s):// or http(s):// address means its stream (default console.relay)")
-	f.StringVar(&token, "token", "", "console token (default console.token)")
 	f.Uint64Var(&since, "since", 0, "start after this sequence number instead of with a snapshot (0: the whole log)")
 	f.BoolVar(&duplicates, "duplicates", false, "also print late retries of callbacks already printed (marked \"duplicate\": true)")
 	return cmd
