@@ -89,6 +89,9 @@ func (m *Model) ready(verb string) bool {
 func (m *Model) moderate(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	k := &m.keys
 	v := m.current()
+	if v == viewBans && k.Lift.Matches(msg) {
+		return m.lift(), true
+	}
 	if v != viewSessions && v != viewSession {
 		return nil, false
 	}
@@ -113,6 +116,8 @@ func (m *Model) moderate(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 		return m.signal(), true
 	case k.Token.Matches(msg):
 		return m.token(), true
+	case k.Ban.Matches(msg) && v == viewSession:
+		return m.ban(), true
 	case k.Mark.Matches(msg) && v == viewSession:
 		m.session.toggleMark()
 		return nil, true

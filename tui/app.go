@@ -99,6 +99,8 @@ type StateMsg struct {
 	// drop and a reconnect between two batches still loses the answers
 	// to what was in flight.
 	Drops uint64
+	// Bans are the bans in force, in every batch (a short list).
+	Bans []events.Ban
 }
 
 // tickMsg moves the clock the ages and the STALE badge are measured by.
@@ -114,10 +116,11 @@ const (
 	viewArchives
 	viewConnections
 	viewStreams
+	viewBans
 )
 
 func (k viewKind) String() string {
-	return [...]string{"sessions", "session", "events", "audit", "archives", "connections", "streams"}[k]
+	return [...]string{"sessions", "session", "events", "audit", "archives", "connections", "streams", "bans"}[k]
 }
 
 // Model is the console's root: it routes keys (to the open overlay on
@@ -147,6 +150,7 @@ type Model struct {
 	events   eventsView
 	audit    auditView
 	archives archivesView
+	bans     bansView
 	conns    connectionsView
 	streams  streamsView
 
@@ -258,6 +262,7 @@ func (m *Model) layout() {
 	m.events.list.height = rows
 	m.audit.list.height = rows
 	m.archives.list.height = rows
+	m.bans.list.height = rows
 	m.conns.list.height = rows
 	m.streams.list.height = rows
 	nc, ns, nt, _ := sessionPanes(body-1, m.session.pane)
@@ -318,6 +323,7 @@ func (m *Model) applyState(msg StateMsg) {
 	m.events.add(msg.Events, msg.EventsDropped)
 	m.audit.add(msg.Audits, msg.AuditsDropped)
 	m.archives.set(msg.Sessions, m.names)
+	m.bans.set(msg.Bans)
 	m.watchUnpublish()
 	m.conns.set(msg.Sessions, m.names)
 	m.streams.set(msg.Sessions, m.names)

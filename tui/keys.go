@@ -35,6 +35,7 @@ type KeyMap struct {
 	// --read-only.
 	Signal, Mute, MuteAll, MuteAllOff, Unpublish Action
 	Disconnect, Clear, Record, Token             Action
+	Ban, Lift                                    Action
 	Copy, Mark                                   Action
 }
 
@@ -74,6 +75,8 @@ func DefaultKeyMap() KeyMap {
 		Clear:      dangerous(action("clear-session", []string{"D"}, "D", "disconnect everyone", viewSessions, viewSession)),
 		Record:     dangerous(action("record", []string{"r"}, "r", "record/stop", viewSessions, viewSession)),
 		Token:      dangerous(action("token", []string{"t"}, "t", "token", viewSessions, viewSession)),
+		Ban:        dangerous(action("ban", []string{"b"}, "b", "ban", viewSession)),
+		Lift:       dangerous(action("lift-ban", []string{"x"}, "x", "lift ban", viewBans)),
 		Copy:       action("copy-id", []string{"y"}, "y", "copy id", viewSessions, viewSession),
 		Mark:       action("mark", []string{"space"}, "space", "mark", viewSession),
 	}
@@ -91,7 +94,7 @@ func (k *KeyMap) Actions() []*Action {
 	return []*Action{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom, &k.Open, &k.Back, &k.Pane,
 		&k.Filter, &k.Command, &k.Sort, &k.ShowAll, &k.Follow, &k.Help, &k.Quit, &k.ForceQuit,
 		&k.Signal, &k.Mute, &k.MuteAll, &k.MuteAllOff, &k.Unpublish, &k.Disconnect, &k.Clear, &k.Record, &k.Token,
-		&k.Copy, &k.Mark}
+		&k.Ban, &k.Lift, &k.Copy, &k.Mark}
 }
 
 // viewDef is one view : switches to. The command, its aliases, the
@@ -115,6 +118,7 @@ var viewRegistry = registerViews(
 	viewDef{kind: viewEvents, name: "events", aliases: []string{"event", "ev", "e"}, desc: "event log"},
 	viewDef{kind: viewArchives, name: "archives", aliases: []string{"archive", "ar", "recordings"}, desc: "recordings"},
 	viewDef{kind: viewAudit, name: "audit", aliases: []string{"au", "moderation"}, desc: "moderation"},
+	viewDef{kind: viewBans, name: "bans", aliases: []string{"ban"}, desc: "bans in force"},
 )
 
 var viewNameList []string
@@ -167,6 +171,12 @@ func (h viewHelp) ShortHelp() []key.Binding {
 		return h.bindings(&k.Open, &k.Filter, &k.Sort, &k.Record, &k.Command, &k.Help, &k.Quit)
 	case viewSession:
 		return h.bindings(&k.Back, &k.Pane, &k.Mark, &k.Disconnect, &k.Mute, &k.Unpublish, &k.Signal, &k.Record, &k.Filter, &k.Help, &k.Quit)
+	case viewBans:
+		as := []*Action{&k.Lift, &k.Open, &k.Filter, &k.Command, &k.Help, &k.Quit}
+		if !h.root {
+			as = append([]*Action{&k.Back}, as...)
+		}
+		return h.bindings(as...)
 	case viewArchives, viewConnections, viewStreams:
 		as := []*Action{&k.Open, &k.Filter, &k.Command, &k.Help, &k.Quit}
 		if !h.root {
@@ -193,7 +203,10 @@ func (h viewHelp) FullHelp() [][]key.Binding {
 		moderate = h.bindings(&k.Signal, &k.MuteAll, &k.MuteAllOff, &k.Clear, &k.Record, &k.Token)
 	case viewSession:
 		view = h.bindings(&k.Back, &k.Pane, &k.Filter, &k.Mark, &k.Copy)
-		moderate = h.bindings(&k.Signal, &k.Mute, &k.MuteAll, &k.MuteAllOff, &k.Unpublish, &k.Disconnect, &k.Clear, &k.Record, &k.Token)
+		moderate = h.bindings(&k.Signal, &k.Mute, &k.MuteAll, &k.MuteAllOff, &k.Unpublish, &k.Disconnect, &k.Ban, &k.Clear, &k.Record, &k.Token)
+	case viewBans:
+		view = h.bindings(&k.Open, &k.Back, &k.Filter)
+		moderate = h.bindings(&k.Lift)
 	case viewArchives, viewConnections, viewStreams:
 		view = h.bindings(&k.Open, &k.Back, &k.Filter)
 	default:

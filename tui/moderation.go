@@ -102,6 +102,8 @@ var (
 	wordsStartRec   = words{"start recording", "starting to record", "started recording"}
 	wordsSignal     = words{"signal", "signalling", "signalled"}
 	wordsToken      = words{"mint a token for", "minting a token for", "minted a token for"}
+	wordsBan        = words{"ban", "banning", "banned"}
+	wordsLift       = words{"lift the ban on", "lifting the ban on", "lifted the ban on"}
 )
 
 type noticeKind int

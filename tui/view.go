@@ -56,6 +56,8 @@ func (m *Model) view(k viewKind) view {
 		return &m.conns
 	case viewStreams:
 		return &m.streams
+	case viewBans:
+		return &m.bans
 	}
 	return &m.events // viewEvents, the one kind left
 }
@@ -72,6 +74,7 @@ var (
 	_ opener     = (*archivesView)(nil)
 	_ opener     = (*connectionsView)(nil)
 	_ opener     = (*streamsView)(nil)
+	_ opener     = (*bansView)(nil)
 	_ rowFocuser = (*connectionsView)(nil)
 	_ rowFocuser = (*streamsView)(nil)
 )
