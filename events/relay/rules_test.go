@@ -13,7 +13,7 @@ import (
 )
 
 // logRecords reads every record of r's log so far.
-func logRecords(t *testing.T, r *testRelay) []events.Record {
+func logRecords(t testing.TB, r *testRelay) []events.Record {
 	t.Helper()
 	last := r.lastSeq(t)
 	var out []events.Record
