@@ -862,14 +862,7 @@ func TestEventsCommandLeavesOutLateRetries(t *testing.T) {
 // moderator; a viewer's ban is refused in the relay's words; a command
 // that does not say where the ban applies is a usage error.
 func TestBanCommands(t *testing.T) {
-	r := startTestRelay(t, t.TempDir(), "127.0.0.1:0")
-	mod, _ := relay.IssueToken([]byte(relaySecret), "mia", events.RoleModerator, time.Hour, time.Now())
-	viewer, _ := relay.IssueToken([]byte(relaySecret), "vic", events.RoleViewer, time.Hour, time.Now())
-	env := map[string]string{"HOME": t.TempDir(), "GAVEL_RELAY_URL": "ws://" + r.addr + "/v1/stream"}
-	as := func(token string, args ...string) (int, string, string) {
-		t.Helper()
-		return gavel(t, env, "", append(args, "--token", token)...)
-	}
+	as, mod, viewer := consoleCommands(t)
 
 	code, out, errOut := as(mod, "ban", "add", "--session", "1_MX4-class", "--match", "Troll", "--for", "2h", "--reason", "spam in chat")
 	if code != 0 || !strings.Contains(out, "Banned Troll from session 1_MX4-class until") || !strings.Contains(out, "gavel ban lift ban-") {
@@ -899,4 +892,50 @@ func TestBanCommands(t *testing.T) {
 	if code, out, _ = as(viewer, "ban", "list"); code != 0 || !strings.Contains(out, "No bans in force.") {
 		t.Errorf("ban list after the lift: exit %d\n%s", code, out)
 	}
+}
+
+// TestRulesCommands: `gavel rules show/set` over the relay; set changes
+// only what its flags name; a viewer may look but not change; a set that
+// names nothing is a usage error.
+func TestRulesCommands(t *testing.T) {
+	as, mod, viewer := consoleCommands(t)
+	if code, out, _ := as(viewer, "rules", "show"); code != 0 || !strings.Contains(out, "No rules in force") {
+		t.Fatalf("rules show on a new relay: exit %d\n%s", code, out)
+	}
+	code, out, errOut := as(mod, "rules", "set", "--max-connections", "1500", "--enforce", "--grace", "2s", "--session-cap", "1_MX4-town=3000")
+	if code != 0 || !strings.Contains(out, "Rules in force: cap 1500 (+1 per-session), enforced after 2s.") {
+		t.Fatalf("rules set: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = as(viewer, "--json", "rules", "show")
+	var in events.RulesInForce
+	if err := json.Unmarshal([]byte(out), &in); code != 0 || err != nil || in.By != "mia" || in.Rules.MaxConnections != 1500 ||
+		!in.Rules.EnforceCap || in.Rules.CapGraceMS != 2000 || in.Rules.SessionCaps["1_MX4-town"] != 3000 {
+		t.Fatalf("rules show --json: exit %d, %v: %s", code, err, out)
+	}
+	if code, out, _ = as(mod, "rules", "set", "--no-session-cap", "1_MX4-town"); code != 0 || !strings.Contains(out, "cap 1500, enforced after 2s") {
+		t.Errorf("dropping the session cap: exit %d\n%s", code, out)
+	}
+	if code, out, _ = as(viewer, "rules", "show"); code != 0 || strings.Contains(out, "1_MX4-town") || !strings.Contains(out, "put in force by mia") {
+		t.Errorf("rules show: exit %d\n%s", code, out)
+	}
+	if code, _, errOut = as(viewer, "rules", "set", "--max-connections", "1"); code != 1 || !strings.Contains(errOut, "refused (403)") {
+		t.Errorf("a viewer's set: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut = as(mod, "rules", "set"); code != 2 || !strings.Contains(errOut, "nothing to change") {
+		t.Errorf("a set of nothing: exit %d, %s", code, errOut)
+	}
+}
+
+// consoleCommands starts a relay and returns a way to run gavel against
+// it with a token (GAVEL_RELAY_URL set), and a moderator's (mia) and a
+// viewer's (vic) tokens.
+func consoleCommands(t *testing.T) (as func(token string, args ...string) (int, string, string), mod, viewer string) {
+	r := startTestRelay(t, t.TempDir(), "127.0.0.1:0")
+	mod, _ = relay.IssueToken([]byte(relaySecret), "mia", events.RoleModerator, time.Hour, time.Now())
+	viewer, _ = relay.IssueToken([]byte(relaySecret), "vic", events.RoleViewer, time.Hour, time.Now())
+	env := map[string]string{"HOME": t.TempDir(), "GAVEL_RELAY_URL": "ws://" + r.addr + "/v1/stream"}
+	return func(token string, args ...string) (int, string, string) {
+		t.Helper()
+		return gavel(t, env, "", append(args, "--token", token)...)
+	}, mod, viewer
 }

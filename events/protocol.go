@@ -77,8 +77,10 @@ type SnapshotFrame struct {
 	Part     int       `json:"part"`
 	Parts    int       `json:"parts"`
 	Sessions []Session `json:"sessions"`
-	// Bans are the bans in force, on the last part only.
-	Bans []Ban `json:"bans,omitempty"`
+	// Bans are the bans in force, and Rules the rules set in force (if
+	// any), on the last part only.
+	Bans  []Ban         `json:"bans,omitempty"`
+	Rules *RulesInForce `json:"rules,omitempty"`
 }
 
 // EventFrame is one callback (or reconcile event) from the log.
@@ -126,6 +128,8 @@ type Audit struct {
 	Detail string `json:"detail,omitempty"`
 	// Ban is the ban a "ban" entry puts in force.
 	Ban *Ban `json:"ban,omitempty"`
+	// Rules is the rules set a "rules" entry puts in force.
+	Rules *Rules `json:"rules,omitempty"`
 }
 
 // Command is a console's request for a moderation action.
@@ -158,6 +162,7 @@ type CommandParams struct {
 	For        string   `json:"for"`         // ban: how long, a Go duration ("24h"), at most 720h
 	Reason     string   `json:"reason"`      // ban
 	Ban        string   `json:"ban"`         // unban: the ban's id
+	Rules      *Rules   `json:"rules"`       // rules: the whole set to put in force
 }
 
 // Result answers one Command.
@@ -200,13 +205,14 @@ const (
 	ActionReconcile    = "reconcile"
 	ActionBan          = "ban"
 	ActionUnban        = "unban"
+	ActionRules        = "rules"
 )
 
 // Allows reports whether a role may take an action (the design's table).
 func (r Role) Allows(action string) bool {
 	switch action {
 	case ActionSignal, ActionDisconnect, ActionMute, ActionMuteAll, ActionMuteAllOff, ActionUnpublish, ActionArchiveStart, ActionArchiveStop,
-		ActionBan, ActionUnban:
+		ActionBan, ActionUnban, ActionRules:
 		return r == RoleModerator || r == RoleAdmin
 	case ActionToken, ActionReconcile:
 		return r == RoleAdmin

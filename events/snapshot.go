@@ -220,9 +220,11 @@ const stateVersion = 2
 
 // stateJSON is the persisted form: the Snapshot, versioned.
 type stateJSON struct {
-	Version  int       `json:"version"`
-	Sessions []Session `json:"sessions"`
-	Bans     []Ban     `json:"bans,omitempty"` // expired ones too, until pruned
+	Version   int           `json:"version"`
+	Sessions  []Session     `json:"sessions"`
+	Bans      []Ban         `json:"bans,omitempty"` // expired ones too, until pruned
+	Rules     *RulesInForce `json:"rules,omitempty"`
+	RulesSeed string        `json:"rules_seed,omitempty"`
 }
 
 // MarshalJSON writes the state as its Snapshot, in a stable order (equal
@@ -234,7 +236,8 @@ func (s *State) MarshalJSON() ([]byte, error) {
 		slices.SortFunc(sessions[i].EndedConnections, byID)
 		slices.SortFunc(sessions[i].EndedStreams, byID)
 	}
-	return json.Marshal(stateJSON{Version: stateVersion, Sessions: sessions, Bans: s.Bans(time.Time{})})
+	return json.Marshal(stateJSON{Version: stateVersion, Sessions: sessions, Bans: s.Bans(time.Time{}),
+		Rules: s.rules, RulesSeed: s.rulesSeed})
 }
 
 // UnmarshalJSON replaces the state with one written by MarshalJSON. A
@@ -254,5 +257,6 @@ func (s *State) UnmarshalJSON(data []byte) error {
 	}
 	s.sessions = restored.sessions
 	s.RestoreBans(in.Bans)
+	s.RestoreRules(in.Rules, in.RulesSeed)
 	return nil
 }

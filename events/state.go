@@ -38,6 +38,10 @@ import (
 type State struct {
 	sessions map[string]*session
 	bans     map[string]Ban // by ID, expired ones until pruned
+	// rules is the rules set in force (nil before any); rulesSeed the
+	// Seed of the last one a relay put there from its config.
+	rules     *RulesInForce
+	rulesSeed string
 }
 
 // NewState returns an empty state.
@@ -231,8 +235,11 @@ func (s *State) ApplyAudit(a Audit) bool {
 	if !a.OK {
 		return false
 	}
-	if a.Action == ActionBan || a.Action == ActionUnban {
+	switch a.Action {
+	case ActionBan, ActionUnban:
 		return s.applyBanAudit(a)
+	case ActionRules:
+		return s.applyRulesAudit(a)
 	}
 	if a.Session == "" {
 		return false

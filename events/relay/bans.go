@@ -122,7 +122,8 @@ func (r *rules) banRemoval(sessionID, conn string, b events.Ban) removal {
 	if b.Reason != "" {
 		detail += ": " + b.Reason
 	}
-	return removal{rule: "ban", session: sessionID, conn: conn, detail: detail, signalType: BannedSignalType, signalData: b.Reason}
+	return removal{rule: "ban", session: sessionID, conn: conn, detail: detail, signalType: BannedSignalType, signalData: b.Reason,
+		dryRun: r.seed.DryRun}
 }
 
 // observeBans queues the removal of a connection that a ban covers, and,

@@ -25,6 +25,9 @@ const (
 	// UUIDs, so 256 refuses no id the service can issue while keeping an
 	// audit entry under a couple of kilobytes.
 	maxIDBytes = 256
+	// maxRuleEntries bounds a rules set's per-session caps and exempt
+	// roles: a set rides on an audit entry every console receives.
+	maxRuleEntries = 100
 	// maxWordBytes bounds params that name one value from a short list
 	// (output_mode, resolution, layout, role) or a duration (ttl): the
 	// longest valid one is a dozen bytes.
@@ -109,6 +112,21 @@ func checkParams(action string, p events.CommandParams) error {
 			return err
 		}
 	}
+	if r := p.Rules; r != nil {
+		if len(r.SessionCaps) > maxRuleEntries || len(r.CapExempt) > maxRuleEntries {
+			return malformed("params.rules: at most %d session caps and %d exempt roles", maxRuleEntries, maxRuleEntries)
+		}
+		for id := range r.SessionCaps {
+			if err := bound("params.rules.session_caps key", id, maxIDBytes); err != nil {
+				return err
+			}
+		}
+		for i, role := range r.CapExempt {
+			if err := bound(fmt.Sprintf("params.rules.cap_exempt[%d]", i), role, maxWordBytes); err != nil {
+				return err
+			}
+		}
+	}
 	for i, id := range p.Except {
 		if err := bound(fmt.Sprintf("params.except[%d]", i), id, maxIDBytes); err != nil {
 			return err
@@ -129,6 +147,14 @@ func checkRequired(cmd events.Command, p events.CommandParams) error {
 		return nil
 	case cmd.Action == events.ActionBan && p.All:
 		return nil // every session
+	case cmd.Action == events.ActionRules:
+		if p.Rules == nil {
+			return malformed("params.rules is required: the whole rules set to put in force")
+		}
+		if err := p.Rules.Check(); err != nil {
+			return malformed("params.rules.%v", err)
+		}
+		return nil
 	}
 	if cmd.Session == "" {
 		return malformed("session is required")

@@ -101,6 +101,10 @@ func (g *Gateway) Handle(ctx context.Context, claims Claims, cmd events.Command)
 	if cmd.Action == events.ActionBan && err == nil {
 		data = withBan(&audit, data)
 	}
+	if cmd.Action == events.ActionRules && err == nil {
+		audit.Rules, audit.Detail = p.Rules, p.Rules.Summary()
+		data = map[string]any{"rules": p.Rules}
+	}
 	res := events.Result{Type: events.FrameResult, ID: cmd.ID, OK: err == nil}
 	if err != nil {
 		status, msg := describe(err)
@@ -236,6 +240,10 @@ func (g *Gateway) execute(ctx context.Context, claims Claims, cmd events.Command
 	case events.ActionUnban:
 		id, err := g.unban(p)
 		return nil, id, err
+	case events.ActionRules:
+		// Checked in checkCommand; a change made live is no config's.
+		p.Rules.Seed = ""
+		return nil, "", nil
 	}
 	if g.client == nil {
 		return nil, target, refuse(http.StatusServiceUnavailable, "this relay has no Video API credentials: it can watch but not act")

@@ -2,6 +2,8 @@ package relay
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -61,27 +63,29 @@ type RulesConfig struct {
 
 // check refuses values the rules cannot work with; errors name the key.
 func (c RulesConfig) check() error {
-	if c.MaxConnections < 0 {
-		return fmt.Errorf("rules.max_connections: expected 0 (no cap) or more, got %d", c.MaxConnections)
-	}
-	for id, n := range c.SessionCaps {
-		if n < 1 {
-			return fmt.Errorf("rules.session_caps[%q]: expected at least 1, got %d", id, n)
-		}
-	}
-	if c.CapGrace < 0 || c.CapGrace > time.Minute {
-		return fmt.Errorf("rules.cap_grace: expected 0s to 1m, got %s", c.CapGrace)
+	if err := c.inForce().Check(); err != nil {
+		return fmt.Errorf("rules.%w", err)
 	}
 	return checkBanIdentity(c.BanIdentity)
 }
 
-// capOf is the session's cap, 0 for none.
-func (c RulesConfig) capOf(sessionID string) int {
-	if n, ok := c.SessionCaps[sessionID]; ok {
-		return n
+// inForce is the rules set the config puts in force, marked with the
+// config's hash (Seed).
+func (c RulesConfig) inForce() events.Rules {
+	exempt := c.CapExempt
+	if len(exempt) == 0 {
+		exempt = DefaultCapExempt()
 	}
-	return c.MaxConnections
+	r := events.Rules{MaxConnections: c.MaxConnections, SessionCaps: c.SessionCaps, EnforceCap: c.EnforceCap,
+		CapGraceMS: c.CapGrace.Milliseconds(), CapExempt: exempt, DryRun: c.DryRun}
+	data, _ := json.Marshal(r) // map keys sorted: the same config, the same bytes
+	sum := sha256.Sum256(data)
+	r.Seed = hex.EncodeToString(sum[:8])
+	return r
 }
+
+// configured reports whether the config says anything about the cap.
+func (c RulesConfig) configured() bool { return c.MaxConnections > 0 || len(c.SessionCaps) > 0 }
 
 // ruleCommander runs a rule's action as the gateway runs a command.
 type ruleCommander interface {
@@ -93,7 +97,7 @@ type ruleCommander interface {
 // decides and queues.
 type rules struct {
 	cfg     RulesConfig
-	exempt  map[string]bool
+	seed    events.Rules // what the config puts in force, until the log says otherwise
 	log     *Log
 	gateway ruleCommander
 	logger  *slog.Logger
@@ -110,6 +114,7 @@ type removal struct {
 	detail                 string // why, for the claim's audit entry
 	signalType, signalData string
 	grace                  time.Duration
+	dryRun                 bool // only audit what would be done
 }
 
 // ruleQueue bounds the actions waiting to run; one that does not fit is
@@ -118,18 +123,19 @@ type removal struct {
 const ruleQueue = 4096
 
 func newRules(cfg RulesConfig, log *Log, gateway ruleCommander, logger *slog.Logger) *rules {
-	if len(cfg.CapExempt) == 0 {
-		cfg.CapExempt = DefaultCapExempt()
-	}
 	if len(cfg.BanIdentity) == 0 {
 		cfg.BanIdentity = DefaultBanIdentity()
 	}
-	r := &rules{cfg: cfg, exempt: map[string]bool{}, log: log, gateway: gateway, logger: logger.With("component", "rules"), now: time.Now,
+	return &rules{cfg: cfg, seed: cfg.inForce(), log: log, gateway: gateway, logger: logger.With("component", "rules"), now: time.Now,
 		queue: make(chan removal, ruleQueue)}
-	for _, role := range cfg.CapExempt {
-		r.exempt[strings.ToLower(role)] = true
+}
+
+// current is the rules set in force: the log's latest, else the config's.
+func (r *rules) current(st *events.State) events.Rules {
+	if in, ok := st.Rules(); ok {
+		return in.Rules
 	}
-	return r
+	return r.seed
 }
 
 // observe decides what the rules do about ev or a, just applied to st,
@@ -139,7 +145,7 @@ func newRules(cfg RulesConfig, log *Log, gateway ruleCommander, logger *slog.Log
 func (r *rules) observe(st *events.State, ev *events.Event, a *events.Audit) {
 	r.observeBans(st, ev, a)
 	if ev != nil {
-		r.observeCap(st, *ev)
+		r.observeCap(st, r.current(st), *ev)
 	}
 }
 
@@ -152,11 +158,11 @@ func (r *rules) enqueue(rm removal) {
 	}
 }
 
-func (r *rules) observeCap(st *events.State, ev events.Event) {
-	if ev.Kind != events.ConnectionCreated || !r.cfg.EnforceCap && !r.cfg.DryRun {
+func (r *rules) observeCap(st *events.State, rs events.Rules, ev events.Event) {
+	if ev.Kind != events.ConnectionCreated || !rs.EnforceCap && !rs.DryRun {
 		return
 	}
-	limit := r.cfg.capOf(ev.SessionID)
+	limit := rs.CapOf(ev.SessionID)
 	if limit == 0 {
 		return
 	}
@@ -169,22 +175,22 @@ func (r *rules) observeCap(st *events.State, ev events.Event) {
 		return
 	}
 	detail := fmt.Sprintf("%d connections, over the cap of %d: the newest non-exempt leaves", n, limit)
-	if r.cfg.CapGrace > 0 {
-		detail += fmt.Sprintf("; signalled %s, disconnecting in %s", RoomFullSignalType, r.cfg.CapGrace)
+	if rs.CapGrace() > 0 {
+		detail += fmt.Sprintf("; signalled %s, disconnecting in %s", RoomFullSignalType, rs.CapGrace())
 	}
-	for _, id := range r.excess(sess.Connections, n-limit) {
+	for _, id := range excess(sess.Connections, n-limit, rs.CapExempt) {
 		r.enqueue(removal{rule: "cap", session: ev.SessionID, conn: id, detail: detail,
-			signalType: RoomFullSignalType, signalData: strconv.Itoa(limit), grace: r.cfg.CapGrace})
+			signalType: RoomFullSignalType, signalData: strconv.Itoa(limit), grace: rs.CapGrace(), dryRun: rs.DryRun})
 	}
 }
 
-// excess is the newest excess connections that are not exempt, newest
+// excess is the newest n connections whose role is not exempt, newest
 // first. conns are in the order the state lists them (by CreatedAt).
-func (r *rules) excess(conns []events.ConnectionState, excess int) []string {
+func excess(conns []events.ConnectionState, n int, exempt []string) []string {
 	var out []string
-	for i := len(conns) - 1; i >= 0 && len(out) < excess; i-- {
-		role := strings.ToLower(events.ParseConnectionData(conns[i].Data).Role)
-		if !r.exempt[role] {
+	for i := len(conns) - 1; i >= 0 && len(out) < n; i-- {
+		role := events.ParseConnectionData(conns[i].Data).Role
+		if !slices.ContainsFunc(exempt, func(e string) bool { return strings.EqualFold(e, role) }) {
 			out = append(out, conns[i].ID)
 		}
 	}
@@ -221,7 +227,7 @@ func (r *rules) run(ctx context.Context) {
 func (r *rules) remove(ctx context.Context, rm removal) {
 	actor := "rule:" + rm.rule
 	detail := rm.detail
-	if r.cfg.DryRun {
+	if rm.dryRun {
 		detail = "dry-run: would signal " + rm.signalType + " and disconnect (" + detail + ")"
 	}
 	claim := events.Audit{At: r.now().UTC(), Actor: actor, Action: rm.rule, Session: rm.session, Target: rm.conn, OK: true, Detail: detail}
@@ -234,7 +240,7 @@ func (r *rules) remove(ctx context.Context, rm removal) {
 		return
 	case dup:
 		return // claimed before: by another relay, or by an earlier record here
-	case r.cfg.DryRun:
+	case rm.dryRun:
 		return
 	}
 	claims := Claims{Name: actor, Role: events.RoleModerator}
@@ -252,14 +258,4 @@ func (r *rules) remove(ctx context.Context, rm removal) {
 	}
 	r.gateway.Handle(ctx, claims, events.Command{Type: events.FrameCommand, ID: rm.rule + "-disconnect-" + rm.conn, Action: events.ActionDisconnect,
 		Session: rm.session, Connection: rm.conn})
-}
-
-// sortedRoles is the exempt roles for logs.
-func (r *rules) sortedRoles() []string {
-	out := make([]string, 0, len(r.exempt))
-	for role := range r.exempt {
-		out = append(out, role)
-	}
-	slices.Sort(out)
-	return out
 }

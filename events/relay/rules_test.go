@@ -1,14 +1,21 @@
 package relay_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gavelhq/gavel/events"
 	"github.com/gavelhq/gavel/events/relay"
+	"github.com/gavelhq/gavel/opentok"
 	"github.com/gavelhq/gavel/opentok/opentoktest"
 )
 
@@ -154,5 +161,123 @@ func TestCapRemovesTheNewestBeyondIt(t *testing.T) {
 			raw, _ := json.Marshal(byAction)
 			t.Logf("rule:cap audit: %s", raw)
 		})
+	}
+}
+
+// logLines is a relay's log output, read while it writes.
+type logLines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logLines) has(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Contains(l.buf.String(), s)
+}
+
+// rulesOf is the relay's rules in force.
+func rulesOf(r *testRelay) (events.RulesInForce, bool) {
+	var in events.RulesInForce
+	var ok bool
+	r.srv.Hub().State(func(s *events.State) { in, ok = s.Rules() })
+	return in, ok
+}
+
+// TestRulesLiveInTheLog: [relay.rules] is put in force through the log;
+// a moderator changes the rules live and the cap follows at once; a relay
+// that starts later with the same config (a restart, another instance)
+// keeps the live change; one with a changed config puts the new config in
+// force. Each change is audited with who made it.
+func TestRulesLiveInTheLog(t *testing.T) {
+	ns := startNATSServer(t)
+	secret := e2eSecret(t)
+	lnA := listenLoopback(t)
+	emu := newEmulator(t, httpBase(lnA), httpBase(lnA))
+	client, closeIdle := newEmulatorClient(t, emu)
+	config := relay.RulesConfig{MaxConnections: 20, EnforceCap: true}
+	start := func(ln net.Listener, name string, rules relay.RulesConfig) (*testRelay, *logLines) {
+		logs := &logLines{}
+		r := startRelay(t, ln, relay.Config{Name: name, NatsURL: ns.ClientURL(), Secret: secret, Rules: rules,
+			Logger: slog.New(slog.NewTextHandler(logs, nil))}, client)
+		return r, logs
+	}
+	a, _ := start(lnA, "relay-a", config)
+	beforeRelaysStop(t, closeIdle, func() { _ = emu.Close() })
+	waitFor(t, 10*time.Second, "the config's rules in force", func() bool {
+		in, ok := rulesOf(a)
+		return ok && in.By == "config:relay-a" && in.Rules.MaxConnections == 20
+	})
+
+	mod := startConsole(t, a.wsURL, secret, "mia", consoleOptions{role: events.RoleModerator})
+	params, _ := json.Marshal(events.CommandParams{Rules: &events.Rules{MaxConnections: 2, EnforceCap: true}})
+	res := mod.command(t, events.Command{Type: events.FrameCommand, ID: "r1", Action: events.ActionRules, Params: params}, 30*time.Second)
+	if !res.OK {
+		t.Fatalf("rules: %+v", res.Error)
+	}
+	waitFor(t, 10*time.Second, "the live change in force", func() bool {
+		in, ok := rulesOf(a)
+		return ok && in.By == "mia" && in.Rules.MaxConnections == 2
+	})
+	sess, err := client.Sessions.Create(t.Context(), opentok.SessionOptions{MediaMode: opentok.Routed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var people []*opentoktest.Participant
+	for i := range 3 {
+		tok, err := client.Token(sess.ID, opentok.TokenOptions{Data: fmt.Sprintf(`{"name":"P%d"}`, i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := emu.Join(sess.ID, tok.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		people = append(people, p)
+		waitFor(t, 10*time.Second, "the relay to see the join", func() bool {
+			var n int
+			a.srv.Hub().State(func(s *events.State) { n = s.Counts(sess.ID).Connections })
+			return n == i+1 || i == 2
+		})
+	}
+	waitFor(t, 10*time.Second, "the third, over the live cap of 2, to be removed", func() bool {
+		connected, _ := people[2].Connected()
+		return !connected
+	})
+	for _, p := range people[:2] {
+		if connected, _ := p.Connected(); !connected {
+			t.Errorf("%s, within the cap, was removed", p.ConnectionID())
+		}
+	}
+
+	// The same config again: the live change stands.
+	b, bLogs := start(listenLoopback(t), "relay-b", config)
+	waitFor(t, 10*time.Second, "relay-b's decision on its config", func() bool { return bLogs.has("the log's are in force") })
+	if in, _ := rulesOf(b); in.By != "mia" || in.Rules.MaxConnections != 2 {
+		t.Errorf("after a relay with the same config started, the rules are %+v by %s; want mia's cap of 2", in.Rules, in.By)
+	}
+	// A changed config: put in force.
+	changed := config
+	changed.MaxConnections = 5
+	c, _ := start(listenLoopback(t), "relay-c", changed)
+	waitFor(t, 10*time.Second, "the changed config in force", func() bool {
+		in, ok := rulesOf(c)
+		return ok && in.By == "config:relay-c" && in.Rules.MaxConnections == 5
+	})
+	var trail []string
+	for _, rec := range logRecords(t, a) {
+		if rec.Type == events.FrameAudit && rec.Audit.Action == events.ActionRules {
+			trail = append(trail, rec.Audit.Actor+": "+rec.Audit.Detail)
+		}
+	}
+	want := []string{"config:relay-a: from [relay.rules]: cap 20, enforced after 0s", "mia: cap 2, enforced after 0s", "config:relay-c: from [relay.rules]: cap 5, enforced after 0s"}
+	if !slices.Equal(trail, want) {
+		t.Errorf("rules trail %q, want %q", trail, want)
 	}
 }

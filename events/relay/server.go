@@ -208,9 +208,6 @@ func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server
 		}
 	} else {
 		s.rules = newRules(cfg.Rules, log, s.gateway, cfg.Logger)
-		cfg.Logger.Info("rules in force", "max_connections", cfg.Rules.MaxConnections, "session_caps", len(cfg.Rules.SessionCaps),
-			"enforce_cap", cfg.Rules.EnforceCap, "cap_grace", cfg.Rules.CapGrace, "cap_exempt", s.rules.sortedRoles(),
-			"ban_identity", s.rules.cfg.BanIdentity, "dry_run", cfg.Rules.DryRun)
 	}
 	s.mux = s.routes()
 	return s, nil
@@ -346,6 +343,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			_ = s.reconciler.Run(ctx, s.cfg.Reconcile)
 		}()
 	}
+	go s.seedRules(ctx)
 	// Timeouts no genuine request reaches: a slow or hostile client is cut
 	// off rather than holding a connection and a goroutine. The write
 	// deadline runs from the end of the headers, so it covers reading the
@@ -449,4 +447,39 @@ func writeStatus(w http.ResponseWriter, status int, msg string) {
 		key = "error"
 	}
 	_ = json.NewEncoder(w).Encode(map[string]string{key: msg})
+}
+
+// seedRules puts the config's [relay.rules] in force once the hub has
+// caught up with the log, unless they are the ones a relay last put there
+// from config: a change made live since then stands until the config
+// changes. Relays with the same config append the same record (its
+// message id is the config's hash), so the log takes it once.
+func (s *Server) seedRules(ctx context.Context) {
+	for !s.hub.Ready() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	want := s.cfg.Rules.inForce()
+	var seeded string
+	var any bool
+	s.hub.State(func(st *events.State) {
+		seeded = st.RulesSeed()
+		_, any = st.Rules()
+	})
+	if seeded == want.Seed || !any && !s.cfg.Rules.configured() {
+		s.cfg.Logger.Info("rules: the log's are in force (the config's were put there before, or there are none)", "config", want.Summary())
+		return
+	}
+	a := events.Audit{At: time.Now().UTC(), Actor: "config:" + s.cfg.Name, Action: events.ActionRules, OK: true, Rules: &want,
+		Detail: "from [relay.rules]: " + want.Summary()}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	if _, _, err := s.log.Append(actx, events.Record{Type: events.FrameAudit, Audit: &a}, "rules-seed:"+want.Seed); err != nil {
+		s.cfg.Logger.Error("cannot put [relay.rules] in force", "err", err)
+		return
+	}
+	s.cfg.Logger.Info("rules from config put in force", "rules", want.Summary())
 }

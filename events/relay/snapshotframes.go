@@ -19,8 +19,9 @@ const snapshotEndedPerEntry = 10000
 
 // snapshotFrames splits the state as of seq into frames of at most
 // SnapshotPartSessions entries and about snapshotPartBytes; an empty
-// state is one empty part. The bans in force go with the last part.
-func snapshotFrames(seq uint64, sessions []events.Session, bans []events.Ban) []outFrame {
+// state is one empty part. The bans and rules in force go with the last
+// part.
+func snapshotFrames(seq uint64, sessions []events.Session, bans []events.Ban, rules *events.RulesInForce) []outFrame {
 	var parts [][]json.RawMessage
 	var cur []json.RawMessage
 	size := 0
@@ -51,18 +52,20 @@ func snapshotFrames(seq uint64, sessions []events.Session, bans []events.Ban) []
 			part = []json.RawMessage{}
 		}
 		var partBans []events.Ban
+		var partRules *events.RulesInForce
 		if i == len(parts)-1 {
-			partBans = bans
+			partBans, partRules = bans, rules
 		}
 		// events.SnapshotFrame with its sessions already encoded.
 		data, err := json.Marshal(struct {
-			Type     string            `json:"type"`
-			Seq      uint64            `json:"seq"`
-			Part     int               `json:"part"`
-			Parts    int               `json:"parts"`
-			Sessions []json.RawMessage `json:"sessions"`
-			Bans     []events.Ban      `json:"bans,omitempty"`
-		}{events.FrameSnapshot, seq, i + 1, len(parts), part, partBans})
+			Type     string               `json:"type"`
+			Seq      uint64               `json:"seq"`
+			Part     int                  `json:"part"`
+			Parts    int                  `json:"parts"`
+			Sessions []json.RawMessage    `json:"sessions"`
+			Bans     []events.Ban         `json:"bans,omitempty"`
+			Rules    *events.RulesInForce `json:"rules,omitempty"`
+		}{events.FrameSnapshot, seq, i + 1, len(parts), part, partBans, partRules})
 		if err != nil {
 			panic(fmt.Sprintf("relay hub: encode snapshot: %v", err))
 		}

@@ -34,11 +34,12 @@ type Subscription struct {
 	reason     string        // close reason; "" = "resume since=<last sent>"
 
 	mu       sync.Mutex
-	at       uint64           // the seq the console is caught up to once catch-up is done
-	tail     bool             // catch up from the log (since+1 … at) rather than a snapshot
-	since    uint64           // tail: the console's own seq
-	sessions []events.Session // snapshot: the state as of at
-	bans     []events.Ban     // snapshot: the bans in force as of at
+	at       uint64               // the seq the console is caught up to once catch-up is done
+	tail     bool                 // catch up from the log (since+1 … at) rather than a snapshot
+	since    uint64               // tail: the console's own seq
+	sessions []events.Session     // snapshot: the state as of at
+	bans     []events.Ban         // snapshot: the bans in force as of at
+	rules    *events.RulesInForce // snapshot: the rules in force as of at, if any
 }
 
 // offer queues f without waiting; false means the queue is full and the
@@ -120,7 +121,7 @@ func (h *Hub) Attach(ctx context.Context, name string, since uint64, hasSince bo
 	if hasSince && epochOK && since <= n && since+1 >= first {
 		sub.tail, sub.since = true, since
 	} else {
-		sub.sessions, sub.bans = h.state.Snapshot(), h.state.Bans(h.now())
+		sub.sessions, sub.bans, sub.rules = h.state.Snapshot(), h.state.Bans(h.now()), rulesOf(h.state)
 	}
 	h.subs[sub] = struct{}{}
 	h.conns.Add(1)
@@ -210,10 +211,10 @@ func (s *Subscription) catchUp(ctx context.Context, emit func(outFrame) error) e
 		}
 	}
 	s.mu.Lock()
-	sessions, bans, at := s.sessions, s.bans, s.at
-	s.sessions, s.bans = nil, nil
+	sessions, bans, rules, at := s.sessions, s.bans, s.rules, s.at
+	s.sessions, s.bans, s.rules = nil, nil, nil
 	s.mu.Unlock()
-	for _, f := range snapshotFrames(at, sessions, bans) {
+	for _, f := range snapshotFrames(at, sessions, bans, rules) {
 		if err := emit(f); err != nil {
 			return err
 		}
@@ -234,6 +235,14 @@ func (s *Subscription) resnapshot() {
 		}
 	}
 	s.mu.Lock()
-	s.tail, s.at, s.sessions, s.bans = false, h.applied, h.state.Snapshot(), h.state.Bans(h.now())
+	s.tail, s.at, s.sessions, s.bans, s.rules = false, h.applied, h.state.Snapshot(), h.state.Bans(h.now()), rulesOf(h.state)
 	s.mu.Unlock()
+}
+
+// rulesOf is the state's rules in force, nil if none.
+func rulesOf(st *events.State) *events.RulesInForce {
+	if r, ok := st.Rules(); ok {
+		return &r
+	}
+	return nil
 }

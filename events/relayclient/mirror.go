@@ -51,6 +51,7 @@ func (m *Mirror) Apply(f Frame) bool {
 				return false
 			}
 			st.RestoreBans(f.Snapshot.Bans)
+			st.RestoreRules(f.Snapshot.Rules, "")
 			m.State, m.Err = st, nil
 			return true
 		}

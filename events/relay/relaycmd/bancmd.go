@@ -58,10 +58,10 @@ func (f *relayFlags) target(cmd *cobra.Command, env Env) (config.Console, error)
 // relayTimeout bounds one ban command's conversation with the relay.
 const relayTimeout = 30 * time.Second
 
-// atRelay connects to the relay as a console, reads its snapshot (whose
-// last part carries the bans in force) and calls fn with the connection
-// and the bans.
-func atRelay(cmd *cobra.Command, cc config.Console, fn func(ctx context.Context, conn *relayclient.Conn, bans []events.Ban) error) error {
+// atRelay connects to the relay as a console, reads its snapshot and
+// calls fn with the connection and the snapshot's last part (which
+// carries the bans and the rules in force).
+func atRelay(cmd *cobra.Command, cc config.Console, fn func(ctx context.Context, conn *relayclient.Conn, last *events.SnapshotFrame) error) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, relayTimeout)
@@ -79,7 +79,7 @@ func atRelay(cmd *cobra.Command, cc config.Console, fn func(ctx context.Context,
 			return fmt.Errorf("relay %s: reading its snapshot: %w", cc.Relay, errors.Join(ctx.Err(), err))
 		}
 		if f.Snapshot != nil && f.Snapshot.Part >= f.Snapshot.Parts {
-			return fn(ctx, conn, f.Snapshot.Bans)
+			return fn(ctx, conn, f.Snapshot)
 		}
 	}
 }
@@ -124,17 +124,17 @@ func banCmd(env Env) *cobra.Command {
 }
 
 // overRelay makes cmd talk to the relay as a console: --relay and --token,
-// then run with the connection and the bans in force. Flags are checked
-// (cmd.PreRunE) before anything connects.
-func overRelay(env Env, cmd *cobra.Command, run func(ctx context.Context, conn *relayclient.Conn, bans []events.Ban, args []string) error) *cobra.Command {
+// then run with the connection and the snapshot's last part. Flags are
+// checked (cmd.PreRunE) before anything connects.
+func overRelay(env Env, cmd *cobra.Command, run func(ctx context.Context, conn *relayclient.Conn, last *events.SnapshotFrame, args []string) error) *cobra.Command {
 	var rf relayFlags
 	cmd.RunE = func(c *cobra.Command, args []string) error {
 		cc, err := rf.target(c, env)
 		if err != nil {
 			return err
 		}
-		return atRelay(c, cc, func(ctx context.Context, conn *relayclient.Conn, bans []events.Ban) error {
-			return run(ctx, conn, bans, args)
+		return atRelay(c, cc, func(ctx context.Context, conn *relayclient.Conn, last *events.SnapshotFrame) error {
+			return run(ctx, conn, last, args)
 		})
 	}
 	rf.register(cmd)
@@ -161,7 +161,7 @@ func banAddCmd(env Env) *cobra.Command {
 			}
 			return nil
 		},
-	}, func(ctx context.Context, conn *relayclient.Conn, _ []events.Ban, _ []string) error {
+	}, func(ctx context.Context, conn *relayclient.Conn, _ *events.SnapshotFrame, _ []string) error {
 		params, _ := json.Marshal(events.CommandParams{Match: match, All: all, For: dur.String(), Reason: reason})
 		res, err := send(ctx, conn, events.Command{Action: events.ActionBan, Session: session, Params: params})
 		if err != nil {
@@ -193,7 +193,8 @@ func banListCmd(env Env) *cobra.Command {
 		Use:   "list",
 		Short: "List the bans in force, soonest to expire first",
 		Args:  cobra.NoArgs,
-	}, func(_ context.Context, _ *relayclient.Conn, bans []events.Ban, _ []string) error {
+	}, func(_ context.Context, _ *relayclient.Conn, last *events.SnapshotFrame, _ []string) error {
+		bans := last.Bans
 		if env.JSON != nil && *env.JSON {
 			if bans == nil {
 				bans = []events.Ban{}
@@ -220,7 +221,7 @@ func banLiftCmd(env Env) *cobra.Command {
 		Use:   "lift ID",
 		Short: "Lift a ban (its ID from gavel ban list)",
 		Args:  cobra.ExactArgs(1),
-	}, func(ctx context.Context, conn *relayclient.Conn, _ []events.Ban, args []string) error {
+	}, func(ctx context.Context, conn *relayclient.Conn, _ *events.SnapshotFrame, args []string) error {
 		params, _ := json.Marshal(events.CommandParams{Ban: args[0]})
 		if _, err := send(ctx, conn, events.Command{Action: events.ActionUnban, Params: params}); err != nil {
 			return err

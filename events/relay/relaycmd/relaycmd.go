@@ -40,9 +40,10 @@ type Env struct {
 	JSON *bool
 }
 
-// Commands returns `relay` (with `relay token`), `events` and `ban`.
+// Commands returns `relay` (with `relay token`), `events`, `ban` and
+// `rules`.
 func Commands(env Env) []*cobra.Command {
-	return []*cobra.Command{relayCmd(env), eventsCmd(env), banCmd(env)}
+	return []*cobra.Command{relayCmd(env), eventsCmd(env), banCmd(env), rulesCmd(env)}
 }
 
 func relayCmd(env Env) *cobra.Command {
