@@ -79,8 +79,9 @@ type SnapshotFrame struct {
 	Sessions []Session `json:"sessions"`
 	// Bans are the bans in force, and Rules the rules set in force (if
 	// any), on the last part only.
-	Bans  []Ban         `json:"bans,omitempty"`
-	Rules *RulesInForce `json:"rules,omitempty"`
+	Bans   []Ban         `json:"bans,omitempty"`
+	Rules  *RulesInForce `json:"rules,omitempty"`
+	Alerts []Alert       `json:"alerts,omitempty"` // newest first
 }
 
 // EventFrame is one callback (or reconcile event) from the log.
@@ -130,6 +131,8 @@ type Audit struct {
 	Ban *Ban `json:"ban,omitempty"`
 	// Rules is the rules set a "rules" entry puts in force.
 	Rules *Rules `json:"rules,omitempty"`
+	// Alert is the alert an "alert" entry raises.
+	Alert *Alert `json:"alert,omitempty"`
 }
 
 // Command is a console's request for a moderation action.
@@ -163,6 +166,7 @@ type CommandParams struct {
 	Reason     string   `json:"reason"`      // ban
 	Ban        string   `json:"ban"`         // unban: the ban's id
 	Rules      *Rules   `json:"rules"`       // rules: the whole set to put in force
+	Alert      string   `json:"alert"`       // ack: the alert's id
 }
 
 // Result answers one Command.
@@ -206,13 +210,17 @@ const (
 	ActionBan          = "ban"
 	ActionUnban        = "unban"
 	ActionRules        = "rules"
+	ActionAck          = "ack"
+	// ActionAlert is the relay's own audit action (actor "rule:alert"):
+	// no console sends it.
+	ActionAlert = "alert"
 )
 
 // Allows reports whether a role may take an action (the design's table).
 func (r Role) Allows(action string) bool {
 	switch action {
 	case ActionSignal, ActionDisconnect, ActionMute, ActionMuteAll, ActionMuteAllOff, ActionUnpublish, ActionArchiveStart, ActionArchiveStop,
-		ActionBan, ActionUnban, ActionRules:
+		ActionBan, ActionUnban, ActionRules, ActionAck:
 		return r == RoleModerator || r == RoleAdmin
 	case ActionToken, ActionReconcile:
 		return r == RoleAdmin

@@ -225,6 +225,7 @@ type stateJSON struct {
 	Bans      []Ban         `json:"bans,omitempty"` // expired ones too, until pruned
 	Rules     *RulesInForce `json:"rules,omitempty"`
 	RulesSeed string        `json:"rules_seed,omitempty"`
+	Alerts    []Alert       `json:"alerts,omitempty"`
 }
 
 // MarshalJSON writes the state as its Snapshot, in a stable order (equal
@@ -237,7 +238,7 @@ func (s *State) MarshalJSON() ([]byte, error) {
 		slices.SortFunc(sessions[i].EndedStreams, byID)
 	}
 	return json.Marshal(stateJSON{Version: stateVersion, Sessions: sessions, Bans: s.Bans(time.Time{}),
-		Rules: s.rules, RulesSeed: s.rulesSeed})
+		Rules: s.rules, RulesSeed: s.rulesSeed, Alerts: s.Alerts()})
 }
 
 // UnmarshalJSON replaces the state with one written by MarshalJSON. A
@@ -258,5 +259,6 @@ func (s *State) UnmarshalJSON(data []byte) error {
 	s.sessions = restored.sessions
 	s.RestoreBans(in.Bans)
 	s.RestoreRules(in.Rules, in.RulesSeed)
+	s.RestoreAlerts(in.Alerts)
 	return nil
 }

@@ -42,6 +42,10 @@ type State struct {
 	// Seed of the last one a relay put there from its config.
 	rules     *RulesInForce
 	rulesSeed string
+	// alerts are the recent alerts by id, alertOrder their ids in the
+	// order raised (at most MaxAlerts).
+	alerts     map[string]*Alert
+	alertOrder []string
 }
 
 // NewState returns an empty state.
@@ -240,6 +244,8 @@ func (s *State) ApplyAudit(a Audit) bool {
 		return s.applyBanAudit(a)
 	case ActionRules:
 		return s.applyRulesAudit(a)
+	case ActionAlert, ActionAck:
+		return s.applyAlertAudit(a)
 	}
 	if a.Session == "" {
 		return false

@@ -28,6 +28,13 @@ type Relay struct {
 	ReconcileRate        float64           `toml:"reconcile_rate"`
 	SignatureMaxAge      Duration          `toml:"signature_max_age"`
 	Rules                Rules             `toml:"rules"`
+	Alerts               Alerts            `toml:"alerts"`
+}
+
+// Alerts is the [relay.alerts] section: when the relay raises an alert.
+type Alerts struct {
+	NetworkDrops  int      `toml:"network_drops"` // networkDisconnected in one session within network_window; negative: never
+	NetworkWindow Duration `toml:"network_window"`
 }
 
 // Rules is the [relay.rules] section: what the relay enforces by itself.
@@ -75,6 +82,7 @@ func DefaultRelay(stateDir string) Relay {
 		SignatureMaxAge: Duration{relay.DefaultSignatureMaxAge},
 		Rules: Rules{CapGrace: Duration{relay.DefaultCapGrace}, CapExempt: relay.DefaultCapExempt(),
 			BanIdentity: relay.DefaultBanIdentity(), Mode: "enforce"},
+		Alerts:               Alerts{NetworkDrops: relay.DefaultNetworkDrops, NetworkWindow: Duration{relay.DefaultNetworkWindow}},
 		ReconcileConcurrency: relay.DefaultReconcileConcurrency, ReconcileRate: relay.DefaultReconcileRate}
 }
 
@@ -146,6 +154,7 @@ func (c Relay) ServerConfig(secret []byte, logger *slog.Logger) (relay.Config, e
 		ReconcileRate:        c.ReconcileRate,
 		SignatureMaxAge:      c.SignatureMaxAge.Duration,
 		Rules:                rules,
+		Alerts:               relay.AlertsConfig{NetworkDrops: c.Alerts.NetworkDrops, NetworkWindow: c.Alerts.NetworkWindow.Duration},
 		Logger:               logger,
 	}, nil
 }

@@ -106,6 +106,7 @@ func checkParams(action string, p events.CommandParams) error {
 		{"params.for", p.For, maxWordBytes},
 		{"params.reason", p.Reason, maxReasonBytes},
 		{"params.ban", p.Ban, maxIDBytes},
+		{"params.alert", p.Alert, 2 * maxIDBytes},
 	}
 	for _, c := range checks {
 		if err := bound(c.name, c.value, c.max); err != nil {
@@ -147,6 +148,11 @@ func checkRequired(cmd events.Command, p events.CommandParams) error {
 		return nil
 	case cmd.Action == events.ActionBan && p.All:
 		return nil // every session
+	case cmd.Action == events.ActionAck:
+		if p.Alert == "" {
+			return malformed("params.alert is required: the id of the alert to acknowledge")
+		}
+		return nil
 	case cmd.Action == events.ActionRules:
 		if p.Rules == nil {
 			return malformed("params.rules is required: the whole rules set to put in force")

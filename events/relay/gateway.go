@@ -244,6 +244,8 @@ func (g *Gateway) execute(ctx context.Context, claims Claims, cmd events.Command
 		// Checked in checkCommand; a change made live is no config's.
 		p.Rules.Seed = ""
 		return nil, "", nil
+	case events.ActionAck:
+		return nil, p.Alert, g.ack(p.Alert)
 	}
 	if g.client == nil {
 		return nil, target, refuse(http.StatusServiceUnavailable, "this relay has no Video API credentials: it can watch but not act")
@@ -380,4 +382,18 @@ func firstNonEmpty(vs ...string) string {
 		}
 	}
 	return ""
+}
+
+// ack acknowledges an open alert.
+func (g *Gateway) ack(id string) error {
+	var al events.Alert
+	var ok bool
+	g.state(func(s *events.State) { al, ok = s.Alert(id) })
+	switch {
+	case !ok:
+		return refuse(http.StatusNotFound, "no alert %s (the console keeps the last %d)", id, events.MaxAlerts)
+	case al.AckedBy != "":
+		return refuse(http.StatusConflict, "alert %s was acknowledged by %s already", id, al.AckedBy)
+	}
+	return nil
 }

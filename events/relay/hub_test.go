@@ -517,7 +517,7 @@ func TestSnapshotFramesSplitIntoParts(t *testing.T) {
 		return out
 	}
 	for _, tc := range []struct{ sessions, parts int }{{0, 1}, {1, 1}, {500, 1}, {501, 2}, {1201, 3}} {
-		frames := snapshotFrames(42, mk(tc.sessions), nil, nil)
+		frames := snapshotFrames(42, mk(tc.sessions), snapshotTail{})
 		if len(frames) != tc.parts {
 			t.Errorf("%d sessions: %d parts, want %d", tc.sessions, len(frames), tc.parts)
 			continue
@@ -552,7 +552,7 @@ func TestSnapshotFramesSplitIntoParts(t *testing.T) {
 			big[i].Connections[j] = events.ConnectionState{ID: fmt.Sprintf("c-%d-%d", i, j), Data: strings.Repeat("x", 40)}
 		}
 	}
-	frames := snapshotFrames(7, big, nil, nil)
+	frames := snapshotFrames(7, big, snapshotTail{})
 	if len(frames) < 2 {
 		t.Fatalf("40 sessions of ~80 KB in %d part(s); want them split by size", len(frames))
 	}
@@ -577,7 +577,7 @@ func TestSnapshotFramesSplitALargeSessionsTombstones(t *testing.T) {
 		}
 	}
 	snap := st.Snapshot()
-	frames := snapshotFrames(9, snap, nil, nil)
+	frames := snapshotFrames(9, snap, snapshotTail{})
 	var got []events.Session
 	for _, f := range frames {
 		if len(f.data) > 2*snapshotPartBytes {

@@ -195,7 +195,7 @@ func knownAction(a string) bool {
 	switch a {
 	case events.ActionSignal, events.ActionDisconnect, events.ActionMute, events.ActionMuteAll, events.ActionMuteAllOff,
 		events.ActionUnpublish, events.ActionArchiveStart, events.ActionArchiveStop, events.ActionToken, events.ActionReconcile,
-		events.ActionBan, events.ActionUnban, events.ActionRules:
+		events.ActionBan, events.ActionUnban, events.ActionRules, events.ActionAck:
 		return true
 	}
 	return false

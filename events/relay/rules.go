@@ -103,8 +103,12 @@ type rules struct {
 	logger  *slog.Logger
 	now     func() time.Time
 
-	queue chan removal
-	wg    sync.WaitGroup
+	queue  chan removal
+	alerts chan events.Alert
+	alert  *alerter
+	// watchOnly: no Video API credentials, so no removals (alerts only).
+	watchOnly bool
+	wg        sync.WaitGroup
 }
 
 // removal is one connection a rule removes: claimed (one relay acts),
@@ -122,12 +126,12 @@ type removal struct {
 // from the state.
 const ruleQueue = 4096
 
-func newRules(cfg RulesConfig, log *Log, gateway ruleCommander, logger *slog.Logger) *rules {
+func newRules(cfg RulesConfig, alerts AlertsConfig, log *Log, gateway ruleCommander, logger *slog.Logger) *rules {
 	if len(cfg.BanIdentity) == 0 {
 		cfg.BanIdentity = DefaultBanIdentity()
 	}
 	return &rules{cfg: cfg, seed: cfg.inForce(), log: log, gateway: gateway, logger: logger.With("component", "rules"), now: time.Now,
-		queue: make(chan removal, ruleQueue)}
+		queue: make(chan removal, ruleQueue), alerts: make(chan events.Alert, ruleQueue), alert: newAlerter(alerts)}
 }
 
 // current is the rules set in force: the log's latest, else the config's.
@@ -146,11 +150,24 @@ func (r *rules) observe(st *events.State, ev *events.Event, a *events.Audit) {
 	r.observeBans(st, ev, a)
 	if ev != nil {
 		r.observeCap(st, r.current(st), *ev)
+		for _, al := range r.alert.observe(st, *ev) {
+			select {
+			case r.alerts <- al:
+			default:
+				r.logger.Warn("rule actions queue full: dropping an alert", "alert", al.ID)
+			}
+		}
+		if ev.Kind == events.SessionDestroyed {
+			r.alert.forget(ev.SessionID)
+		}
 	}
 }
 
 // enqueue queues a removal without ever blocking the hub.
 func (r *rules) enqueue(rm removal) {
+	if r.watchOnly {
+		return
+	}
 	select {
 	case r.queue <- rm:
 	default:
@@ -206,6 +223,8 @@ func (r *rules) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case al := <-r.alerts:
+			r.raise(ctx, al)
 		case rm := <-r.queue:
 			select {
 			case sem <- struct{}{}:

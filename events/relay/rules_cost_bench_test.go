@@ -30,7 +30,7 @@ func BenchmarkHubApplyRules(b *testing.B) {
 			h := NewHub(HubConfig{Log: l})
 			h.ready.Store(true)
 			if withRules {
-				r := newRules(RulesConfig{MaxConnections: 1_000_000, EnforceCap: true}, l, nil, slog.New(slog.DiscardHandler))
+				r := newRules(RulesConfig{MaxConnections: 1_000_000, EnforceCap: true}, AlertsConfig{}, l, nil, slog.New(slog.DiscardHandler))
 				h.cfg.OnLive = r.observe
 				now := time.Now()
 				for i := range 100 {

@@ -50,6 +50,8 @@ type Config struct {
 	ReconcileRate        float64
 	// Rules are [relay.rules]: caps that enforce themselves.
 	Rules RulesConfig
+	// Alerts are [relay.alerts]: when the relay raises an alert.
+	Alerts AlertsConfig
 	// SignatureStrict and SignatureMaxAge: see ReceiverConfig.
 	SignatureStrict bool
 	SignatureMaxAge time.Duration
@@ -129,6 +131,9 @@ func (c *Config) defaults() error {
 	if err := c.Rules.check(); err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
+	if err := c.Alerts.check(); err != nil {
+		return fmt.Errorf("relay: %w", err)
+	}
 	if c.SignatureMaxAge == 0 {
 		c.SignatureMaxAge = DefaultSignatureMaxAge
 	}
@@ -201,13 +206,14 @@ func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server
 	}
 	s.gateway = NewGateway(GatewayConfig{Client: client, Log: log, Metrics: metrics, Logger: cfg.Logger, State: s.hub.State, Reconcile: reconcile,
 		BanIdentity: cfg.Rules.BanIdentity})
-	// Bans are always enforced when the relay can act; a cap only when set.
+	// Alerts are raised whatever the relay can do; bans and the cap are
+	// enforced only by a relay that can act.
+	s.rules = newRules(cfg.Rules, cfg.Alerts, log, s.gateway, cfg.Logger)
 	if client == nil {
-		if cfg.Rules.MaxConnections > 0 || len(cfg.Rules.SessionCaps) > 0 {
+		s.rules.watchOnly = true
+		if cfg.Rules.configured() {
 			cfg.Logger.Warn("relay.rules are set, but the relay has no Video API credentials: the rules cannot act")
 		}
-	} else {
-		s.rules = newRules(cfg.Rules, log, s.gateway, cfg.Logger)
 	}
 	s.mux = s.routes()
 	return s, nil

@@ -3,6 +3,7 @@ package relay
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/gavelhq/gavel/events"
 )
@@ -19,9 +20,9 @@ const snapshotEndedPerEntry = 10000
 
 // snapshotFrames splits the state as of seq into frames of at most
 // SnapshotPartSessions entries and about snapshotPartBytes; an empty
-// state is one empty part. The bans and rules in force go with the last
-// part.
-func snapshotFrames(seq uint64, sessions []events.Session, bans []events.Ban, rules *events.RulesInForce) []outFrame {
+// state is one empty part. What is not a session's (bans, rules, alerts)
+// goes with the last part.
+func snapshotFrames(seq uint64, sessions []events.Session, tail snapshotTail) []outFrame {
 	var parts [][]json.RawMessage
 	var cur []json.RawMessage
 	size := 0
@@ -51,21 +52,19 @@ func snapshotFrames(seq uint64, sessions []events.Session, bans []events.Ban, ru
 		if part == nil {
 			part = []json.RawMessage{}
 		}
-		var partBans []events.Ban
-		var partRules *events.RulesInForce
+		var last snapshotTail
 		if i == len(parts)-1 {
-			partBans, partRules = bans, rules
+			last = tail
 		}
 		// events.SnapshotFrame with its sessions already encoded.
 		data, err := json.Marshal(struct {
-			Type     string               `json:"type"`
-			Seq      uint64               `json:"seq"`
-			Part     int                  `json:"part"`
-			Parts    int                  `json:"parts"`
-			Sessions []json.RawMessage    `json:"sessions"`
-			Bans     []events.Ban         `json:"bans,omitempty"`
-			Rules    *events.RulesInForce `json:"rules,omitempty"`
-		}{events.FrameSnapshot, seq, i + 1, len(parts), part, partBans, partRules})
+			Type     string            `json:"type"`
+			Seq      uint64            `json:"seq"`
+			Part     int               `json:"part"`
+			Parts    int               `json:"parts"`
+			Sessions []json.RawMessage `json:"sessions"`
+			snapshotTail
+		}{events.FrameSnapshot, seq, i + 1, len(parts), part, last})
 		if err != nil {
 			panic(fmt.Sprintf("relay hub: encode snapshot: %v", err))
 		}
@@ -76,4 +75,21 @@ func snapshotFrames(seq uint64, sessions []events.Session, bans []events.Ban, ru
 		out = append(out, f)
 	}
 	return out
+}
+
+// snapshotTail is what a snapshot's last part carries besides sessions:
+// the fields of events.SnapshotFrame after Sessions.
+type snapshotTail struct {
+	Bans   []events.Ban         `json:"bans,omitempty"`
+	Rules  *events.RulesInForce `json:"rules,omitempty"`
+	Alerts []events.Alert       `json:"alerts,omitempty"`
+}
+
+// tailOf takes the snapshot tail of st as of now; the hub's lock is held.
+func tailOf(st *events.State, now time.Time) snapshotTail {
+	t := snapshotTail{Bans: st.Bans(now), Alerts: st.Alerts()}
+	if r, ok := st.Rules(); ok {
+		t.Rules = &r
+	}
+	return t
 }

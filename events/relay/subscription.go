@@ -34,12 +34,11 @@ type Subscription struct {
 	reason     string        // close reason; "" = "resume since=<last sent>"
 
 	mu       sync.Mutex
-	at       uint64               // the seq the console is caught up to once catch-up is done
-	tail     bool                 // catch up from the log (since+1 … at) rather than a snapshot
-	since    uint64               // tail: the console's own seq
-	sessions []events.Session     // snapshot: the state as of at
-	bans     []events.Ban         // snapshot: the bans in force as of at
-	rules    *events.RulesInForce // snapshot: the rules in force as of at, if any
+	at       uint64           // the seq the console is caught up to once catch-up is done
+	tail     bool             // catch up from the log (since+1 … at) rather than a snapshot
+	since    uint64           // tail: the console's own seq
+	sessions []events.Session // snapshot: the state as of at
+	extra    snapshotTail     // snapshot: bans, rules and alerts as of at
 }
 
 // offer queues f without waiting; false means the queue is full and the
@@ -121,7 +120,7 @@ func (h *Hub) Attach(ctx context.Context, name string, since uint64, hasSince bo
 	if hasSince && epochOK && since <= n && since+1 >= first {
 		sub.tail, sub.since = true, since
 	} else {
-		sub.sessions, sub.bans, sub.rules = h.state.Snapshot(), h.state.Bans(h.now()), rulesOf(h.state)
+		sub.sessions, sub.extra = h.state.Snapshot(), tailOf(h.state, h.now())
 	}
 	h.subs[sub] = struct{}{}
 	h.conns.Add(1)
@@ -211,10 +210,10 @@ func (s *Subscription) catchUp(ctx context.Context, emit func(outFrame) error) e
 		}
 	}
 	s.mu.Lock()
-	sessions, bans, rules, at := s.sessions, s.bans, s.rules, s.at
-	s.sessions, s.bans, s.rules = nil, nil, nil
+	sessions, extra, at := s.sessions, s.extra, s.at
+	s.sessions, s.extra = nil, snapshotTail{}
 	s.mu.Unlock()
-	for _, f := range snapshotFrames(at, sessions, bans, rules) {
+	for _, f := range snapshotFrames(at, sessions, extra) {
 		if err := emit(f); err != nil {
 			return err
 		}
@@ -235,14 +234,6 @@ func (s *Subscription) resnapshot() {
 		}
 	}
 	s.mu.Lock()
-	s.tail, s.at, s.sessions, s.bans, s.rules = false, h.applied, h.state.Snapshot(), h.state.Bans(h.now()), rulesOf(h.state)
+	s.tail, s.at, s.sessions, s.extra = false, h.applied, h.state.Snapshot(), tailOf(h.state, h.now())
 	s.mu.Unlock()
-}
-
-// rulesOf is the state's rules in force, nil if none.
-func rulesOf(st *events.State) *events.RulesInForce {
-	if r, ok := st.Rules(); ok {
-		return &r
-	}
-	return nil
 }

@@ -52,6 +52,7 @@ func (m *Mirror) Apply(f Frame) bool {
 			}
 			st.RestoreBans(f.Snapshot.Bans)
 			st.RestoreRules(f.Snapshot.Rules, "")
+			st.RestoreAlerts(f.Snapshot.Alerts)
 			m.State, m.Err = st, nil
 			return true
 		}

@@ -1,0 +1,117 @@
+package relay_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/relay"
+	"github.com/gavelhq/gavel/opentok"
+	"github.com/gavelhq/gavel/opentok/opentoktest"
+)
+
+// alertsOf is what a console holds.
+func (c *console) alerts() []events.Alert {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mirror.State.Alerts()
+}
+
+func findAlert(alerts []events.Alert, kind string) (events.Alert, bool) {
+	for _, al := range alerts {
+		if al.Kind == kind {
+			return al, true
+		}
+	}
+	return events.Alert{}, false
+}
+
+// TestAlertsReachEveryConsoleOnceUntilAcknowledged: a host who leaves a
+// session with viewers in it, and a burst of network drops in a session,
+// raise one alert each — once, though two relays on one NATS both see
+// the callbacks — which every console holds, a late one too; a moderator
+// acknowledges one, and every console sees who did.
+func TestAlertsReachEveryConsoleOnceUntilAcknowledged(t *testing.T) {
+	ns := startNATSServer(t)
+	secret := e2eSecret(t)
+	lnA, lnB := listenLoopback(t), listenLoopback(t)
+	lb, rr := newRoundRobin(t, httpBase(lnA), httpBase(lnB))
+	emu := newEmulator(t, lb.URL, lb.URL)
+	client, closeIdle := newEmulatorClient(t, emu)
+	alerts := relay.AlertsConfig{NetworkDrops: 3, NetworkWindow: time.Minute}
+	a := startRelay(t, lnA, relay.Config{Name: "relay-a", NatsURL: ns.ClientURL(), Secret: secret, Alerts: alerts}, client)
+	startRelay(t, lnB, relay.Config{Name: "relay-b", NatsURL: ns.ClientURL(), Secret: secret, Alerts: alerts}, client)
+	beforeRelaysStop(t, closeIdle, func() { _ = emu.Close() }, lb.Close, rr.tr.CloseIdleConnections)
+	mod := startConsole(t, a.wsURL, secret, "mia", consoleOptions{role: events.RoleModerator})
+
+	sess, err := client.Sessions.Create(t.Context(), opentok.SessionOptions{MediaMode: opentok.Routed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	join := func(data string) *opentoktest.Participant {
+		tok, err := client.Token(sess.ID, opentok.TokenOptions{Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := emu.Join(sess.ID, tok.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	host := join(`{"name":"Dana","role":"host"}`)
+	var viewers []*opentoktest.Participant
+	for i := range 4 {
+		viewers = append(viewers, join(fmt.Sprintf(`{"name":"V%d","role":"viewer"}`, i)))
+	}
+	flush(t, emu, 10*time.Second)
+	if err := host.Leave(); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range viewers[:3] {
+		if err := v.DropNetwork(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, emu, 10*time.Second)
+	waitFor(t, 10*time.Second, "both alerts at the moderator's console", func() bool {
+		_, left := findAlert(mod.alerts(), events.AlertHostLeft)
+		_, net := findAlert(mod.alerts(), events.AlertNetworkIncident)
+		return left && net
+	})
+	hostLeft, _ := findAlert(mod.alerts(), events.AlertHostLeft)
+	if hostLeft.Session != sess.ID || hostLeft.Text == "" {
+		t.Errorf("host_left alert %+v", hostLeft)
+	}
+
+	raised := 0
+	for _, rec := range logRecords(t, a) {
+		if rec.Type == events.FrameAudit && rec.Audit.Action == events.ActionAlert {
+			raised++
+		}
+	}
+	if raised != 2 {
+		t.Errorf("%d alerts in the log, want 2: each raised once by two relays", raised)
+	}
+
+	params, _ := json.Marshal(events.CommandParams{Alert: hostLeft.ID})
+	if res := mod.command(t, events.Command{Type: events.FrameCommand, ID: "ack-1", Action: events.ActionAck, Params: params}, 30*time.Second); !res.OK {
+		t.Fatalf("ack: %+v", res.Error)
+	}
+	if res := mod.command(t, events.Command{Type: events.FrameCommand, ID: "ack-2", Action: events.ActionAck, Params: params}, 30*time.Second); res.OK || res.Error.Status != http.StatusConflict {
+		t.Errorf("a second ack: %+v, want 409", res.Error)
+	}
+	late := startConsole(t, a.wsURL, secret, "late", consoleOptions{})
+	for _, c := range []*console{mod, late} {
+		waitFor(t, 10*time.Second, "console "+c.name+" to hold the acknowledgement", func() bool {
+			al, ok := findAlert(c.alerts(), events.AlertHostLeft)
+			return ok && al.AckedBy == "mia"
+		})
+		if al, _ := findAlert(c.alerts(), events.AlertNetworkIncident); al.AckedBy != "" {
+			t.Errorf("console %s: the network incident was acknowledged too", c.name)
+		}
+	}
+}
