@@ -92,6 +92,9 @@ func (m *Model) moderate(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	if v == viewBans && k.Lift.Matches(msg) {
 		return m.lift(), true
 	}
+	if v == viewAlerts && k.Ack.Matches(msg) {
+		return m.ackAlert(), true
+	}
 	if v != viewSessions && v != viewSession {
 		return nil, false
 	}

@@ -99,8 +99,10 @@ type StateMsg struct {
 	// drop and a reconnect between two batches still loses the answers
 	// to what was in flight.
 	Drops uint64
-	// Bans are the bans in force, in every batch (a short list).
-	Bans []events.Ban
+	// Bans are the bans in force, and Alerts the recent alerts (newest
+	// first), in every batch (short lists).
+	Bans   []events.Ban
+	Alerts []events.Alert
 }
 
 // tickMsg moves the clock the ages and the STALE badge are measured by.
@@ -117,10 +119,11 @@ const (
 	viewConnections
 	viewStreams
 	viewBans
+	viewAlerts
 )
 
 func (k viewKind) String() string {
-	return [...]string{"sessions", "session", "events", "audit", "archives", "connections", "streams", "bans"}[k]
+	return [...]string{"sessions", "session", "events", "audit", "archives", "connections", "streams", "bans", "alerts"}[k]
 }
 
 // Model is the console's root: it routes keys (to the open overlay on
@@ -151,6 +154,7 @@ type Model struct {
 	audit    auditView
 	archives archivesView
 	bans     bansView
+	alerts   alertsView
 	conns    connectionsView
 	streams  streamsView
 
@@ -263,6 +267,7 @@ func (m *Model) layout() {
 	m.audit.list.height = rows
 	m.archives.list.height = rows
 	m.bans.list.height = rows
+	m.alerts.list.height = rows
 	m.conns.list.height = rows
 	m.streams.list.height = rows
 	nc, ns, nt, _ := sessionPanes(body-1, m.session.pane)
@@ -324,6 +329,7 @@ func (m *Model) applyState(msg StateMsg) {
 	m.audit.add(msg.Audits, msg.AuditsDropped)
 	m.archives.set(msg.Sessions, m.names)
 	m.bans.set(msg.Bans)
+	m.flashAlerts(m.alerts.set(msg.Alerts))
 	m.watchUnpublish()
 	m.conns.set(msg.Sessions, m.names)
 	m.streams.set(msg.Sessions, m.names)

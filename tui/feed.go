@@ -197,7 +197,7 @@ func (f *feed) batch() (StateMsg, bool) {
 	}
 	msg := StateMsg{Sessions: f.list, Events: f.lines, EventsDropped: f.dropped,
 		Audits: f.audits, AuditsDropped: f.auditsDropped, Link: f.link, Seq: f.mirror.Seq,
-		Results: f.results, Role: f.role, Drops: f.drops, Bans: st.Bans(f.now())}
+		Results: f.results, Role: f.role, Drops: f.drops, Bans: st.Bans(f.now()), Alerts: st.Alerts()}
 	f.lines, f.audits, f.results, f.all, f.dirty = nil, nil, nil, false, false
 	clear(f.touched)
 	return msg, true

@@ -35,7 +35,7 @@ type KeyMap struct {
 	// --read-only.
 	Signal, Mute, MuteAll, MuteAllOff, Unpublish Action
 	Disconnect, Clear, Record, Token             Action
-	Ban, Lift                                    Action
+	Ban, Lift, Ack                               Action
 	Copy, Mark                                   Action
 }
 
@@ -77,6 +77,7 @@ func DefaultKeyMap() KeyMap {
 		Token:      dangerous(action("token", []string{"t"}, "t", "token", viewSessions, viewSession)),
 		Ban:        dangerous(action("ban", []string{"b"}, "b", "ban", viewSession)),
 		Lift:       dangerous(action("lift-ban", []string{"x"}, "x", "lift ban", viewBans)),
+		Ack:        dangerous(action("ack-alert", []string{"a"}, "a", "acknowledge", viewAlerts)),
 		Copy:       action("copy-id", []string{"y"}, "y", "copy id", viewSessions, viewSession),
 		Mark:       action("mark", []string{"space"}, "space", "mark", viewSession),
 	}
@@ -94,7 +95,7 @@ func (k *KeyMap) Actions() []*Action {
 	return []*Action{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom, &k.Open, &k.Back, &k.Pane,
 		&k.Filter, &k.Command, &k.Sort, &k.ShowAll, &k.Follow, &k.Help, &k.Quit, &k.ForceQuit,
 		&k.Signal, &k.Mute, &k.MuteAll, &k.MuteAllOff, &k.Unpublish, &k.Disconnect, &k.Clear, &k.Record, &k.Token,
-		&k.Ban, &k.Lift, &k.Copy, &k.Mark}
+		&k.Ban, &k.Lift, &k.Ack, &k.Copy, &k.Mark}
 }
 
 // viewDef is one view : switches to. The command, its aliases, the
@@ -119,6 +120,7 @@ var viewRegistry = registerViews(
 	viewDef{kind: viewArchives, name: "archives", aliases: []string{"archive", "ar", "recordings"}, desc: "recordings"},
 	viewDef{kind: viewAudit, name: "audit", aliases: []string{"au", "moderation"}, desc: "moderation"},
 	viewDef{kind: viewBans, name: "bans", aliases: []string{"ban"}, desc: "bans in force"},
+	viewDef{kind: viewAlerts, name: "alerts", aliases: []string{"alert", "al"}, desc: "alerts"},
 )
 
 var viewNameList []string
@@ -171,8 +173,12 @@ func (h viewHelp) ShortHelp() []key.Binding {
 		return h.bindings(&k.Open, &k.Filter, &k.Sort, &k.Record, &k.Command, &k.Help, &k.Quit)
 	case viewSession:
 		return h.bindings(&k.Back, &k.Pane, &k.Mark, &k.Disconnect, &k.Mute, &k.Unpublish, &k.Signal, &k.Record, &k.Filter, &k.Help, &k.Quit)
-	case viewBans:
-		as := []*Action{&k.Lift, &k.Open, &k.Filter, &k.Command, &k.Help, &k.Quit}
+	case viewBans, viewAlerts:
+		act := &k.Lift
+		if h.kind == viewAlerts {
+			act = &k.Ack
+		}
+		as := []*Action{act, &k.Open, &k.Filter, &k.Command, &k.Help, &k.Quit}
 		if !h.root {
 			as = append([]*Action{&k.Back}, as...)
 		}
@@ -207,6 +213,9 @@ func (h viewHelp) FullHelp() [][]key.Binding {
 	case viewBans:
 		view = h.bindings(&k.Open, &k.Back, &k.Filter)
 		moderate = h.bindings(&k.Lift)
+	case viewAlerts:
+		view = h.bindings(&k.Open, &k.Back, &k.Filter)
+		moderate = h.bindings(&k.Ack)
 	case viewArchives, viewConnections, viewStreams:
 		view = h.bindings(&k.Open, &k.Back, &k.Filter)
 	default:
@@ -219,8 +228,11 @@ func (h viewHelp) FullHelp() [][]key.Binding {
 			views = append(views, d.help)
 		}
 	}
+	// The views in two columns: one would grow the screen a line a view.
+	half := (len(views) + 1) / 2
+	out := [][]key.Binding{move, view}
 	if len(moderate) > 0 {
-		return [][]key.Binding{move, view, moderate, global, views}
+		out = append(out, moderate)
 	}
-	return [][]key.Binding{move, view, global, views}
+	return append(out, global, views[:half], views[half:])
 }

@@ -104,6 +104,7 @@ var (
 	wordsToken      = words{"mint a token for", "minting a token for", "minted a token for"}
 	wordsBan        = words{"ban", "banning", "banned"}
 	wordsLift       = words{"lift the ban on", "lifting the ban on", "lifted the ban on"}
+	wordsAck        = words{"acknowledge", "acknowledging", "acknowledged"}
 )
 
 type noticeKind int

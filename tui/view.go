@@ -58,6 +58,8 @@ func (m *Model) view(k viewKind) view {
 		return &m.streams
 	case viewBans:
 		return &m.bans
+	case viewAlerts:
+		return &m.alerts
 	}
 	return &m.events // viewEvents, the one kind left
 }
@@ -75,6 +77,7 @@ var (
 	_ opener     = (*connectionsView)(nil)
 	_ opener     = (*streamsView)(nil)
 	_ opener     = (*bansView)(nil)
+	_ opener     = (*alertsView)(nil)
 	_ rowFocuser = (*connectionsView)(nil)
 	_ rowFocuser = (*streamsView)(nil)
 )
