@@ -38,6 +38,9 @@ type Gateway struct {
 	reconcile func(ctx context.Context, sessionID string) (int, error)
 	// banIdentity is where a ban of a connection reads its identity.
 	banIdentity []string
+	// applied waits until the hub has applied the record at seq (nil:
+	// no waiting).
+	applied func(ctx context.Context, seq uint64) bool
 }
 
 // GatewayConfig builds a Gateway.
@@ -51,6 +54,11 @@ type GatewayConfig struct {
 	Reconcile func(ctx context.Context, sessionID string) (int, error)
 	// BanIdentity: see RulesConfig.BanIdentity (nil = the default).
 	BanIdentity []string
+	// Applied waits until the hub has applied the record at seq: the
+	// answer waits for the audit entry to be in the state, so a console
+	// that sees "done" and then connects (gavel ban add, then gavel ban
+	// list) sees what it did.
+	Applied func(ctx context.Context, seq uint64) bool
 }
 
 // NewGateway returns a gateway; a nil Client answers every Video API action
@@ -66,7 +74,7 @@ func NewGateway(cfg GatewayConfig) *Gateway {
 		cfg.BanIdentity = DefaultBanIdentity()
 	}
 	return &Gateway{client: cfg.Client, log: cfg.Log, metrics: cfg.Metrics, logger: cfg.Logger, now: cfg.Now, state: cfg.State, reconcile: cfg.Reconcile,
-		banIdentity: cfg.BanIdentity}
+		banIdentity: cfg.BanIdentity, applied: cfg.Applied}
 }
 
 // commandError is a refusal with the status a console shows.
@@ -124,7 +132,13 @@ func (g *Gateway) Handle(ctx context.Context, claims Claims, cmd events.Command)
 	// whose trail matters most (the Video API may well have acted).
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
 	defer cancel()
-	if _, _, aerr := g.log.Append(actx, events.Record{Type: events.FrameAudit, Audit: &audit}, auditID(claims, cmd, audit.At)); aerr != nil {
+	seq, _, aerr := g.log.Append(actx, events.Record{Type: events.FrameAudit, Audit: &audit}, auditID(claims, cmd, audit.At))
+	if aerr == nil && g.applied != nil {
+		wctx, cancel := context.WithTimeout(actx, appliedWait)
+		g.applied(wctx, seq) // late is still right: the answer only waits less
+		cancel()
+	}
+	if aerr != nil {
 		g.logger.Error("audit append failed", "action", cmd.Action, "actor", claims.Name, "err", aerr)
 		if res.OK {
 			// The action happened but its trail did not: say so rather than pretend.
@@ -152,6 +166,10 @@ func (g *Gateway) Handle(ctx context.Context, claims Claims, cmd events.Command)
 // auditTimeout bounds the audit append on its own, whatever time the
 // command itself had left.
 const auditTimeout = 10 * time.Second
+
+// appliedWait bounds the wait for the hub to apply a command's audit
+// entry before the answer: milliseconds when the hub is following.
+const appliedWait = 2 * time.Second
 
 // commandOutcome is commands_total's outcome for a command the gateway
 // ran: "forbidden" only for the relay's own role refusal, never for a

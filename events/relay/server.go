@@ -205,7 +205,7 @@ func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server
 		reconcile = s.reconciler.Once
 	}
 	s.gateway = NewGateway(GatewayConfig{Client: client, Log: log, Metrics: metrics, Logger: cfg.Logger, State: s.hub.State, Reconcile: reconcile,
-		BanIdentity: cfg.Rules.BanIdentity})
+		BanIdentity: cfg.Rules.BanIdentity, Applied: s.hub.waitApplied})
 	// Alerts are raised whatever the relay can do; bans and the cap are
 	// enforced only by a relay that can act.
 	s.rules = newRules(cfg.Rules, cfg.Alerts, log, s.gateway, cfg.Logger)
