@@ -29,6 +29,15 @@ type Relay struct {
 	SignatureMaxAge      Duration          `toml:"signature_max_age"`
 	Rules                Rules             `toml:"rules"`
 	Alerts               Alerts            `toml:"alerts"`
+	Webhooks             []Webhook         `toml:"webhooks"`
+}
+
+// Webhook is one [[relay.webhooks]]: where alerts are delivered.
+type Webhook struct {
+	URL      string   `toml:"url"`
+	Secret   string   `toml:"secret"` // signs standard deliveries; pagerduty's routing key
+	Format   string   `toml:"format"` // standard (default), slack, pagerduty
+	RetryMin Duration `toml:"retry_min"`
 }
 
 // Alerts is the [relay.alerts] section: when the relay raises an alert.
@@ -155,6 +164,7 @@ func (c Relay) ServerConfig(secret []byte, logger *slog.Logger) (relay.Config, e
 		SignatureMaxAge:      c.SignatureMaxAge.Duration,
 		Rules:                rules,
 		Alerts:               relay.AlertsConfig{NetworkDrops: c.Alerts.NetworkDrops, NetworkWindow: c.Alerts.NetworkWindow.Duration},
+		Webhooks:             webhooks(c.Webhooks),
 		Logger:               logger,
 	}, nil
 }
@@ -166,4 +176,12 @@ func (c Relay) TokenSecret() ([]byte, error) {
 		return nil, &exitcode.ConfigError{Err: fmt.Errorf("relay.secret (or %s): expected at least %d bytes, got %d", EnvRelaySecret, relay.MinSecretBytes, len(c.Secret))}
 	}
 	return []byte(c.Secret), nil
+}
+
+func webhooks(ws []Webhook) []relay.WebhookConfig {
+	var out []relay.WebhookConfig
+	for _, w := range ws {
+		out = append(out, relay.WebhookConfig{URL: w.URL, Secret: w.Secret, Format: w.Format, RetryMin: w.RetryMin.Duration})
+	}
+	return out
 }

@@ -604,3 +604,33 @@ func redactURL(urls string) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// outbox is the durable consumer name reads the log's audit entries with,
+// in order and acknowledged one at a time: a webhook's delivery queue.
+// Created, it starts at the entries appended from then on (a webhook
+// added today is not sent last week's alerts); it lives in JetStream, so
+// a restarted relay, or another on the same NATS, carries on where it
+// was.
+func (l *Log) outbox(ctx context.Context, name string) (jetstream.Consumer, error) {
+	cons, err := l.stream.Consumer(ctx, name)
+	if err == nil {
+		return cons, nil
+	}
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("log: outbox %s: %w", name, err)
+	}
+	cons, err = l.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       name,
+		Description:   "gavel relay: webhook deliveries",
+		FilterSubject: l.cfg.Stream + ".audit",
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxAckPending: 1, // in order: the next waits for this one
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("log: outbox %s: %w", name, err)
+	}
+	return cons, nil
+}

@@ -65,6 +65,7 @@ type Metrics struct {
 	signatures     *prometheus.CounterVec
 	reconcilePass  prometheus.Histogram
 	reconcileSess  prometheus.Gauge
+	webhooks       *prometheus.CounterVec
 	bounded        *prometheus.CounterVec
 
 	mu      sync.Mutex
@@ -124,8 +125,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: ns, Subsystem: sub, Name: "reconcile_pass_sessions",
 		Help: "Sessions the last reconcile pass covered (two REST calls each).",
 	})
+	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "webhook_deliveries_total",
+		Help: "Webhook delivery attempts by format and outcome (delivered, failed: retried with backoff, expired: given up after a day).",
+	}, []string{"format", "outcome"})
 	reg.MustRegister(m.callbacks, m.consoles, m.consoleLag, m.consoleLagging, m.commands, m.logLastSeq, m.reconciled, m.signatures, m.bounded,
-		m.reconcilePass, m.reconcileSess)
+		m.reconcilePass, m.reconcileSess, m.webhooks)
 	return m
 }
 
@@ -256,4 +261,15 @@ func (m *Metrics) ReconcilePass(took time.Duration, sessions int) {
 	}
 	m.reconcilePass.Observe(took.Seconds())
 	m.reconcileSess.Set(float64(sessions))
+}
+
+// WebhookDelivery counts one webhook delivery attempt.
+func (m *Metrics) WebhookDelivery(format, outcome string) {
+	if m == nil {
+		return
+	}
+	if format == "" {
+		format = "standard"
+	}
+	m.webhooks.WithLabelValues(format, outcome).Inc()
 }

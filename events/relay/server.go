@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,8 @@ type Config struct {
 	Rules RulesConfig
 	// Alerts are [relay.alerts]: when the relay raises an alert.
 	Alerts AlertsConfig
+	// Webhooks are [[relay.webhooks]]: where alerts are delivered.
+	Webhooks []WebhookConfig
 	// SignatureStrict and SignatureMaxAge: see ReceiverConfig.
 	SignatureStrict bool
 	SignatureMaxAge time.Duration
@@ -133,6 +136,11 @@ func (c *Config) defaults() error {
 	}
 	if err := c.Alerts.check(); err != nil {
 		return fmt.Errorf("relay: %w", err)
+	}
+	for i, w := range c.Webhooks {
+		if err := w.check(i); err != nil {
+			return fmt.Errorf("relay: %w", err)
+		}
 	}
 	if c.SignatureMaxAge == 0 {
 		c.SignatureMaxAge = DefaultSignatureMaxAge
@@ -350,6 +358,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}()
 	}
 	go s.seedRules(ctx)
+	var hooks sync.WaitGroup
+	for _, w := range s.cfg.Webhooks {
+		d := &webhookDelivery{cfg: w, log: s.log, client: &http.Client{Timeout: 15 * time.Second}, metrics: s.metrics,
+			logger: s.cfg.Logger.With("component", "webhooks"), raise: s.rules.raise}
+		hooks.Go(func() { d.run(ctx) })
+	}
 	// Timeouts no genuine request reaches: a slow or hostile client is cut
 	// off rather than holding a connection and a goroutine. The write
 	// deadline runs from the end of the headers, so it covers reading the
@@ -396,6 +410,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		<-hubDone
 	}
 	<-rulesDone // their actions append to the log
+	hooks.Wait()
 	if err := s.log.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("relay: close log: %w", err)
 	}
