@@ -18,6 +18,10 @@ const (
 	AlertHostLeft        = "host_left"        // a host's connection ended while viewers remain
 	AlertArchiveFailed   = "archive_failed"
 	AlertBroadcastFailed = "broadcast_failed"
+	// The relay's own health:
+	AlertCredentialsRefused = "credentials_refused" // the Video API refused the relay's credentials
+	AlertSignaturesRefused  = "signatures_refused"  // callbacks refused for a bad signature
+	AlertWebhookFailing     = "webhook_failing"     // a webhook keeps failing
 )
 
 // MaxAlerts bounds the alerts a state keeps (the oldest go first): a

@@ -1,6 +1,7 @@
 package relay_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -113,5 +114,56 @@ func TestAlertsReachEveryConsoleOnceUntilAcknowledged(t *testing.T) {
 		if al, _ := findAlert(c.alerts(), events.AlertNetworkIncident); al.AckedBy != "" {
 			t.Errorf("console %s: the network incident was acknowledged too", c.name)
 		}
+	}
+}
+
+// TestRelayHealthAlerts: callbacks refused for a bad signature, and the
+// Video API refusing the relay's credentials, are alerts — once an hour,
+// however often they happen.
+func TestRelayHealthAlerts(t *testing.T) {
+	ln := listenLoopback(t)
+	emu := newEmulator(t, httpBase(ln), httpBase(ln))
+	creds, err := opentok.ProjectCredentials(emu.APIKey, "not-the-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := opentok.New(creds, opentok.WithBaseURL(emu.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startRelay(t, ln, relay.Config{Name: "relay-health", SignatureSecret: "the-callback-signature-secret"}, client)
+	beforeRelaysStop(t, func() { _ = emu.Close() })
+	mod := startConsole(t, r.wsURL, r.secret, "mia", consoleOptions{role: events.RoleModerator})
+
+	for range 2 {
+		resp, err := http.Post(r.httpURL+"/v1/callbacks/session", "application/json",
+			bytes.NewReader([]byte(`{"sessionId":"s","projectId":"1","event":"connectionCreated","timestamp":1,"connection":{"id":"c","createdAt":1,"data":""}}`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("an unsigned callback: %s", resp.Status)
+		}
+	}
+	for i := range 2 {
+		res := mod.command(t, events.Command{Type: events.FrameCommand, ID: fmt.Sprint("d", i), Action: events.ActionDisconnect, Session: "1_MX4-s", Connection: "c1"}, 30*time.Second)
+		if res.OK {
+			t.Fatal("a command with refused credentials succeeded")
+		}
+	}
+	waitFor(t, 10*time.Second, "both health alerts", func() bool {
+		_, sig := findAlert(mod.alerts(), events.AlertSignaturesRefused)
+		_, cred := findAlert(mod.alerts(), events.AlertCredentialsRefused)
+		return sig && cred
+	})
+	n := map[string]int{}
+	for _, rec := range logRecords(t, r) {
+		if rec.Type == events.FrameAudit && rec.Audit.Action == events.ActionAlert {
+			n[rec.Audit.Alert.Kind]++
+		}
+	}
+	if n[events.AlertSignaturesRefused] != 1 || n[events.AlertCredentialsRefused] != 1 {
+		t.Errorf("alerts raised %v, want one of each", n)
 	}
 }

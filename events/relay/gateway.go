@@ -41,6 +41,8 @@ type Gateway struct {
 	// applied waits until the hub has applied the record at seq (nil:
 	// no waiting).
 	applied func(ctx context.Context, seq uint64) bool
+	// raise raises an alert (nil: none).
+	raise func(ctx context.Context, al events.Alert)
 }
 
 // GatewayConfig builds a Gateway.
@@ -59,6 +61,9 @@ type GatewayConfig struct {
 	// that sees "done" and then connects (gavel ban add, then gavel ban
 	// list) sees what it did.
 	Applied func(ctx context.Context, seq uint64) bool
+	// Raise raises an alert: the Video API refusing the relay's
+	// credentials is one (once an hour).
+	Raise func(ctx context.Context, al events.Alert)
 }
 
 // NewGateway returns a gateway; a nil Client answers every Video API action
@@ -74,7 +79,7 @@ func NewGateway(cfg GatewayConfig) *Gateway {
 		cfg.BanIdentity = DefaultBanIdentity()
 	}
 	return &Gateway{client: cfg.Client, log: cfg.Log, metrics: cfg.Metrics, logger: cfg.Logger, now: cfg.Now, state: cfg.State, reconcile: cfg.Reconcile,
-		banIdentity: cfg.BanIdentity, applied: cfg.Applied}
+		banIdentity: cfg.BanIdentity, applied: cfg.Applied, raise: cfg.Raise}
 }
 
 // commandError is a refusal with the status a console shows.
@@ -153,6 +158,11 @@ func (g *Gateway) Handle(ctx context.Context, claims Claims, cmd events.Command)
 		// names no secret, and neither does anything else here.
 		g.logger.Error("the Video API refused the relay's credentials: check its API key and secret (or application id and private key)",
 			"action", cmd.Action, "actor", claims.Name, "op", apiErr.Op, "status", apiErr.Status, "reason", apiErr.Message)
+		if g.raise != nil {
+			now := g.now().UTC()
+			g.raise(ctx, events.Alert{ID: fmt.Sprintf("%s:%d", events.AlertCredentialsRefused, now.Unix()/3600), Kind: events.AlertCredentialsRefused, At: now,
+				Text: "the Video API refused the relay's credentials (" + apiErr.Op + "): every action fails until an operator fixes them"})
+		}
 	}
 	if res.OK {
 		g.logger.Info("command", "actor", claims.Name, "action", cmd.Action, "session", cmd.Session, "target", target, "ok", true)

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,6 +85,10 @@ type ReceiverConfig struct {
 	Logger *slog.Logger
 	// Now stamps received_at (nil = time.Now).
 	Now func() time.Time
+	// Raise raises an alert (nil: none): callbacks refused for a bad
+	// signature are one, once an hour per group — the secret is wrong, or
+	// someone is forging callbacks.
+	Raise func(ctx context.Context, al events.Alert)
 }
 
 // Receiver takes the Video API's callbacks and answers 200 only once each
@@ -96,6 +101,9 @@ type Receiver struct {
 	// inFlight counts requests being served, so a shutdown can wait for
 	// their appends and answers (Drain).
 	inFlight atomic.Int64
+	// alerted is the hour (unix/3600) a bad-signature alert was last
+	// raised, by group.
+	alerted sync.Map
 }
 
 // NewReceiver builds a receiver; mount Handler(group) for each group.
@@ -242,6 +250,7 @@ func (rv *Receiver) serve(w http.ResponseWriter, r *http.Request, group events.G
 			// secret is wrong, which a 5xx would hide behind "relay broken".
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gavel callbacks"`)
 			rv.refuse(w, r, group, http.StatusUnauthorized, OutcomeUnauthorized, err.Error())
+			rv.alertBadSignature(r.Context(), group, err)
 			return
 		}
 	}
@@ -389,4 +398,19 @@ func writeReceiverJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// alertBadSignature raises the hour's bad-signature alert for group, once.
+func (rv *Receiver) alertBadSignature(ctx context.Context, group events.Group, err error) {
+	if rv.cfg.Raise == nil {
+		return
+	}
+	now := rv.cfg.Now().UTC()
+	hour := now.Unix() / 3600
+	if prev, loaded := rv.alerted.Swap(group, hour); loaded && prev.(int64) == hour {
+		return
+	}
+	al := events.Alert{ID: fmt.Sprintf("%s:%s:%d", events.AlertSignaturesRefused, group, hour), Kind: events.AlertSignaturesRefused, At: now,
+		Text: fmt.Sprintf("%s callbacks refused for a bad signature (%v): a wrong signature secret, or forged callbacks", group, err)}
+	go rv.cfg.Raise(context.WithoutCancel(ctx), al)
 }

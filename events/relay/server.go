@@ -213,7 +213,7 @@ func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server
 		reconcile = s.reconciler.Once
 	}
 	s.gateway = NewGateway(GatewayConfig{Client: client, Log: log, Metrics: metrics, Logger: cfg.Logger, State: s.hub.State, Reconcile: reconcile,
-		BanIdentity: cfg.Rules.BanIdentity, Applied: s.hub.waitApplied})
+		BanIdentity: cfg.Rules.BanIdentity, Applied: s.hub.waitApplied, Raise: s.raise})
 	// Alerts are raised whatever the relay can do; bans and the cap are
 	// enforced only by a relay that can act.
 	s.rules = newRules(cfg.Rules, cfg.Alerts, log, s.gateway, cfg.Logger)
@@ -230,7 +230,7 @@ func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	s.receiver = NewReceiver(ReceiverConfig{SignatureSecret: s.cfg.SignatureSecret, SignatureSecrets: s.cfg.SignatureSecrets,
-		SignatureStrict: s.cfg.SignatureStrict, SignatureMaxAge: s.cfg.SignatureMaxAge,
+		SignatureStrict: s.cfg.SignatureStrict, SignatureMaxAge: s.cfg.SignatureMaxAge, Raise: s.raise,
 		MaxBodyBytes: s.cfg.MaxCallbackBytes, Log: s.log, Metrics: s.metrics, Logger: s.cfg.Logger})
 	for _, g := range events.Groups() {
 		mux.Handle("/v1/callbacks/"+string(g), s.receiver.Handler(g))
@@ -503,4 +503,12 @@ func (s *Server) seedRules(ctx context.Context) {
 		return
 	}
 	s.cfg.Logger.Info("rules from config put in force", "rules", want.Summary())
+}
+
+// raise raises an alert through the rules (which exist once NewServer
+// has built them).
+func (s *Server) raise(ctx context.Context, al events.Alert) {
+	if s.rules != nil {
+		s.rules.raise(ctx, al)
+	}
 }

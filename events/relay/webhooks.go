@@ -148,7 +148,7 @@ func (d *webhookDelivery) consume(ctx context.Context, cons jetstream.Consumer) 
 				d.logger.Warn("webhook delivery failed: retrying", "webhook", d.cfg.redacted(), "attempt", meta.NumDelivered, "retry_in", delay, "err", err)
 				_ = msg.NakWithDelay(delay)
 				if failures == webhookFailingAfter {
-					d.raise(ctx, events.Alert{ID: fmt.Sprintf("webhook_failing:%s:%d", d.cfg.name(), time.Now().Unix()/3600), Kind: "webhook_failing", At: time.Now().UTC(),
+					d.raise(ctx, events.Alert{ID: fmt.Sprintf("webhook_failing:%s:%d", d.cfg.name(), time.Now().Unix()/3600), Kind: events.AlertWebhookFailing, At: time.Now().UTC(),
 						Text: fmt.Sprintf("webhook %s keeps failing (%d attempts): %v", d.cfg.redacted(), failures, err)})
 				}
 				continue
