@@ -103,6 +103,9 @@ type StateMsg struct {
 	// first), in every batch (short lists).
 	Bans   []events.Ban
 	Alerts []events.Alert
+	// RelayCap is the relay's rules' cap on every session's connections
+	// (0: none), flagged when console.max_connections says nothing.
+	RelayCap int
 }
 
 // tickMsg moves the clock the ages and the STALE badge are measured by.
@@ -153,6 +156,8 @@ type Model struct {
 	events   eventsView
 	audit    auditView
 	archives archivesView
+	// relayCap is the relay's cap (StateMsg.RelayCap).
+	relayCap int
 	bans     bansView
 	alerts   alertsView
 	conns    connectionsView
@@ -329,6 +334,7 @@ func (m *Model) applyState(msg StateMsg) {
 	m.audit.add(msg.Audits, msg.AuditsDropped)
 	m.archives.set(msg.Sessions, m.names)
 	m.bans.set(msg.Bans)
+	m.relayCap = msg.RelayCap
 	m.flashAlerts(m.alerts.set(msg.Alerts))
 	m.watchUnpublish()
 	m.conns.set(msg.Sessions, m.names)

@@ -197,7 +197,7 @@ func (f *feed) batch() (StateMsg, bool) {
 	}
 	msg := StateMsg{Sessions: f.list, Events: f.lines, EventsDropped: f.dropped,
 		Audits: f.audits, AuditsDropped: f.auditsDropped, Link: f.link, Seq: f.mirror.Seq,
-		Results: f.results, Role: f.role, Drops: f.drops, Bans: st.Bans(f.now()), Alerts: st.Alerts()}
+		Results: f.results, Role: f.role, Drops: f.drops, Bans: st.Bans(f.now()), Alerts: st.Alerts(), RelayCap: relayCap(st)}
 	f.lines, f.audits, f.results, f.all, f.dirty = nil, nil, nil, false, false
 	clear(f.touched)
 	return msg, true
@@ -218,4 +218,12 @@ func (f *feed) pump(ctx context.Context, every time.Duration, send func(tea.Msg)
 			}
 		}
 	}
+}
+
+// relayCap is the relay's rules' cap on every session, 0 for none.
+func relayCap(st *events.State) int {
+	if r, ok := st.Rules(); ok {
+		return r.Rules.MaxConnections
+	}
+	return 0
 }

@@ -25,7 +25,7 @@ type renderCtx struct {
 
 // renderCtx is the context views render the current frame with.
 func (m *Model) renderCtx() *renderCtx {
-	return &renderCtx{styles: &m.styles, now: m.now, dimmed: m.dimmed(), maxConns: m.opts.MaxConnections,
+	return &renderCtx{styles: &m.styles, now: m.now, dimmed: m.dimmed(), maxConns: m.maxConns(),
 		spark: func(id string, width int) string { return m.hist.sparkline(id, m.now, width) }}
 }
 
@@ -104,4 +104,13 @@ func (rc *renderCtx) sessionRow(cols []column, hasSpark bool, id string, cells [
 	var buf [12]string
 	c := append(append(append(buf[:0], cells[:at]...), rc.spark(id, cols[at].width)), cells[at:]...)
 	return sparkRow(cols, c, at, width)
+}
+
+// maxConns is the cap the console flags: console.max_connections, else
+// the relay's own (its rules in force), else none.
+func (m *Model) maxConns() int {
+	if m.opts.MaxConnections > 0 {
+		return m.opts.MaxConnections
+	}
+	return m.relayCap
 }

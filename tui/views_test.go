@@ -260,3 +260,20 @@ func TestPausedTailHoldsItsLine(t *testing.T) {
 		}
 	}
 }
+
+// With console.max_connections unset, the relay's own cap (its rules in
+// force) is the one flagged; the console's setting, when given, wins.
+func TestOverLimitFlagFollowsTheRelaysCap(t *testing.T) {
+	m := newTestModel(120, 24)
+	st := fixture().msg(relayclient.Live)
+	st.RelayCap = 36
+	tm, _ := m.Update(st)
+	m = tm.(Model)
+	if n := strings.Count(plain(m), "⚑ over"); n != 1 {
+		t.Errorf("relay cap 36: %d flagged rows, want 1 (the 37-person town hall):\n%s", n, plain(m))
+	}
+	m.opts.MaxConnections = 4
+	if n := strings.Count(plain(m), "⚑ over"); n != 2 {
+		t.Errorf("console cap 4 over the relay's 36: %d flagged rows, want 2", n)
+	}
+}
