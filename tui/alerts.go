@@ -25,8 +25,9 @@ func (r alertRow) rowSearch() string { return r.search }
 // console then shows who did.
 type alertsView struct {
 	stickyRows[alertRow]
-	open int // not acknowledged
-	seen map[string]bool
+	open     int             // not acknowledged
+	seen     map[string]bool // ids flashed already
+	sessions map[string]bool // sessions with an open alert
 }
 
 // set replaces the rows and returns the alerts not seen before that are
@@ -36,7 +37,7 @@ func (v *alertsView) set(alerts []events.Alert) []events.Alert {
 		v.seen = map[string]bool{}
 	}
 	var fresh []events.Alert
-	v.rows, v.open = v.rows[:0], 0
+	v.rows, v.open, v.sessions = v.rows[:0], 0, map[string]bool{}
 	for _, al := range alerts {
 		r := alertRow{id: Sanitize(al.ID), kind: Sanitize(al.Kind), session: Sanitize(al.Session), text: Sanitize(al.Text),
 			ackedBy: Sanitize(al.AckedBy), at: al.At}
@@ -44,6 +45,9 @@ func (v *alertsView) set(alerts []events.Alert) []events.Alert {
 		v.rows = append(v.rows, r)
 		if al.AckedBy == "" {
 			v.open++
+			if al.Session != "" {
+				v.sessions[Sanitize(al.Session)] = true
+			}
 			if !v.seen[al.ID] {
 				fresh = append(fresh, al)
 			}

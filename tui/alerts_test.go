@@ -24,6 +24,9 @@ func TestAlertsFlashListAndAck(t *testing.T) {
 	if !strings.Contains(h.screen(), "⚠ alert: host Dana Okafor left") {
 		t.Fatalf("the new alert did not flash:\n%s", h.screen())
 	}
+	if !strings.Contains(h.screen(), "⚠ Dana Okafor") {
+		t.Errorf("the town hall's row does not carry its open alert:\n%s", h.screen())
+	}
 	h.press(":")
 	h.typeText("alerts")
 	h.press("enter")

@@ -21,12 +21,15 @@ type renderCtx struct {
 	maxConns int
 	// spark is a session's connection-count sparkline, width runes.
 	spark func(sessionID string, width int) string
+	// alerted is the sessions with an open alert (⚠ by their name).
+	alerted map[string]bool
 }
 
 // renderCtx is the context views render the current frame with.
 func (m *Model) renderCtx() *renderCtx {
 	return &renderCtx{styles: &m.styles, now: m.now, dimmed: m.dimmed(), maxConns: m.maxConns(),
-		spark: func(id string, width int) string { return m.hist.sparkline(id, m.now, width) }}
+		spark:   func(id string, width int) string { return m.hist.sparkline(id, m.now, width) },
+		alerted: m.alerts.sessions}
 }
 
 // table writes a table in exactly height lines (its header's

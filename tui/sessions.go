@@ -187,8 +187,12 @@ func (v *sessionsView) render(rc *renderCtx, width, height int, b *strings.Build
 			badge = "ended"
 		}
 		flag := overLimit(r.conns, limit)
+		label := orDash(r.label)
+		if rc.alerted[r.id] {
+			label = "⚠ " + label // an open alert: :alerts says what
+		}
 		row := rc.sessionRow(cols, hasSpark, r.id, []string{
-			shortID(r.id, cols[0].width), orDash(r.label), strconv.Itoa(r.conns), strconv.Itoa(r.pubs),
+			shortID(r.id, cols[0].width), label, strconv.Itoa(r.conns), strconv.Itoa(r.pubs),
 			strconv.Itoa(r.streams), strconv.Itoa(r.viewers), badge, age(rc.now, r.startedAt), flag,
 		}, width)
 		if flag != "" && !selected { // the LIMIT flag in the warning style
