@@ -302,4 +302,61 @@ func TestModerationEndToEnd(t *testing.T) {
 			return strings.Count(s, demo.TokenName) >= 6 && strings.Contains(s, "disconnect") && strings.Contains(s, "archive_stop")
 		})
 	})
+	t.Run("a ban sticks until lifted", func(t *testing.T) {
+		c.t = t
+		// Back into the session, from wherever the last subtest left the console.
+		c.press(":")
+		c.typeText("sessions")
+		c.press("enter")
+		for i, ix := range c.m.sessions.shown {
+			if c.m.sessions.rows[ix].id == sid {
+				c.m.sessions.list.cursor = i
+			}
+		}
+		c.press("enter")
+		if c.m.current() != viewSession || c.m.session.id != sid {
+			t.Fatalf("not in the session:\n%s", c.screen())
+		}
+		inSession := func(name string) bool {
+			for _, r := range c.m.session.conns {
+				if r.name == name {
+					return true
+				}
+			}
+			return false
+		}
+		dave := join("Dave", opentok.RoleSubscriber)
+		c.waitFor("Dave in the session", func() bool { return inSession("Dave") })
+		for c.m.session.pane != paneConnections {
+			c.press("tab")
+		}
+		c.selectConn("Dave")
+		c.press("b")
+		c.press("tab", "tab")
+		c.typeText("trolling")
+		c.press("enter")
+		if a := c.m.overlay.ask(); a == nil || !strings.Contains(a.question, "Ban Dave (") {
+			t.Fatalf("no question naming Dave:\n%s", c.screen())
+		}
+		c.confirm()
+		c.waitFor("Dave removed, and the done line", func() bool {
+			ok, why := dave.Connected()
+			return !ok && why == opentoktest.ReasonForceDisconnected && strings.Contains(c.screen(), "✓ banned Dave")
+		})
+		back := join("Dave", opentok.RoleSubscriber)
+		c.waitFor("Dave, back, removed again", func() bool { ok, _ := back.Connected(); return !ok })
+		c.press(":")
+		c.typeText("bans")
+		c.press("enter")
+		c.waitFor(":bans listing Dave's ban", func() bool { s := c.screen(); return strings.Contains(s, "Dave") && strings.Contains(s, "trolling") })
+		c.press("x")
+		c.confirm()
+		c.waitFor("the ban lifted", func() bool { return strings.Contains(c.screen(), "no bans in force") })
+		c.press("esc")
+		again := join("Dave", opentok.RoleSubscriber)
+		c.waitFor("Dave back", func() bool { return inSession("Dave") })
+		if ok, why := again.Connected(); !ok {
+			t.Errorf("Dave, no longer banned, was removed (%s)", why)
+		}
+	})
 }
