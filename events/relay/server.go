@@ -357,8 +357,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			_ = s.reconciler.Run(ctx, s.cfg.Reconcile)
 		}()
 	}
-	go s.seedRules(ctx)
+	// The rules' seeding and the webhooks append to and read the log:
+	// they are waited for before it closes.
 	var hooks sync.WaitGroup
+	hooks.Go(func() { s.seedRules(ctx) })
 	for _, w := range s.cfg.Webhooks {
 		d := &webhookDelivery{cfg: w, log: s.log, client: &http.Client{Timeout: 15 * time.Second}, metrics: s.metrics,
 			logger: s.cfg.Logger.With("component", "webhooks"), raise: s.rules.raise}
