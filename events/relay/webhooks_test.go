@@ -153,3 +153,35 @@ func TestWebhooksDeliverEveryAlertInOrderAcrossARestart(t *testing.T) {
 		t.Errorf("the receiver was never down (%d calls)", recv.calls)
 	}
 }
+
+// TestAFailingWebhookIsAnAlert: a webhook that keeps failing is itself an
+// alert in every console, raised once however long it keeps failing.
+func TestAFailingWebhookIsAnAlert(t *testing.T) {
+	ns := startNATSServer(t)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "gone", http.StatusGone)
+	}))
+	defer hook.Close()
+	srv, _ := serveRelay(t, relay.Config{Name: "relay-hook", NatsURL: ns.ClientURL(), Secret: e2eSecret(t),
+		Webhooks: []relay.WebhookConfig{{URL: hook.URL, Format: relay.WebhookSlack, RetryMin: 5 * time.Millisecond}}})
+	failing := func() int {
+		n := 0
+		srv.Hub().State(func(s *events.State) {
+			for _, al := range s.Alerts() {
+				if al.Kind == events.AlertWebhookFailing {
+					n++
+				}
+			}
+		})
+		return n
+	}
+	warmups := 0
+	waitFor(t, 20*time.Second, "the webhook_failing alert", func() bool {
+		warmups++
+		appendAlert(t, srv, fmt.Sprint("never-delivered-", warmups))
+		return failing() > 0
+	})
+	if n := failing(); n != 1 {
+		t.Errorf("%d webhook_failing alerts, want 1", n)
+	}
+}
