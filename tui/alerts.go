@@ -67,10 +67,7 @@ var alertCols = []column{
 }
 
 func (v *alertsView) title() string {
-	t := fmt.Sprintf("alerts[%d]", len(v.rows))
-	if v.filter != "" {
-		t += fmt.Sprintf(" </%s> %d/%d", v.filter, len(v.shown), len(v.rows))
-	}
+	t := v.titled("alerts")
 	if v.open > 0 {
 		t += fmt.Sprintf(" ⚠%d open", v.open)
 	}

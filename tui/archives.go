@@ -65,10 +65,7 @@ var archiveCols = []column{
 }
 
 func (v *archivesView) title() string {
-	t := fmt.Sprintf("archives[%d]", len(v.rows))
-	if v.filter != "" {
-		t += fmt.Sprintf(" </%s> %d/%d", v.filter, len(v.shown), len(v.rows))
-	}
+	t := v.titled("archives")
 	if v.recording > 0 {
 		t += fmt.Sprintf(" ●%d recording", v.recording)
 	}

@@ -47,10 +47,7 @@ var banCols = []column{
 }
 
 func (v *bansView) title() string {
-	t := fmt.Sprintf("bans[%d]", len(v.rows))
-	if v.filter != "" {
-		t += fmt.Sprintf(" </%s> %d/%d", v.filter, len(v.shown), len(v.rows))
-	}
+	t := v.titled("bans")
 	return t
 }
 

@@ -121,10 +121,7 @@ var connectionsCols = []column{
 }
 
 func (v *connectionsView) title() string {
-	t := fmt.Sprintf("connections[%d]", len(v.rows))
-	if v.filter != "" {
-		t += fmt.Sprintf(" </%s> %d/%d", v.filter, len(v.shown), len(v.rows))
-	}
+	t := v.titled("connections")
 	return t + fmt.Sprintf(" in %d sessions", v.sessions)
 }
 

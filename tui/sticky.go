@@ -1,5 +1,7 @@
 package tui
 
+import "fmt"
+
 // stickyRow is a table row that knows its identity and its search text.
 type stickyRow interface {
 	rowKey() string    // stays the same while the row is rebuilt or moves
@@ -59,4 +61,13 @@ func (v *stickyRows[R]) filterText() string { return v.filter }
 func (v *stickyRows[R]) setFilter(f string) {
 	v.filter = f
 	v.refilter()
+}
+
+// titled is a table's title: its name, row count and the filter's match.
+func (v *stickyRows[R]) titled(name string) string {
+	t := fmt.Sprintf("%s[%d]", name, len(v.rows))
+	if v.filter != "" {
+		t += fmt.Sprintf(" </%s> %d/%d", v.filter, len(v.shown), len(v.rows))
+	}
+	return t
 }

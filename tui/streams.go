@@ -124,10 +124,7 @@ var streamsIDCol = column{title: "STREAM", width: 12, flex: true, maxw: 40}
 const streamsAudioCol = 5
 
 func (v *streamsView) title() string {
-	t := fmt.Sprintf("streams[%d]", len(v.rows))
-	if v.filter != "" {
-		t += fmt.Sprintf(" </%s> %d/%d", v.filter, len(v.shown), len(v.rows))
-	}
+	t := v.titled("streams")
 	t += fmt.Sprintf(" in %d sessions", v.sessions)
 	if v.muted > 0 {
 		t += fmt.Sprintf(" · %d muted", v.muted)

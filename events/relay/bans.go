@@ -113,7 +113,7 @@ func (g *Gateway) unban(p events.CommandParams) (string, error) {
 }
 
 // banRemoval removes a banned connection: signal, then disconnect at once.
-func (r *rules) banRemoval(sessionID, conn string, b events.Ban) removal {
+func (r *rules) banRemoval(sessionID, conn string, b events.Ban, dryRun bool) removal {
 	scope := "this session"
 	if b.Session == "" {
 		scope = "every session"
@@ -123,17 +123,17 @@ func (r *rules) banRemoval(sessionID, conn string, b events.Ban) removal {
 		detail += ": " + b.Reason
 	}
 	return removal{rule: "ban", session: sessionID, conn: conn, detail: detail, signalType: BannedSignalType, signalData: b.Reason,
-		dryRun: r.seed.DryRun}
+		dryRun: dryRun}
 }
 
 // observeBans queues the removal of a connection that a ban covers, and,
 // when a ban is put in force, of every live connection it covers.
 func (r *rules) observeBans(st *events.State, ev *events.Event, a *events.Audit) {
-	now := r.now()
+	now, dryRun := r.now(), r.current(st).DryRun
 	if ev != nil && ev.Kind == events.ConnectionCreated && ev.Connection != nil {
 		id := identityOf(ev.Connection.Data, r.cfg.BanIdentity)
 		if b, ok := st.BanFor(ev.SessionID, id, now); ok {
-			r.enqueue(r.banRemoval(ev.SessionID, ev.Connection.ID, b))
+			r.enqueue(r.banRemoval(ev.SessionID, ev.Connection.ID, b, dryRun))
 		}
 		return
 	}
@@ -147,7 +147,7 @@ func (r *rules) observeBans(st *events.State, ev *events.Event, a *events.Audit)
 		}
 		for _, c := range sess.Connections {
 			if b.Covers(sess.ID, identityOf(c.Data, r.cfg.BanIdentity), now) {
-				r.enqueue(r.banRemoval(sess.ID, c.ID, b))
+				r.enqueue(r.banRemoval(sess.ID, c.ID, b, dryRun))
 			}
 		}
 	}
