@@ -60,7 +60,7 @@ func (v *alertsView) set(alerts []events.Alert) []events.Alert {
 
 var alertCols = []column{
 	{title: "WHEN", width: 7, right: true},
-	{title: "KIND", width: 16},
+	{title: "KIND", width: 20}, // ⚠credentials_refused
 	{title: "SESSION", width: 10, flex: true, maxw: 34},
 	{title: "WHAT", width: 20, flex: true, maxw: 80},
 	{title: "ACKED BY", width: 8, flex: true, maxw: 20},

@@ -37,19 +37,7 @@ func TestDemoModerationInARealTerminal(t *testing.T) {
 
 	// The town hall: the session with the audience (viewers publish
 	// nothing), recorded from the start.
-	var hall sessionRow
-	tm.waitFor(t, 20*time.Second, "the town hall with an audience", func(s string) bool {
-		l, ok := parseSessions(s)
-		if !ok || l.filter != "" {
-			return false
-		}
-		for _, r := range l.rows {
-			if r.viewers >= 50 && r.viewers > hall.viewers {
-				hall = r
-			}
-		}
-		return hall.viewers >= 50
-	})
+	hall := waitForTownHall(t, tm)
 	screen := openSession(t, tm, hall.id)
 	t.Logf("%v: opened the town hall %s:\n%s", since(), hall.id, screen)
 
@@ -155,6 +143,26 @@ func TestDemoModerationInARealTerminal(t *testing.T) {
 		t.Errorf("gavel demo quit but left %v behind", left)
 	}
 	t.Logf("whole run: %v", since())
+}
+
+// waitForTownHall waits, on the unfiltered sessions list, for the session
+// with an audience (50 viewers or more) and returns its row.
+func waitForTownHall(t *testing.T, tm *tmux) sessionRow {
+	t.Helper()
+	var hall sessionRow
+	tm.waitFor(t, 20*time.Second, "the town hall with an audience", func(s string) bool {
+		l, ok := parseSessions(s)
+		if !ok || l.filter != "" {
+			return false
+		}
+		for _, r := range l.rows {
+			if r.viewers >= 50 && r.viewers > hall.viewers {
+				hall = r
+			}
+		}
+		return hall.viewers >= 50
+	})
+	return hall
 }
 
 // disconnectViewer pins who by filtering the session view for their

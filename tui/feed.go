@@ -53,12 +53,20 @@ type feed struct {
 	drops         uint64 // times the link went down after being live
 	now           func() time.Time
 	pruned        time.Time // last prune
+	// removing names the rule ("ban", "cap") that claimed a connection's
+	// removal, until its connectionDestroyed comes, so the tail says why
+	// someone was kicked. Bounded: a dry run's claims never see one.
+	removing map[string]string
 }
+
+// maxRemoving bounds feed.removing; past it the oldest guesses are let go
+// (the tail then says "kicked", not why).
+const maxRemoving = 4096
 
 func newFeed(opts Options) *feed {
 	f := &feed{
 		opts: opts, mirror: relayclient.NewMirror(), touched: map[string]struct{}{},
-		cache: map[string]events.Session{}, maxLines: DefaultEventLines,
+		cache: map[string]events.Session{}, maxLines: DefaultEventLines, removing: map[string]string{},
 		link:  relayclient.Status{State: relayclient.Connecting, Since: time.Now()},
 		dirty: true,
 	}
@@ -135,8 +143,15 @@ func (f *feed) apply(fr relayclient.Frame) error {
 		}
 		f.audits = append(f.audits, NewAuditLine(fr.Audit.Seq, fr.Audit.Audit))
 		f.dirty = true
+		f.noteRemoval(fr.Audit.Audit)
 	}
 	if line != nil {
+		if rule, ok := f.removing[line.Subject]; ok && line.Kind == events.ConnectionDestroyed {
+			delete(f.removing, line.Subject)
+			if line.Reason == events.ReasonForceDisconnected {
+				line.Text = removedWords(rule)
+			}
+		}
 		if len(f.lines) >= f.maxLines {
 			n := len(f.lines) / 2 // drop the older half: amortised O(1)
 			f.lines = append(f.lines[:0], f.lines[n:]...)
@@ -146,6 +161,30 @@ func (f *feed) apply(fr relayclient.Frame) error {
 		f.dirty = true
 	}
 	return nil
+}
+
+// noteRemoval remembers a rule's claim to remove a connection (the audit
+// entry a rule appends before it acts; a ban itself carries its Ban).
+func (f *feed) noteRemoval(a events.Audit) {
+	rule, ok := strings.CutPrefix(a.Actor, "rule:")
+	if !ok || a.Action != rule || a.Ban != nil || a.Target == "" {
+		return
+	}
+	if len(f.removing) >= maxRemoving {
+		clear(f.removing)
+	}
+	f.removing[a.Target] = rule
+}
+
+// removedWords says in the tail why a rule disconnected someone.
+func removedWords(rule string) string {
+	switch rule {
+	case "ban":
+		return "banned — kicked"
+	case "cap":
+		return "room full — kicked"
+	}
+	return "kicked by rule " + Sanitize(rule)
 }
 
 // batch takes what changed since the last batch, or reports false.

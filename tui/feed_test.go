@@ -205,3 +205,58 @@ func TestFeedLeavesOutLateRetries(t *testing.T) {
 		t.Errorf("the mirror's position is %d after the retry at seq 2", f.mirror.Seq)
 	}
 }
+
+// TestFeedSaysWhichRuleKickedSomeone: a connection a rule claimed (the
+// audit entry a rule appends before it acts) and then force-disconnected
+// shows in the tail as banned or room full, not just kicked; one that
+// leaves on its own, or a moderator's kick, keeps its words.
+func TestFeedSaysWhichRuleKickedSomeone(t *testing.T) {
+	f := newFeed(Options{})
+	f.apply(frame(t, events.Hello{Type: events.FrameHello, Epoch: "e1"}))
+	f.apply(frame(t, events.SnapshotFrame{Type: events.FrameSnapshot, Part: 1, Parts: 1}))
+	seq := uint64(0)
+	audit := func(a events.Audit) {
+		seq++
+		a.At, a.OK = epoch, true
+		f.apply(frame(t, events.AuditFrame{Type: events.FrameAudit, Seq: seq, Audit: a}))
+	}
+	event := func(kind events.Kind, cid, name, reason string) {
+		seq++
+		f.apply(connEvent(t, seq, kind, "s1", cid, name, reason))
+	}
+	for _, c := range []string{"ban1", "cap1", "mod1", "own1"} {
+		event(events.ConnectionCreated, c, c, "")
+	}
+	audit(events.Audit{Actor: "ana", Action: events.ActionBan, Session: "s1", Target: "ban1",
+		Ban: &events.Ban{ID: "b1", Identity: "ban1", At: epoch, Expires: epoch.Add(time.Hour)}})
+	audit(events.Audit{Actor: "rule:ban", Action: "ban", Session: "s1", Target: "ban1"})
+	audit(events.Audit{Actor: "rule:cap", Action: "cap", Session: "s1", Target: "cap1"})
+	audit(events.Audit{Actor: "rule:cap", Action: events.ActionSignal, Session: "s1", Target: "own1"})
+	audit(events.Audit{Actor: "ana", Action: events.ActionDisconnect, Session: "s1", Target: "mod1"})
+	event(events.ConnectionDestroyed, "ban1", "ban1", events.ReasonForceDisconnected)
+	event(events.ConnectionDestroyed, "cap1", "cap1", events.ReasonForceDisconnected)
+	event(events.ConnectionDestroyed, "mod1", "mod1", events.ReasonForceDisconnected)
+	event(events.ConnectionDestroyed, "own1", "own1", events.ReasonClientDisconnected)
+	// The banned one is back under a new connection and leaves by itself.
+	event(events.ConnectionCreated, "ban2", "ban1", "")
+	event(events.ConnectionDestroyed, "ban2", "ban1", events.ReasonClientDisconnected)
+	msg, ok := f.batch()
+	if !ok {
+		t.Fatal("no batch")
+	}
+	got := map[string]string{}
+	for _, l := range msg.Events {
+		if l.Kind == events.ConnectionDestroyed {
+			got[l.Subject] = l.Text
+		}
+	}
+	want := map[string]string{"ban1": "banned — kicked", "cap1": "room full — kicked", "mod1": "kicked", "own1": "left", "ban2": "left"}
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("%s's leaving reads %q, want %q", id, got[id], w)
+		}
+	}
+	if len(f.removing) != 0 {
+		t.Errorf("claims still held after their connections left: %v", f.removing)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"time"
 
 	"github.com/gavelhq/gavel/opentok"
@@ -103,8 +104,32 @@ func (t TownHall) plan(m *script) error {
 			}
 			m.after(exponential(rng, mean), next)
 		}
+		m.after(rejoinSweep, func(ctx context.Context) error { return comeBack(ctx, m, rng, audience) })
 		return nil
 	})
+	return nil
+}
+
+// rejoinSweep is how often, in scenario time, the town hall looks for
+// viewers a moderator (or a rule) removed.
+const rejoinSweep = 5 * time.Second
+
+// comeBack rejoins, a few seconds later, each viewer who was disconnected
+// behind the script's back, as a reconnecting app does (the reason a ban
+// must stick), and looks again after rejoinSweep until the script ends. A script nobody moderates draws nothing here, so
+// its seeded run is unchanged.
+func comeBack(_ context.Context, m *script, rng *rand.Rand, audience []*person) error {
+	for _, who := range audience {
+		if who.p != nil && !m.present(who) {
+			m.after(between(rng, 3*time.Second, 10*time.Second), func(context.Context) error {
+				if who.p != nil {
+					return nil
+				}
+				return m.join(who)
+			})
+		}
+	}
+	m.after(rejoinSweep, func(ctx context.Context) error { return comeBack(ctx, m, rng, audience) })
 	return nil
 }
 

@@ -501,6 +501,56 @@ func TestScenarioToleratesModerators(t *testing.T) {
 	}
 }
 
+// TestTownHallViewersComeBackAfterRemoval: a viewer a moderator
+// disconnects comes back as a new connection, every time, as a
+// reconnecting app does; that is what a ban is for.
+func TestTownHallViewersComeBackAfterRemoval(t *testing.T) {
+	srv, err := opentoktest.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	client, err := srv.Client(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- opentoktest.TownHall{Seed: 5, Viewers: 10, Panelists: 1, JoinOver: 10 * time.Second, Churn: -1, Speed: 100}.Run(ctx, srv)
+	}()
+	// viewer finds the connection of the viewer whose data is data (any
+	// viewer if data is ""), other than not.
+	viewer := func(data, not string) (sessionID string, c opentoktest.ConnectionState) {
+		for ctx.Err() == nil {
+			for _, s := range srv.Sessions() {
+				for _, c := range s.Connections {
+					if strings.Contains(c.Data, `"viewer"`) && (data == "" || c.Data == data) && c.ID != not {
+						return s.ID, c
+					}
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatalf("no viewer with data %q other than %s came (back) in time", data, not)
+		return "", opentoktest.ConnectionState{}
+	}
+	sessionID, c := viewer("", "")
+	for round := 1; round <= 3; round++ {
+		if err := client.Moderation.ForceDisconnect(ctx, sessionID, c.ID); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		_, back := viewer(c.Data, c.ID)
+		t.Logf("round %d: %s came back as %s", round, c.Data, back.ID)
+		c = back
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
 func TestScenarioRejectsBadParameters(t *testing.T) {
 	srv, err := opentoktest.NewServer()
 	if err != nil {

@@ -32,7 +32,9 @@ const (
 	DefaultViewers = 2000 // town hall audience
 	// TokenName is the console token's name, which the audit trail shows.
 	TokenName = "demo"
-	tokenTTL  = 24 * time.Hour
+	// NetworkDrops is the demo relay's [relay.alerts] network_drops.
+	NetworkDrops = 3
+	tokenTTL     = 24 * time.Hour
 )
 
 // Options tunes the simulation; the zero value is the demo `gavel demo` runs.
@@ -142,6 +144,10 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 		DataDir: dataDir,
 		Secret:  secret,
 		Name:    "demo",
+		// The flaky session loses about 15 connections a minute at the
+		// default speed; three in a minute make an incident, so the
+		// demo shows an alert within seconds rather than a minute.
+		Alerts: relay.AlertsConfig{NetworkDrops: NetworkDrops},
 	}, client)
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
