@@ -22,6 +22,7 @@ const (
 	AlertCredentialsRefused = "credentials_refused" // the Video API refused the relay's credentials
 	AlertSignaturesRefused  = "signatures_refused"  // callbacks refused for a bad signature
 	AlertWebhookFailing     = "webhook_failing"     // a webhook keeps failing
+	AlertRelayBehind        = "relay_behind"        // a relay has not applied its log's records for a while
 )
 
 // MaxAlerts bounds the alerts a state keeps (the oldest go first): a

@@ -44,6 +44,7 @@ type Webhook struct {
 type Alerts struct {
 	NetworkDrops  int      `toml:"network_drops"` // networkDisconnected in one session within network_window; negative: never
 	NetworkWindow Duration `toml:"network_window"`
+	LogLag        Duration `toml:"log_lag"` // the relay behind its log this long raises relay_behind; negative: never
 }
 
 // Rules is the [relay.rules] section: what the relay enforces by itself.
@@ -91,7 +92,7 @@ func DefaultRelay(stateDir string) Relay {
 		SignatureMaxAge: Duration{relay.DefaultSignatureMaxAge},
 		Rules: Rules{CapGrace: Duration{relay.DefaultCapGrace}, CapExempt: relay.DefaultCapExempt(),
 			BanIdentity: relay.DefaultBanIdentity(), Mode: "enforce"},
-		Alerts:               Alerts{NetworkDrops: relay.DefaultNetworkDrops, NetworkWindow: Duration{relay.DefaultNetworkWindow}},
+		Alerts:               Alerts{NetworkDrops: relay.DefaultNetworkDrops, NetworkWindow: Duration{relay.DefaultNetworkWindow}, LogLag: Duration{relay.DefaultLogLag}},
 		ReconcileConcurrency: relay.DefaultReconcileConcurrency, ReconcileRate: relay.DefaultReconcileRate}
 }
 
@@ -163,7 +164,7 @@ func (c Relay) ServerConfig(secret []byte, logger *slog.Logger) (relay.Config, e
 		ReconcileRate:        c.ReconcileRate,
 		SignatureMaxAge:      c.SignatureMaxAge.Duration,
 		Rules:                rules,
-		Alerts:               relay.AlertsConfig{NetworkDrops: c.Alerts.NetworkDrops, NetworkWindow: c.Alerts.NetworkWindow.Duration},
+		Alerts:               relay.AlertsConfig{NetworkDrops: c.Alerts.NetworkDrops, NetworkWindow: c.Alerts.NetworkWindow.Duration, LogLag: c.Alerts.LogLag.Duration},
 		Webhooks:             webhooks(c.Webhooks),
 		Logger:               logger,
 	}, nil

@@ -15,12 +15,17 @@ type AlertsConfig struct {
 	// NetworkWindow are a network incident (default 10; negative: never).
 	NetworkDrops  int
 	NetworkWindow time.Duration // default 1m
+	// LogLag is how long the relay may be behind its log (a record in
+	// the log it has not applied) before it raises relay_behind (default
+	// 30s; negative: never).
+	LogLag time.Duration
 }
 
 // Defaults of AlertsConfig.
 const (
 	DefaultNetworkDrops  = 10
 	DefaultNetworkWindow = time.Minute
+	DefaultLogLag        = 30 * time.Second
 )
 
 func (c AlertsConfig) withDefaults() AlertsConfig {
@@ -30,12 +35,18 @@ func (c AlertsConfig) withDefaults() AlertsConfig {
 	if c.NetworkWindow == 0 {
 		c.NetworkWindow = DefaultNetworkWindow
 	}
+	if c.LogLag == 0 {
+		c.LogLag = DefaultLogLag
+	}
 	return c
 }
 
 func (c AlertsConfig) check() error {
 	if c.NetworkWindow < 0 || c.NetworkWindow > time.Hour {
 		return fmt.Errorf("alerts.network_window: expected 1s to 1h, got %s", c.NetworkWindow)
+	}
+	if c.LogLag > 24*time.Hour || c.LogLag > 0 && c.LogLag < time.Second {
+		return fmt.Errorf("alerts.log_lag: expected 1s to 24h, or negative for never, got %s", c.LogLag)
 	}
 	return nil
 }

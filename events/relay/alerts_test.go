@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,4 +167,66 @@ func TestRelayHealthAlerts(t *testing.T) {
 	if n[events.AlertSignaturesRefused] != 1 || n[events.AlertCredentialsRefused] != 1 {
 		t.Errorf("alerts raised %v, want one of each", n)
 	}
+}
+
+// TestARelayBehindItsLogIsAnAlert: a relay that keeps up raises nothing;
+// one whose hub stops applying the log (here: its lock held, as a stalled
+// fold would) raises relay_behind once the oldest record it has not
+// applied has waited alerts.log_lag, once, and its consoles see it when
+// it catches up.
+func TestARelayBehindItsLogIsAnAlert(t *testing.T) {
+	ln := listenLoopback(t)
+	r := startRelay(t, ln, relay.Config{Name: "slow-relay", Alerts: relay.AlertsConfig{LogLag: time.Second}}, nil)
+	mod := startConsole(t, r.wsURL, r.secret, "mia", consoleOptions{role: events.RoleModerator})
+	join := func(i int) {
+		postCallback(t, r.httpURL, events.GroupSession, fmt.Sprintf(
+			`{"sessionId":"s","projectId":"1","event":"connectionCreated","timestamp":%d,"connection":{"id":"c%d","createdAt":1,"data":""}}`,
+			time.Now().UnixMilli(), i))
+	}
+	behindAlerts := func() int {
+		n := 0
+		for _, rec := range logRecords(t, r) {
+			if rec.Type == events.FrameAudit && rec.Audit.Alert != nil && rec.Audit.Alert.Kind == events.AlertRelayBehind {
+				n++
+			}
+		}
+		return n
+	}
+	// Keeping up, for twice the threshold.
+	for i := range 20 {
+		join(i)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := behindAlerts(); n != 0 {
+		t.Fatalf("a relay keeping up raised %d relay_behind alerts", n)
+	}
+
+	// Stalled: callbacks are stored, nothing is applied.
+	release := make(chan struct{})
+	held := make(chan struct{})
+	go r.srv.Hub().State(func(*events.State) { close(held); <-release })
+	<-held
+	stalled := time.Now()
+	join(100)
+	waitFor(t, 10*time.Second, "a relay_behind alert in the log", func() bool { return behindAlerts() > 0 })
+	if d := time.Since(stalled); d < time.Second {
+		t.Errorf("relay_behind raised %v into the stall, before log_lag (1s)", d)
+	}
+	time.Sleep(time.Second) // more ticks, still behind: no second alert
+	close(release)
+	waitFor(t, 10*time.Second, "the console to hold the alert", func() bool {
+		_, ok := findAlert(mod.alerts(), events.AlertRelayBehind)
+		return ok
+	})
+	al, _ := findAlert(mod.alerts(), events.AlertRelayBehind)
+	if !strings.Contains(al.Text, "relay slow-relay is ") || !strings.Contains(al.Text, "behind its log") {
+		t.Errorf("the alert says %q: want it to name the relay and what is wrong", al.Text)
+	}
+	if n := behindAlerts(); n != 1 {
+		t.Errorf("%d relay_behind alerts for one stall, want 1 (once an hour)", n)
+	}
+	// The gauge follows at the next tick.
+	waitFor(t, 5*time.Second, "log_behind_seconds back to 0", func() bool {
+		return scrapeMetrics(t, r)["gavel_relay_log_behind_seconds"] == 0
+	})
 }

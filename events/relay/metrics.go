@@ -61,6 +61,7 @@ type Metrics struct {
 	consoleLagging prometheus.Counter
 	commands       *prometheus.CounterVec
 	logLastSeq     prometheus.Gauge
+	logBehind      prometheus.Gauge
 	reconciled     prometheus.Counter
 	signatures     *prometheus.CounterVec
 	reconcilePass  prometheus.Histogram
@@ -99,6 +100,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: ns, Subsystem: sub, Name: "commands_total",
 			Help: "Moderation commands by action and outcome (ok, forbidden, error, rate_limited, malformed, disabled).",
 		}, []string{"action", "outcome"}),
+		logBehind: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Subsystem: sub, Name: "log_behind_seconds",
+			Help: "How long the relay has had a record in its log it has not applied (0: caught up), sampled a few times per alerts.log_lag.",
+		}),
 		logLastSeq: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: ns, Subsystem: sub, Name: "log_last_seq",
 			Help: "Highest sequence this relay has appended to or read from the log.",
@@ -129,7 +134,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: ns, Subsystem: sub, Name: "webhook_deliveries_total",
 		Help: "Webhook delivery attempts by format and outcome (delivered, failed: retried with backoff, expired: given up after a day).",
 	}, []string{"format", "outcome"})
-	reg.MustRegister(m.callbacks, m.consoles, m.consoleLag, m.consoleLagging, m.commands, m.logLastSeq, m.reconciled, m.signatures, m.bounded,
+	reg.MustRegister(m.callbacks, m.consoles, m.consoleLag, m.consoleLagging, m.commands, m.logLastSeq, m.logBehind, m.reconciled, m.signatures, m.bounded,
 		m.reconcilePass, m.reconcileSess, m.webhooks)
 	return m
 }
@@ -272,4 +277,12 @@ func (m *Metrics) WebhookDelivery(format, outcome string) {
 		format = "standard"
 	}
 	m.webhooks.WithLabelValues(format, outcome).Inc()
+}
+
+// LogBehind records how long the relay has been behind its log.
+func (m *Metrics) LogBehind(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.logBehind.Set(d.Seconds())
 }

@@ -361,6 +361,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// they are waited for before it closes.
 	var hooks sync.WaitGroup
 	hooks.Go(func() { s.seedRules(ctx) })
+	hooks.Go(func() { s.watchLag(ctx) })
 	for _, w := range s.cfg.Webhooks {
 		d := &webhookDelivery{cfg: w, log: s.log, client: &http.Client{Timeout: 15 * time.Second}, metrics: s.metrics,
 			logger: s.cfg.Logger.With("component", "webhooks"), raise: s.rules.raise}

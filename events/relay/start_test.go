@@ -75,6 +75,8 @@ func TestStartRefusesLimitsThatWouldBreakIt(t *testing.T) {
 		"rules.cap_grace":       {DataDir: t.TempDir(), Secret: secret, Rules: RulesConfig{MaxConnections: 5, CapGrace: -time.Second}},
 		"rules.max_connections": {DataDir: t.TempDir(), Secret: secret, Rules: RulesConfig{MaxConnections: -1}},
 		"rules.session_caps":    {DataDir: t.TempDir(), Secret: secret, Rules: RulesConfig{SessionCaps: map[string]int{"s": 0}}},
+		"alerts.log_lag":        {DataDir: t.TempDir(), Secret: secret, Alerts: AlertsConfig{LogLag: time.Millisecond}},
+		"alerts.network_window": {DataDir: t.TempDir(), Secret: secret, Alerts: AlertsConfig{NetworkWindow: 2 * time.Hour}},
 	} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
