@@ -33,6 +33,19 @@ type Rules struct {
 	Seed string `json:"seed,omitempty"`
 }
 
+// The cap's defaults: the config's, and a console's first rules.
+const DefaultCapGrace = 2 * time.Second
+
+// DefaultCapExempt are the connection-data roles the cap never removes
+// unless told otherwise.
+func DefaultCapExempt() []string { return []string{"host", "moderator", "panelist"} }
+
+// DefaultRules are the rules a console edits when none are in the log
+// yet: no cap, and the cap's defaults for when one is set.
+func DefaultRules() Rules {
+	return Rules{CapGraceMS: DefaultCapGrace.Milliseconds(), CapExempt: DefaultCapExempt()}
+}
+
 // RulesInForce is the set in force, with who put it there and when.
 type RulesInForce struct {
 	Rules Rules     `json:"rules"`

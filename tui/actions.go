@@ -95,6 +95,12 @@ func (m *Model) moderate(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	if v == viewAlerts && k.Ack.Matches(msg) {
 		return m.ackAlert(), true
 	}
+	if v == viewRules && k.EditRules.Matches(msg) {
+		return m.editRules(), true
+	}
+	if v == viewRules && k.LiftCap.Matches(msg) {
+		return m.liftCap(), true
+	}
 	if v != viewSessions && v != viewSession {
 		return nil, false
 	}
@@ -121,6 +127,8 @@ func (m *Model) moderate(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 		return m.token(), true
 	case k.Ban.Matches(msg) && v == viewSession:
 		return m.ban(), true
+	case k.CapSession.Matches(msg) && v == viewSession:
+		return m.capSession(), true
 	case k.Mark.Matches(msg) && v == viewSession:
 		m.session.toggleMark()
 		return nil, true

@@ -103,9 +103,9 @@ type StateMsg struct {
 	// first), in every batch (short lists).
 	Bans   []events.Ban
 	Alerts []events.Alert
-	// RelayCap is the relay's rules' cap on every session's connections
-	// (0: none), flagged when console.max_connections says nothing.
-	RelayCap int
+	// Rules are the relay's rules in force (nil: none in its log yet);
+	// their caps are flagged when console.max_connections says nothing.
+	Rules *events.RulesInForce
 }
 
 // tickMsg moves the clock the ages and the STALE badge are measured by.
@@ -123,10 +123,11 @@ const (
 	viewStreams
 	viewBans
 	viewAlerts
+	viewRules
 )
 
 func (k viewKind) String() string {
-	return [...]string{"sessions", "session", "events", "audit", "archives", "connections", "streams", "bans", "alerts"}[k]
+	return [...]string{"sessions", "session", "events", "audit", "archives", "connections", "streams", "bans", "alerts", "rules"}[k]
 }
 
 // Model is the console's root: it routes keys (to the open overlay on
@@ -156,12 +157,14 @@ type Model struct {
 	events   eventsView
 	audit    auditView
 	archives archivesView
-	// relayCap is the relay's cap (StateMsg.RelayCap).
-	relayCap int
-	bans     bansView
-	alerts   alertsView
-	conns    connectionsView
-	streams  streamsView
+	// rules are the relay's rules in force (StateMsg.Rules).
+	rules *events.RulesInForce
+	bans  bansView
+	// rulesView is :rules (m.rules is what its batch said).
+	rulesView rulesView
+	alerts    alertsView
+	conns     connectionsView
+	streams   streamsView
 
 	// overlay is what is open over the view, in one order for keys,
 	// body and footer (overlay.go).
@@ -273,6 +276,7 @@ func (m *Model) layout() {
 	m.archives.list.height = rows
 	m.bans.list.height = rows
 	m.alerts.list.height = rows
+	m.rulesView.list.height = max(rows-rulesSummaryLines, 1)
 	m.conns.list.height = rows
 	m.streams.list.height = rows
 	nc, ns, nt, _ := sessionPanes(body-1, m.session.pane)
@@ -334,7 +338,8 @@ func (m *Model) applyState(msg StateMsg) {
 	m.audit.add(msg.Audits, msg.AuditsDropped)
 	m.archives.set(msg.Sessions, m.names)
 	m.bans.set(msg.Bans)
-	m.relayCap = msg.RelayCap
+	m.rules = msg.Rules
+	m.rulesView.set(msg.Rules, msg.Sessions, m.names)
 	m.flashAlerts(m.alerts.set(msg.Alerts))
 	m.watchUnpublish()
 	m.conns.set(msg.Sessions, m.names)

@@ -157,6 +157,5 @@ var countingLegend = []string{
 	"  viewers     connections that publish nothing (the audience)",
 	"  streams     camera + screen + custom + audio-only",
 	"  ●REC        an archive is started or paused; BCST a broadcast is live",
-	"  muted       a moderator force-muted it (audit trail: no callback reports audio,",
-	"              so its publisher may have unmuted since)",
+	"  muted       force-muted by a moderator (no callback says if it unmuted since)",
 }

@@ -236,7 +236,7 @@ func (f *feed) batch() (StateMsg, bool) {
 	}
 	msg := StateMsg{Sessions: f.list, Events: f.lines, EventsDropped: f.dropped,
 		Audits: f.audits, AuditsDropped: f.auditsDropped, Link: f.link, Seq: f.mirror.Seq,
-		Results: f.results, Role: f.role, Drops: f.drops, Bans: st.Bans(f.now()), Alerts: st.Alerts(), RelayCap: relayCap(st)}
+		Results: f.results, Role: f.role, Drops: f.drops, Bans: st.Bans(f.now()), Alerts: st.Alerts(), Rules: rulesOf(st)}
 	f.lines, f.audits, f.results, f.all, f.dirty = nil, nil, nil, false, false
 	clear(f.touched)
 	return msg, true
@@ -259,10 +259,10 @@ func (f *feed) pump(ctx context.Context, every time.Duration, send func(tea.Msg)
 	}
 }
 
-// relayCap is the relay's rules' cap on every session, 0 for none.
-func relayCap(st *events.State) int {
+// rulesOf is the rules in force, nil for none.
+func rulesOf(st *events.State) *events.RulesInForce {
 	if r, ok := st.Rules(); ok {
-		return r.Rules.MaxConnections
+		return &r
 	}
-	return 0
+	return nil
 }

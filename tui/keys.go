@@ -36,6 +36,7 @@ type KeyMap struct {
 	Signal, Mute, MuteAll, MuteAllOff, Unpublish Action
 	Disconnect, Clear, Record, Token             Action
 	Ban, Lift, Ack                               Action
+	EditRules, CapSession, LiftCap               Action
 	Copy, Mark                                   Action
 }
 
@@ -78,6 +79,9 @@ func DefaultKeyMap() KeyMap {
 		Ban:        dangerous(action("ban", []string{"b"}, "b", "ban", viewSession)),
 		Lift:       dangerous(action("lift-ban", []string{"x"}, "x", "lift ban", viewBans)),
 		Ack:        dangerous(action("ack-alert", []string{"a"}, "a", "acknowledge", viewAlerts)),
+		EditRules:  dangerous(action("edit-rules", []string{"e"}, "e", "edit rules", viewRules)),
+		CapSession: dangerous(action("cap-session", []string{"C"}, "C", "cap session", viewSession)),
+		LiftCap:    dangerous(action("lift-cap", []string{"x"}, "x", "lift cap", viewRules)),
 		Copy:       action("copy-id", []string{"y"}, "y", "copy id", viewSessions, viewSession),
 		Mark:       action("mark", []string{"space"}, "space", "mark", viewSession),
 	}
@@ -95,7 +99,7 @@ func (k *KeyMap) Actions() []*Action {
 	return []*Action{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom, &k.Open, &k.Back, &k.Pane,
 		&k.Filter, &k.Command, &k.Sort, &k.ShowAll, &k.Follow, &k.Help, &k.Quit, &k.ForceQuit,
 		&k.Signal, &k.Mute, &k.MuteAll, &k.MuteAllOff, &k.Unpublish, &k.Disconnect, &k.Clear, &k.Record, &k.Token,
-		&k.Ban, &k.Lift, &k.Ack, &k.Copy, &k.Mark}
+		&k.Ban, &k.Lift, &k.Ack, &k.EditRules, &k.CapSession, &k.LiftCap, &k.Copy, &k.Mark}
 }
 
 // viewDef is one view : switches to. The command, its aliases, the
@@ -121,6 +125,7 @@ var viewRegistry = registerViews(
 	viewDef{kind: viewAudit, name: "audit", aliases: []string{"au", "moderation"}, desc: "moderation"},
 	viewDef{kind: viewBans, name: "bans", aliases: []string{"ban"}, desc: "bans in force"},
 	viewDef{kind: viewAlerts, name: "alerts", aliases: []string{"alert", "al"}, desc: "alerts"},
+	viewDef{kind: viewRules, name: "rules", aliases: []string{"rule", "caps", "cap"}, desc: "caps in force"},
 )
 
 var viewNameList []string
@@ -173,12 +178,9 @@ func (h viewHelp) ShortHelp() []key.Binding {
 		return h.bindings(&k.Open, &k.Filter, &k.Sort, &k.Record, &k.Command, &k.Help, &k.Quit)
 	case viewSession:
 		return h.bindings(&k.Back, &k.Pane, &k.Mark, &k.Disconnect, &k.Mute, &k.Unpublish, &k.Signal, &k.Record, &k.Filter, &k.Help, &k.Quit)
-	case viewBans, viewAlerts:
-		act := &k.Lift
-		if h.kind == viewAlerts {
-			act = &k.Ack
-		}
-		as := []*Action{act, &k.Open, &k.Filter, &k.Command, &k.Help, &k.Quit}
+	case viewBans, viewAlerts, viewRules:
+		acts := map[viewKind][]*Action{viewBans: {&k.Lift}, viewAlerts: {&k.Ack}, viewRules: {&k.EditRules, &k.LiftCap}}[h.kind]
+		as := append(acts, &k.Open, &k.Filter, &k.Command, &k.Help, &k.Quit)
 		if !h.root {
 			as = append([]*Action{&k.Back}, as...)
 		}
@@ -209,13 +211,16 @@ func (h viewHelp) FullHelp() [][]key.Binding {
 		moderate = h.bindings(&k.Signal, &k.MuteAll, &k.MuteAllOff, &k.Clear, &k.Record, &k.Token)
 	case viewSession:
 		view = h.bindings(&k.Back, &k.Pane, &k.Filter, &k.Mark, &k.Copy)
-		moderate = h.bindings(&k.Signal, &k.Mute, &k.MuteAll, &k.MuteAllOff, &k.Unpublish, &k.Disconnect, &k.Ban, &k.Clear, &k.Record, &k.Token)
+		moderate = h.bindings(&k.Signal, &k.Mute, &k.MuteAll, &k.MuteAllOff, &k.Unpublish, &k.Disconnect, &k.Ban, &k.Clear, &k.Record, &k.Token, &k.CapSession)
 	case viewBans:
 		view = h.bindings(&k.Open, &k.Back, &k.Filter)
 		moderate = h.bindings(&k.Lift)
 	case viewAlerts:
 		view = h.bindings(&k.Open, &k.Back, &k.Filter)
 		moderate = h.bindings(&k.Ack)
+	case viewRules:
+		view = h.bindings(&k.Open, &k.Back, &k.Filter)
+		moderate = h.bindings(&k.EditRules, &k.LiftCap)
 	case viewArchives, viewConnections, viewStreams:
 		view = h.bindings(&k.Open, &k.Back, &k.Filter)
 	default:

@@ -94,6 +94,23 @@ func (c *liveConsole) waitFor(what string, cond func() bool) {
 
 func (c *liveConsole) screen() string { return plain(c.m) }
 
+// openSession goes to the session's view from wherever the console is.
+func (c *liveConsole) openSession(sid string) {
+	c.t.Helper()
+	c.press(":")
+	c.typeText("sessions")
+	c.press("enter")
+	for i, ix := range c.m.sessions.shown {
+		if c.m.sessions.rows[ix].id == sid {
+			c.m.sessions.list.cursor = i
+		}
+	}
+	c.press("enter")
+	if c.m.current() != viewSession || c.m.session.id != sid {
+		c.t.Fatalf("not in the session:\n%s", c.screen())
+	}
+}
+
 // selectConn puts the connections pane's cursor on the named participant.
 func (c *liveConsole) selectConn(name string) {
 	c.t.Helper()
@@ -304,19 +321,7 @@ func TestModerationEndToEnd(t *testing.T) {
 	})
 	t.Run("a ban sticks until lifted", func(t *testing.T) {
 		c.t = t
-		// Back into the session, from wherever the last subtest left the console.
-		c.press(":")
-		c.typeText("sessions")
-		c.press("enter")
-		for i, ix := range c.m.sessions.shown {
-			if c.m.sessions.rows[ix].id == sid {
-				c.m.sessions.list.cursor = i
-			}
-		}
-		c.press("enter")
-		if c.m.current() != viewSession || c.m.session.id != sid {
-			t.Fatalf("not in the session:\n%s", c.screen())
-		}
+		c.openSession(sid)
 		inSession := func(name string) bool {
 			for _, r := range c.m.session.conns {
 				if r.name == name {
@@ -357,6 +362,39 @@ func TestModerationEndToEnd(t *testing.T) {
 		c.waitFor("Dave back", func() bool { return inSession("Dave") })
 		if ok, why := again.Connected(); !ok {
 			t.Errorf("Dave, no longer banned, was removed (%s)", why)
+		}
+	})
+	t.Run("a session's cap set from the console", func(t *testing.T) {
+		c.t = t
+		c.openSession(sid)
+		// C, a cap of 1: flagged only (the demo's relay enforces no cap),
+		// so nobody leaves, and ⚑ says the session is over it.
+		c.press("C")
+		c.typeText("1")
+		c.press("ctrl+s")
+		if a := c.m.overlay.ask(); a == nil || !strings.Contains(a.question, "at 1 connections (flagged only") {
+			t.Fatalf("C did not ask:\n%s", c.screen())
+		}
+		c.confirm()
+		c.waitFor("the rules in force from the log, and ⚑", func() bool {
+			return c.m.rules != nil && c.m.rules.Rules.SessionCaps[sid] == 1 && c.m.rules.By == demo.TokenName &&
+				strings.Contains(c.screen(), "⚑ over the limit of 1")
+		})
+		c.press(":")
+		c.typeText("rules")
+		c.press("enter")
+		c.waitFor(":rules listing the session's cap", func() bool {
+			s := c.screen()
+			return strings.Contains(s, "session caps[1]") && strings.Contains(s, "set by "+demo.TokenName) && strings.Contains(s, "⚑ over")
+		})
+		// x lifts it again.
+		c.press("x")
+		c.confirm()
+		c.waitFor("the cap lifted", func() bool { return c.m.rules != nil && len(c.m.rules.Rules.SessionCaps) == 0 })
+		for _, p := range []*opentoktest.Participant{alice, bob, carol} {
+			if ok, why := p.Connected(); !ok && why != opentoktest.ReasonForceDisconnected {
+				t.Errorf("a flag-only cap removed someone (%s)", why)
+			}
 		}
 	})
 }

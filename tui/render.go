@@ -17,8 +17,11 @@ type renderCtx struct {
 	now    time.Time
 	// dimmed is true while the picture may be out of date: rows are faint.
 	dimmed bool
-	// maxConns is the per-session connection cap flagged (⚑); 0 is off.
-	maxConns int
+	// capOf is a session's connection cap, flagged (⚑) when exceeded; 0
+	// is none. widestCap is the largest, which sizes the LIMIT column
+	// (0: no session has a cap, no column).
+	capOf     func(sessionID string) int
+	widestCap int
 	// spark is a session's connection-count sparkline, width runes.
 	spark func(sessionID string, width int) string
 	// alerted is the sessions with an open alert (⚠ by their name).
@@ -27,7 +30,7 @@ type renderCtx struct {
 
 // renderCtx is the context views render the current frame with.
 func (m *Model) renderCtx() *renderCtx {
-	return &renderCtx{styles: &m.styles, now: m.now, dimmed: m.dimmed(), maxConns: m.maxConns(),
+	return &renderCtx{styles: &m.styles, now: m.now, dimmed: m.dimmed(), capOf: m.capOf, widestCap: m.widestCap(),
 		spark:   func(id string, width int) string { return m.hist.sparkline(id, m.now, width) },
 		alerted: m.alerts.sessions}
 }
@@ -109,11 +112,30 @@ func (rc *renderCtx) sessionRow(cols []column, hasSpark bool, id string, cells [
 	return sparkRow(cols, c, at, width)
 }
 
-// maxConns is the cap the console flags: console.max_connections, else
-// the relay's own (its rules in force), else none.
-func (m *Model) maxConns() int {
+// capOf is the cap the console flags for a session:
+// console.max_connections, else the relay's own (its rules in force: the
+// session's cap, else every session's), else none.
+func (m *Model) capOf(sessionID string) int {
 	if m.opts.MaxConnections > 0 {
 		return m.opts.MaxConnections
 	}
-	return m.relayCap
+	if m.rules == nil {
+		return 0
+	}
+	return m.rules.Rules.CapOf(sessionID)
+}
+
+// widestCap is the largest cap capOf may answer, 0 for none.
+func (m *Model) widestCap() int {
+	if m.opts.MaxConnections > 0 {
+		return m.opts.MaxConnections
+	}
+	if m.rules == nil {
+		return 0
+	}
+	n := m.rules.Rules.MaxConnections
+	for _, c := range m.rules.Rules.SessionCaps {
+		n = max(n, c)
+	}
+	return n
 }

@@ -483,9 +483,9 @@ var tailCols = []column{
 
 func (v *sessionView) render(rc *renderCtx, width, height int, b *strings.Builder) {
 	line := func(s string) { b.WriteString(s); b.WriteByte('\n') }
-	if flag := overLimit(v.s.Counts.Connections, rc.maxConns); flag != "" {
+	if limit := rc.capOf(v.s.ID); overLimit(v.s.Counts.Connections, limit) != "" {
 		// The flag first, in the warning style, so a narrow screen keeps it.
-		flag = "⚑ over the limit of " + strconv.Itoa(rc.maxConns)
+		flag := "⚑ over the limit of " + strconv.Itoa(limit)
 		flag = Clip(flag, width)
 		rest := Clip(" · "+v.summary(width), width-ansi.StringWidth(flag))
 		line(rc.styles.Warning.Render(flag) + rc.styles.Muted.Render(rest))

@@ -170,8 +170,7 @@ func (v *sessionsView) tableCols(limit int) []column {
 }
 
 func (v *sessionsView) render(rc *renderCtx, width, height int, b *strings.Builder) {
-	limit := rc.maxConns
-	cols, hasSpark := withSpark(v.tableCols(limit), len(sessionCols), width)
+	cols, hasSpark := withSpark(v.tableCols(rc.widestCap), len(sessionCols), width)
 	limitAt := cellStart(cols, len(cols)-1) // LIMIT is the last column when there is one
 	rc.table(b, cols, width, height, &v.list, len(v.shown), "  no live sessions yet", v.filter, func(i int, selected bool) {
 		r := &v.rows[v.shown[i]]
@@ -186,7 +185,7 @@ func (v *sessionsView) render(rc *renderCtx, width, height int, b *strings.Build
 		case !r.live:
 			badge = "ended"
 		}
-		flag := overLimit(r.conns, limit)
+		flag := overLimit(r.conns, rc.capOf(r.id))
 		label := orDash(r.label)
 		if rc.alerted[r.id] {
 			label = "⚠ " + label // an open alert: :alerts says what

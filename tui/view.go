@@ -60,6 +60,8 @@ func (m *Model) view(k viewKind) view {
 		return &m.bans
 	case viewAlerts:
 		return &m.alerts
+	case viewRules:
+		return &m.rulesView
 	}
 	return &m.events // viewEvents, the one kind left
 }
@@ -78,6 +80,7 @@ var (
 	_ opener     = (*streamsView)(nil)
 	_ opener     = (*bansView)(nil)
 	_ opener     = (*alertsView)(nil)
+	_ opener     = (*rulesView)(nil)
 	_ rowFocuser = (*connectionsView)(nil)
 	_ rowFocuser = (*streamsView)(nil)
 )

@@ -261,19 +261,29 @@ func TestPausedTailHoldsItsLine(t *testing.T) {
 	}
 }
 
-// With console.max_connections unset, the relay's own cap (its rules in
-// force) is the one flagged; the console's setting, when given, wins.
-func TestOverLimitFlagFollowsTheRelaysCap(t *testing.T) {
+// With console.max_connections unset, the relay's own caps (its rules in
+// force: a session's own, else every session's) are the ones flagged; the
+// console's setting, when given, wins.
+func TestOverLimitFlagFollowsTheRelaysCaps(t *testing.T) {
 	m := newTestModel(120, 24)
 	st := fixture().msg(relayclient.Live)
-	st.RelayCap = 36
+	st.Rules = &events.RulesInForce{Rules: events.Rules{MaxConnections: 36}, By: "mia", At: epoch}
 	tm, _ := m.Update(st)
 	m = tm.(Model)
 	if n := strings.Count(plain(m), "⚑ over"); n != 1 {
 		t.Errorf("relay cap 36: %d flagged rows, want 1 (the 37-person town hall):\n%s", n, plain(m))
 	}
+	// The stand-up's own cap of 2 flags it; the town hall's own cap of
+	// 100 spares it.
+	st.Rules = &events.RulesInForce{Rules: events.Rules{MaxConnections: 36, SessionCaps: map[string]int{standup: 2, townHall: 100}}, By: "mia", At: epoch}
+	tm, _ = m.Update(st)
+	m = tm.(Model)
+	screen := plain(m)
+	if n := strings.Count(screen, "⚑ over 2"); n != 1 || strings.Contains(screen, "⚑ over 36") || strings.Contains(screen, "⚑ over 100") {
+		t.Errorf("session caps 2 (stand-up) and 100 (town hall): want only the stand-up flagged, over 2:\n%s", screen)
+	}
 	m.opts.MaxConnections = 4
-	if n := strings.Count(plain(m), "⚑ over"); n != 2 {
-		t.Errorf("console cap 4 over the relay's 36: %d flagged rows, want 2", n)
+	if n := strings.Count(plain(m), "⚑ over 4"); n != 2 {
+		t.Errorf("console cap 4 over the relay's: %d rows flagged over 4, want 2", n)
 	}
 }

@@ -90,7 +90,7 @@ func DefaultRelay(stateDir string) Relay {
 		MaxCallbackBytes: relay.DefaultMaxCallbackBytes, ReconcileInterval: Duration{relay.DefaultReconcile},
 		ReadTimeout: Duration{relay.DefaultReadTimeout}, MaxConnections: relay.DefaultMaxConnections,
 		SignatureMaxAge: Duration{relay.DefaultSignatureMaxAge},
-		Rules: Rules{CapGrace: Duration{relay.DefaultCapGrace}, CapExempt: relay.DefaultCapExempt(),
+		Rules: Rules{CapGrace: Duration{events.DefaultCapGrace}, CapExempt: events.DefaultCapExempt(),
 			BanIdentity: relay.DefaultBanIdentity(), Mode: "enforce"},
 		Alerts:               Alerts{NetworkDrops: relay.DefaultNetworkDrops, NetworkWindow: Duration{relay.DefaultNetworkWindow}, LogLag: Duration{relay.DefaultLogLag}},
 		ReconcileConcurrency: relay.DefaultReconcileConcurrency, ReconcileRate: relay.DefaultReconcileRate}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gavelhq/gavel/events"
 	"github.com/gavelhq/gavel/events/relay"
 	"github.com/gavelhq/gavel/opentok/cli/exitcode"
 )
@@ -56,7 +57,7 @@ func TestRulesConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := cfg.Rules
-	if r.MaxConnections != 20 || !r.EnforceCap || !r.DryRun || r.CapGrace != relay.DefaultCapGrace || r.SessionCaps["1_MX4-town-hall"] != 3000 ||
+	if r.MaxConnections != 20 || !r.EnforceCap || !r.DryRun || r.CapGrace != events.DefaultCapGrace || r.SessionCaps["1_MX4-town-hall"] != 3000 ||
 		len(r.CapExempt) != 3 {
 		t.Errorf("rules %+v", r)
 	}

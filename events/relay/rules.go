@@ -30,14 +30,6 @@ import (
 // before it is disconnected (data: the cap), so the app can say why.
 const RoomFullSignalType = "gavel-room-full"
 
-// Defaults of RulesConfig.
-const (
-	DefaultCapGrace = 2 * time.Second
-)
-
-// DefaultCapExempt are the connection-data roles the cap never removes.
-func DefaultCapExempt() []string { return []string{"host", "moderator", "panelist"} }
-
 // RulesConfig is [relay.rules].
 type RulesConfig struct {
 	// MaxConnections caps every session's connections (0 = no cap);
@@ -74,7 +66,7 @@ func (c RulesConfig) check() error {
 func (c RulesConfig) inForce() events.Rules {
 	exempt := c.CapExempt
 	if len(exempt) == 0 {
-		exempt = DefaultCapExempt()
+		exempt = events.DefaultCapExempt()
 	}
 	r := events.Rules{MaxConnections: c.MaxConnections, SessionCaps: c.SessionCaps, EnforceCap: c.EnforceCap,
 		CapGraceMS: c.CapGrace.Milliseconds(), CapExempt: exempt, DryRun: c.DryRun}
