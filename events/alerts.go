@@ -18,6 +18,7 @@ const (
 	AlertHostLeft        = "host_left"        // a host's connection ended while viewers remain
 	AlertArchiveFailed   = "archive_failed"
 	AlertBroadcastFailed = "broadcast_failed"
+	AlertSessionCrowded  = "session_crowded" // a session went over alerts.session_connections, or over a cap nobody enforces
 	// The relay's own health:
 	AlertCredentialsRefused = "credentials_refused" // the Video API refused the relay's credentials
 	AlertSignaturesRefused  = "signatures_refused"  // callbacks refused for a bad signature

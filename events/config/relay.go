@@ -45,6 +45,9 @@ type Alerts struct {
 	NetworkDrops  int      `toml:"network_drops"` // networkDisconnected in one session within network_window; negative: never
 	NetworkWindow Duration `toml:"network_window"`
 	LogLag        Duration `toml:"log_lag"` // the relay behind its log this long raises relay_behind; negative: never
+	// SessionConnections: a session over this many raises session_crowded;
+	// 0: over its cap when nothing removes the excess; negative: never.
+	SessionConnections int `toml:"session_connections"`
 }
 
 // Rules is the [relay.rules] section: what the relay enforces by itself.
@@ -164,9 +167,10 @@ func (c Relay) ServerConfig(secret []byte, logger *slog.Logger) (relay.Config, e
 		ReconcileRate:        c.ReconcileRate,
 		SignatureMaxAge:      c.SignatureMaxAge.Duration,
 		Rules:                rules,
-		Alerts:               relay.AlertsConfig{NetworkDrops: c.Alerts.NetworkDrops, NetworkWindow: c.Alerts.NetworkWindow.Duration, LogLag: c.Alerts.LogLag.Duration},
-		Webhooks:             webhooks(c.Webhooks),
-		Logger:               logger,
+		Alerts: relay.AlertsConfig{NetworkDrops: c.Alerts.NetworkDrops, NetworkWindow: c.Alerts.NetworkWindow.Duration, LogLag: c.Alerts.LogLag.Duration,
+			SessionConnections: c.Alerts.SessionConnections},
+		Webhooks: webhooks(c.Webhooks),
+		Logger:   logger,
 	}, nil
 }
 

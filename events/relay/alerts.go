@@ -15,6 +15,11 @@ type AlertsConfig struct {
 	// NetworkWindow are a network incident (default 10; negative: never).
 	NetworkDrops  int
 	NetworkWindow time.Duration // default 1m
+	// SessionConnections: a join that takes a session over this many
+	// connections raises session_crowded. 0 (the default) means the
+	// session's cap, when nothing removes the excess (a flag-only or
+	// dry-run cap, or everyone beyond it exempt); negative: never.
+	SessionConnections int
 	// LogLag is how long the relay may be behind its log (a record in
 	// the log it has not applied) before it raises relay_behind (default
 	// 30s; negative: never).
@@ -55,13 +60,18 @@ func (c AlertsConfig) check() error {
 // Its memory (recent network drops per session) is rebuilt from the live
 // records, so two relays raise the same alerts with the same ids.
 type alerter struct {
-	cfg   AlertsConfig
-	drops map[string][]int64 // session → networkDisconnected times (ms) within the window
-	fired map[string]int64   // session → the window bucket of its last incident
+	cfg     AlertsConfig
+	drops   map[string][]int64 // session → networkDisconnected times (ms) within the window
+	fired   map[string]int64   // session → the window bucket of its last incident
+	crowded map[string]int64   // session → when (ms) it last raised session_crowded
 }
 
+// crowdedEvery is how often one session may raise session_crowded: a
+// session hovering at its threshold would otherwise page at every join.
+const crowdedEvery = 10 * time.Minute
+
 func newAlerter(cfg AlertsConfig) *alerter {
-	return &alerter{cfg: cfg.withDefaults(), drops: map[string][]int64{}, fired: map[string]int64{}}
+	return &alerter{cfg: cfg.withDefaults(), drops: map[string][]int64{}, fired: map[string]int64{}, crowded: map[string]int64{}}
 }
 
 // observe returns the alerts ev raises, just applied to st.
@@ -128,10 +138,51 @@ func (a *alerter) networkDrop(sid string, ts int64) (events.Alert, bool) {
 		Text: fmt.Sprintf("%d connections lost the network within %s", len(recent), a.cfg.NetworkWindow)}, true
 }
 
-// forget drops the drop counts of a session that ended.
+// crowdedBy reports the session_crowded alert a join raises, just
+// applied to st under the rules rs: the join that takes the session one
+// past its threshold (joins are applied one at a time, so every crossing
+// passes there), at most once per session in crowdedEvery (by the
+// callbacks' clock, so relays on one log agree).
+func (a *alerter) crowdedBy(st *events.State, rs events.Rules, ev events.Event) (events.Alert, bool) {
+	if ev.Kind != events.ConnectionCreated || ev.Connection == nil || a.cfg.SessionConnections < 0 {
+		return events.Alert{}, false
+	}
+	sid := ev.SessionID
+	n := st.Counts(sid).Connections
+	limit, why := a.cfg.SessionConnections, "the alert threshold"
+	if limit == 0 {
+		limit = rs.CapOf(sid)
+		if limit == 0 || n != limit+1 {
+			return events.Alert{}, false
+		}
+		sess, _ := st.Session(sid)
+		switch {
+		case rs.DryRun:
+			why = "its cap (dry-run: nobody is removed)"
+		case !rs.EnforceCap:
+			why = "its cap (flagged only: nobody is removed)"
+		case len(excess(sess.Connections, 1, rs.CapExempt)) == 0:
+			why = "its cap, and everyone beyond it is exempt"
+		default:
+			return events.Alert{}, false // the cap removes the excess itself
+		}
+	}
+	if n != limit+1 {
+		return events.Alert{}, false
+	}
+	if last, ok := a.crowded[sid]; ok && ev.Timestamp-last < crowdedEvery.Milliseconds() {
+		return events.Alert{}, false
+	}
+	a.crowded[sid] = ev.Timestamp
+	return events.Alert{ID: events.AlertSessionCrowded + ":" + sid + ":" + ev.Connection.ID, Kind: events.AlertSessionCrowded, Session: sid,
+		At: time.UnixMilli(ev.Timestamp).UTC(), Text: fmt.Sprintf("%d connections, over %s of %d", n, why, limit)}, true
+}
+
+// forget drops what the alerter holds of a session that ended.
 func (a *alerter) forget(sid string) {
 	delete(a.drops, sid)
 	delete(a.fired, sid)
+	delete(a.crowded, sid)
 }
 
 func orWord(v, dflt string) string {

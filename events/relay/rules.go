@@ -141,8 +141,13 @@ func (r *rules) current(st *events.State) events.Rules {
 func (r *rules) observe(st *events.State, ev *events.Event, a *events.Audit) {
 	r.observeBans(st, ev, a)
 	if ev != nil {
-		r.observeCap(st, r.current(st), *ev)
-		for _, al := range r.alert.observe(st, *ev) {
+		rs := r.current(st)
+		r.observeCap(st, rs, *ev)
+		raised := r.alert.observe(st, *ev)
+		if al, ok := r.alert.crowdedBy(st, rs, *ev); ok {
+			raised = append(raised, al)
+		}
+		for _, al := range raised {
 			select {
 			case r.alerts <- al:
 			default:

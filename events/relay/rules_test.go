@@ -117,7 +117,11 @@ func TestCapRemovesTheNewestBeyondIt(t *testing.T) {
 			}
 			var joins []join
 			byAction := map[string][]string{}
+			var crowded []events.Alert
 			for _, rec := range logRecords(t, relays[0]) {
+				if rec.Type == events.FrameAudit && rec.Audit.Alert != nil && rec.Audit.Alert.Kind == events.AlertSessionCrowded {
+					crowded = append(crowded, *rec.Audit.Alert)
+				}
 				switch rec.Type {
 				case events.FrameEvent:
 					ev, err := events.Decode(rec.Group, rec.Event)
@@ -136,11 +140,19 @@ func TestCapRemovesTheNewestBeyondIt(t *testing.T) {
 			if len(joins) != 26 {
 				t.Fatalf("%d joins in the log, want 26", len(joins))
 			}
+			// A cap nobody enforces is an alert, once; an enforced one
+			// fixes itself, and is none.
 			if !tc.enforce {
 				if len(byAction) != 0 {
 					t.Errorf("enforce_cap = false, yet the rule acted: %v", byAction)
 				}
+				if len(crowded) != 1 || !strings.Contains(crowded[0].Text, "21 connections, over its cap (flagged only") {
+					t.Errorf("session_crowded alerts %+v, want one: the 21st join past the flag-only cap", crowded)
+				}
 				return
+			}
+			if len(crowded) != 0 {
+				t.Errorf("session_crowded alerts %+v under an enforced cap that removes the excess", crowded)
 			}
 			slices.SortFunc(joins, func(a, b join) int { return int(b.createdAt - a.createdAt) })
 			var newest []string
