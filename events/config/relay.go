@@ -38,6 +38,7 @@ type Webhook struct {
 	Secret   string   `toml:"secret"` // signs standard deliveries; pagerduty's routing key
 	Format   string   `toml:"format"` // standard (default), slack, pagerduty
 	RetryMin Duration `toml:"retry_min"`
+	Events   []string `toml:"events"` // alert (default), ban, audit
 }
 
 // Alerts is the [relay.alerts] section: when the relay raises an alert.
@@ -186,7 +187,7 @@ func (c Relay) TokenSecret() ([]byte, error) {
 func webhooks(ws []Webhook) []relay.WebhookConfig {
 	var out []relay.WebhookConfig
 	for _, w := range ws {
-		out = append(out, relay.WebhookConfig{URL: w.URL, Secret: w.Secret, Format: w.Format, RetryMin: w.RetryMin.Duration})
+		out = append(out, relay.WebhookConfig{URL: w.URL, Secret: w.Secret, Format: w.Format, RetryMin: w.RetryMin.Duration, Events: w.Events})
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gavelhq/gavel/events"
 	"github.com/gavelhq/gavel/events/relay"
@@ -65,5 +66,35 @@ func TestRulesConfig(t *testing.T) {
 	var ce *exitcode.ConfigError
 	if _, err := rc.ServerConfig(nil, nil); !errors.As(err, &ce) || !strings.Contains(err.Error(), "relay.rules.mode") {
 		t.Errorf("mode sometimes: %v, want a ConfigError naming relay.rules.mode", err)
+	}
+}
+
+// TestAlertsAndWebhooksConfig: [relay.alerts] and [[relay.webhooks]] as a
+// config file writes them reach the relay (which checks them at start:
+// TestWebhookPayloads).
+func TestAlertsAndWebhooksConfig(t *testing.T) {
+	cfg := Default(func(string) string { return "" })
+	err := decode("gavel.toml", []byte(`
+[relay.alerts]
+log_lag = "45s"
+session_connections = 1500
+
+[[relay.webhooks]]
+url = "https://hooks.example.com/gavel"
+secret = "whsec_c2VjcmV0"
+events = ["alert", "ban"]
+`), &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := cfg.Relay.ServerConfig([]byte("secret"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Alerts.LogLag != 45*time.Second || sc.Alerts.SessionConnections != 1500 || sc.Alerts.NetworkDrops != relay.DefaultNetworkDrops {
+		t.Errorf("alerts %+v", sc.Alerts)
+	}
+	if len(sc.Webhooks) != 1 || len(sc.Webhooks[0].Events) != 2 || sc.Webhooks[0].Events[1] != "ban" {
+		t.Errorf("webhooks %+v", sc.Webhooks)
 	}
 }

@@ -77,6 +77,7 @@ func TestStartRefusesLimitsThatWouldBreakIt(t *testing.T) {
 		"rules.session_caps":    {DataDir: t.TempDir(), Secret: secret, Rules: RulesConfig{SessionCaps: map[string]int{"s": 0}}},
 		"alerts.log_lag":        {DataDir: t.TempDir(), Secret: secret, Alerts: AlertsConfig{LogLag: time.Millisecond}},
 		"alerts.network_window": {DataDir: t.TempDir(), Secret: secret, Alerts: AlertsConfig{NetworkWindow: 2 * time.Hour}},
+		"webhooks[0].events":    {DataDir: t.TempDir(), Secret: secret, Webhooks: []WebhookConfig{{URL: "https://h.example", Events: []string{"everything"}}}},
 	} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,26 @@ type WebhookConfig struct {
 	// RetryMin is the first retry's delay (default 1s); it doubles up to
 	// 5 minutes, for up to a day.
 	RetryMin time.Duration
+	// Events are what is delivered (default alert): WebhookAlert,
+	// WebhookBan (bans made and lifted), WebhookAudit (every other entry
+	// of the trail: what moderators and rules did). PagerDuty takes
+	// alerts only.
+	Events []string
+}
+
+// What a webhook may be sent.
+const (
+	WebhookAlert = "alert"
+	WebhookBan   = "ban"
+	WebhookAudit = "audit"
+)
+
+// wants reports whether the webhook is sent what: its events, else alerts.
+func (c WebhookConfig) wants(what string) bool {
+	if len(c.Events) == 0 {
+		return what == WebhookAlert
+	}
+	return slices.Contains(c.Events, what)
 }
 
 // webhookHorizon is how long an alert is retried before it is given up:
@@ -68,6 +89,14 @@ func (c WebhookConfig) check(i int) error {
 	}
 	if c.RetryMin < 0 {
 		return fmt.Errorf("webhooks[%d].retry_min: expected a positive duration", i)
+	}
+	for _, e := range c.Events {
+		switch {
+		case e != WebhookAlert && e != WebhookBan && e != WebhookAudit:
+			return fmt.Errorf("webhooks[%d].events: %q: expected alert, ban or audit", i, e)
+		case e != WebhookAlert && c.Format == WebhookPagerDuty:
+			return fmt.Errorf("webhooks[%d].events: %q: pagerduty takes alerts only (it pages; use a standard or slack webhook for the trail)", i, e)
+		}
 	}
 	return nil
 }
@@ -188,6 +217,9 @@ func (d *webhookDelivery) payload(rec events.Record, seq uint64) ([]byte, bool) 
 	a := rec.Audit
 	switch {
 	case a.Action == events.ActionAlert && a.Alert != nil:
+		if !d.cfg.wants(WebhookAlert) {
+			return nil, false
+		}
 		al := a.Alert
 		var v any
 		switch d.cfg.Format {
@@ -208,8 +240,51 @@ func (d *webhookDelivery) payload(rec events.Record, seq uint64) ([]byte, bool) 
 	case a.Action == events.ActionAck && a.OK && d.cfg.Format == WebhookPagerDuty:
 		body, err := json.Marshal(map[string]any{"routing_key": d.cfg.Secret, "event_action": "resolve", "dedup_key": a.Target})
 		return body, err == nil
+	case a.Action == events.ActionAck:
+		return nil, false // the alert's own delivery was the news
+	case a.Action == events.ActionBan && a.Ban != nil || a.Action == events.ActionUnban:
+		if d.cfg.wants(WebhookBan) || d.cfg.wants(WebhookAudit) {
+			return d.trailPayload(a)
+		}
+	case d.cfg.wants(WebhookAudit):
+		return d.trailPayload(a)
 	}
 	return nil, false
+}
+
+// trailPayload is an audit entry as a delivery: the entry itself for
+// standard ("audit.<action>"), a line for Slack.
+func (d *webhookDelivery) trailPayload(a *events.Audit) ([]byte, bool) {
+	var v any
+	switch d.cfg.Format {
+	case WebhookSlack:
+		v = map[string]string{"text": "gavel: " + trailLine(a)}
+	case WebhookPagerDuty:
+		return nil, false
+	default:
+		v = map[string]any{"type": "audit." + a.Action, "timestamp": a.At.UTC().Format(time.RFC3339), "data": a}
+	}
+	body, err := json.Marshal(v)
+	return body, err == nil
+}
+
+// trailLine says an audit entry in one line: who did what to whom, and
+// how it went.
+func trailLine(a *events.Audit) string {
+	line := a.Actor + " " + a.Action
+	if a.Target != "" {
+		line += " " + a.Target
+	}
+	if a.Session != "" {
+		line += " in session " + a.Session
+	}
+	if a.Detail != "" {
+		line += ": " + a.Detail
+	}
+	if !a.OK {
+		line += " — failed: " + a.Error
+	}
+	return line
 }
 
 // post sends one delivery; a 2xx is delivered.
