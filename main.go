@@ -141,6 +141,8 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) stri
 		Stdout: stdout,
 		Stderr: stderr,
 		JSON:   &jsonOut,
+		// The SSH consoles a relay serves look as [console] says.
+		Console: configuredConsole,
 	})...)
 	root.AddCommand(demoCmd(load))
 	addConsole(root, load, newClient, stderr)
@@ -210,20 +212,28 @@ func addConsoleFlags(cmd *cobra.Command, f *consoleFlags) {
 // They are checked here, so a mistake exits 2 with its message before a
 // relay starts or the terminal is taken over (where it could not be read).
 func consoleOptions(cmd *cobra.Command, cc config.Console, flags consoleFlags) (tui.Options, error) {
+	if cmd.Flags().Changed("theme") {
+		if _, err := tui.ParseThemeMode(flags.theme); err != nil {
+			return tui.Options{}, &exitcode.UsageError{Err: fmt.Errorf("--theme: %w", err)}
+		}
+		cc.Theme = flags.theme
+	}
+	cc.ReadOnly = cc.ReadOnly || flags.readOnly
+	return configuredConsole(cc)
+}
+
+// configuredConsole is what a console takes from [console] alone: the
+// SSH consoles a relay serves start from it too.
+func configuredConsole(cc config.Console) (tui.Options, error) {
 	mode, err := tui.ParseThemeMode(cc.Theme)
 	if err != nil {
 		return tui.Options{}, &exitcode.ConfigError{Err: fmt.Errorf("config: console.theme: %w", err)}
-	}
-	if cmd.Flags().Changed("theme") {
-		if mode, err = tui.ParseThemeMode(flags.theme); err != nil {
-			return tui.Options{}, &exitcode.UsageError{Err: fmt.Errorf("--theme: %w", err)}
-		}
 	}
 	if err := tui.CheckRecordDefaults(cc.Record); err != nil {
 		return tui.Options{}, &exitcode.ConfigError{Err: fmt.Errorf("config: console.record.%w", err)}
 	}
 	opts := tui.Options{MaxConnections: cc.MaxConnections, Keys: cc.KeyBindings(), Theme: mode, Aliases: cc.Aliases,
-		ReadOnly: cc.ReadOnly || flags.readOnly, Record: cc.Record}
+		ReadOnly: cc.ReadOnly, Record: cc.Record}
 	if err := opts.Validate(); err != nil {
 		return tui.Options{}, &exitcode.ConfigError{Err: fmt.Errorf("config: %w", err)}
 	}

@@ -216,6 +216,9 @@ const (
 	ActionAlert = "alert"
 )
 
+// Valid reports whether r is one of the three roles.
+func (r Role) Valid() bool { return r == RoleViewer || r == RoleModerator || r == RoleAdmin }
+
 // Allows reports whether a role may take an action (the design's table).
 func (r Role) Allows(action string) bool {
 	switch action {

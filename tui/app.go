@@ -31,6 +31,13 @@ type Options struct {
 	// RelayURL is the relay's stream (ws(s)://host/v1/stream); Token the
 	// console token sent to it.
 	RelayURL, Token string
+	// Connect, when set, attaches the console to a relay in the same
+	// process instead of dialling RelayURL: the SSH console, which needs
+	// no token and no socket.
+	Connect func(ctx context.Context, cfg relayclient.Config) (relayclient.Link, error)
+	// Getenv reads the console's environment (nil: the process's); the
+	// SSH console passes the session's.
+	Getenv func(string) string
 	// Demo shows a DEMO badge: the data is simulated.
 	Demo bool
 	// Title names this console in the header (e.g. the relay or project).
@@ -192,7 +199,7 @@ func NewModel(opts Options) Model {
 	m := Model{
 		opts: opts, keys: keys, isDark: opts.Theme != ThemeLight, help: help.New(),
 		width: 80, height: 24, now: time.Now(),
-		hasLink: opts.RelayURL != "",
+		hasLink: opts.hasRelay(),
 		names:   newNameCache(opts.Aliases),
 		footers: &footerCache{},
 		hist:    &connHistory{},
@@ -528,26 +535,44 @@ func (m Model) View() tea.View {
 // is never a reason to stop: while it is down the console keeps the last
 // picture, dimmed, and says so in the header.
 func Run(ctx context.Context, opts Options) error {
-	if err := opts.Validate(); err != nil {
-		return err
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	m := NewModel(opts)
-	m.syncOutput = wantSyncOutput(os.Getenv)
-	var f *feed
-	if opts.RelayURL != "" {
-		f = newFeed(opts)
-		m.cmdr = f.client
+	p, err := NewProgram(ctx, opts)
+	if err != nil {
+		return err
 	}
-	p := tea.NewProgram(m, tea.WithContext(ctx))
-	if f != nil {
-		go f.run(ctx)
-		go f.pump(ctx, batchInterval, p.Send)
-	}
-	_, err := p.Run()
+	_, err = p.Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return nil // the caller ended it
 	}
 	return err
 }
+
+// NewProgram builds the console as a Bubble Tea program with popts (the
+// SSH console's input, output and environment) and starts its relay link,
+// which runs until ctx ends: run the program, and end ctx once it returns.
+func NewProgram(ctx context.Context, opts Options, popts ...tea.ProgramOption) (*tea.Program, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	m := NewModel(opts)
+	m.syncOutput = wantSyncOutput(getenv)
+	var f *feed
+	if opts.hasRelay() {
+		f = newFeed(opts)
+		m.cmdr = f.client
+	}
+	p := tea.NewProgram(m, append([]tea.ProgramOption{tea.WithContext(ctx)}, popts...)...)
+	if f != nil {
+		go f.run(ctx)
+		go f.pump(ctx, batchInterval, p.Send)
+	}
+	return p, nil
+}
+
+// hasRelay reports whether the console has a relay to follow.
+func (o Options) hasRelay() bool { return o.RelayURL != "" || o.Connect != nil }

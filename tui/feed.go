@@ -72,7 +72,7 @@ func newFeed(opts Options) *feed {
 	}
 	f.now = time.Now
 	f.pruned = f.now()
-	f.client = relayclient.New(relayclient.Config{URL: opts.RelayURL, Token: opts.Token, OnStatus: f.status})
+	f.client = relayclient.New(relayclient.Config{URL: opts.RelayURL, Token: opts.Token, OnStatus: f.status, Connect: opts.Connect})
 	return f
 }
 

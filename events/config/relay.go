@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/gavelhq/gavel/events"
 	"github.com/gavelhq/gavel/events/relay"
@@ -30,7 +31,33 @@ type Relay struct {
 	Rules                Rules             `toml:"rules"`
 	Alerts               Alerts            `toml:"alerts"`
 	Webhooks             []Webhook         `toml:"webhooks"`
+	SSH                  SSH               `toml:"ssh"`
 }
+
+// SSH is [relay.ssh]: the console served over SSH to the users listed,
+// each known by their public keys. The tui/sshconsole package reads it.
+type SSH struct {
+	Listen      string    `toml:"listen"`        // e.g. ":2222"; empty: no SSH
+	HostKeyFile string    `toml:"host_key_file"` // default <data_dir>/ssh_host_ed25519_key, created at first start
+	MaxSessions int       `toml:"max_sessions"`
+	IdleTimeout Duration  `toml:"idle_timeout"`
+	Users       []SSHUser `toml:"users"`
+}
+
+// SSHUser is one [[relay.ssh.users]]: a name for the audit trail, a role
+// as console tokens have, and the keys that prove it.
+type SSHUser struct {
+	Name     string   `toml:"name"`
+	Role     string   `toml:"role"`
+	Keys     []string `toml:"keys"`      // authorized_keys lines
+	KeysFile string   `toml:"keys_file"` // or an authorized_keys file
+}
+
+// Defaults of [relay.ssh].
+const (
+	DefaultSSHMaxSessions = 50
+	DefaultSSHIdleTimeout = 12 * time.Hour
+)
 
 // Webhook is one [[relay.webhooks]]: where alerts are delivered.
 type Webhook struct {
@@ -97,7 +124,8 @@ func DefaultRelay(stateDir string) Relay {
 		Rules: Rules{CapGrace: Duration{events.DefaultCapGrace}, CapExempt: events.DefaultCapExempt(),
 			BanIdentity: relay.DefaultBanIdentity(), Mode: "enforce"},
 		Alerts:               Alerts{NetworkDrops: relay.DefaultNetworkDrops, NetworkWindow: Duration{relay.DefaultNetworkWindow}, LogLag: Duration{relay.DefaultLogLag}},
-		ReconcileConcurrency: relay.DefaultReconcileConcurrency, ReconcileRate: relay.DefaultReconcileRate}
+		ReconcileConcurrency: relay.DefaultReconcileConcurrency, ReconcileRate: relay.DefaultReconcileRate,
+		SSH: SSH{MaxSessions: DefaultSSHMaxSessions, IdleTimeout: Duration{DefaultSSHIdleTimeout}}}
 }
 
 // ApplyEnv lets GAVEL_* variables override the file's secrets.

@@ -48,15 +48,6 @@ type tokenClaims struct {
 	jwt.RegisteredClaims
 }
 
-// validRole reports whether r is one of the three console roles.
-func validRole(r events.Role) bool {
-	switch r {
-	case events.RoleViewer, events.RoleModerator, events.RoleAdmin:
-		return true
-	}
-	return false
-}
-
 // IssueToken mints a console token for name with role, valid for ttl from
 // now.
 func IssueToken(secret []byte, name string, role events.Role, ttl time.Duration, now time.Time) (string, error) {
@@ -65,7 +56,7 @@ func IssueToken(secret []byte, name string, role events.Role, ttl time.Duration,
 		return "", errors.New("relay token: the secret is empty")
 	case strings.TrimSpace(name) == "":
 		return "", errors.New("relay token: a name is required: it is who the audit trail names")
-	case !validRole(role):
+	case !role.Valid():
 		return "", fmt.Errorf("relay token: role: expected viewer, moderator or admin, got %q", role)
 	case ttl <= 0:
 		return "", fmt.Errorf("relay token: ttl: expected a positive duration, got %s", ttl)
@@ -116,7 +107,7 @@ func VerifyToken(secret []byte, raw string, now time.Time) (Claims, error) {
 		}
 		return Claims{}, describeTokenError(err)
 	}
-	if !validRole(tc.Role) {
+	if !tc.Role.Valid() {
 		return Claims{}, fmt.Errorf("%w: unknown role %q", ErrTokenInvalid, tc.Role)
 	}
 	if strings.TrimSpace(tc.Subject) == "" {

@@ -62,6 +62,8 @@ type Metrics struct {
 	commands       *prometheus.CounterVec
 	logLastSeq     prometheus.Gauge
 	logBehind      prometheus.Gauge
+	sshRefused     prometheus.Counter
+	sshSessions    *prometheus.GaugeVec
 	reconciled     prometheus.Counter
 	signatures     *prometheus.CounterVec
 	reconcilePass  prometheus.Histogram
@@ -100,6 +102,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: ns, Subsystem: sub, Name: "commands_total",
 			Help: "Moderation commands by action and outcome (ok, forbidden, error, rate_limited, malformed, disabled).",
 		}, []string{"action", "outcome"}),
+		sshRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "ssh_keys_refused_total",
+			Help: "SSH logins refused at authentication: a public key no [[relay.ssh.users]] lists (logged by fingerprint).",
+		}),
+		sshSessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Subsystem: sub, Name: "ssh_sessions",
+			Help: "SSH sessions open, by kind (console, events).",
+		}, []string{"kind"}),
 		logBehind: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: ns, Subsystem: sub, Name: "log_behind_seconds",
 			Help: "How long the relay has had a record in its log it has not applied (0: caught up), sampled a few times per alerts.log_lag.",
@@ -134,7 +144,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: ns, Subsystem: sub, Name: "webhook_deliveries_total",
 		Help: "Webhook delivery attempts by format and outcome (delivered, failed: retried with backoff, expired: given up after a day).",
 	}, []string{"format", "outcome"})
-	reg.MustRegister(m.callbacks, m.consoles, m.consoleLag, m.consoleLagging, m.commands, m.logLastSeq, m.logBehind, m.reconciled, m.signatures, m.bounded,
+	reg.MustRegister(m.callbacks, m.consoles, m.consoleLag, m.consoleLagging, m.commands, m.logLastSeq, m.logBehind, m.sshRefused, m.sshSessions, m.reconciled, m.signatures, m.bounded,
 		m.reconcilePass, m.reconcileSess, m.webhooks)
 	return m
 }
@@ -285,4 +295,20 @@ func (m *Metrics) LogBehind(d time.Duration) {
 		return
 	}
 	m.logBehind.Set(d.Seconds())
+}
+
+// SSHKeyRefused counts an SSH login refused for an unknown key.
+func (m *Metrics) SSHKeyRefused() {
+	if m == nil {
+		return
+	}
+	m.sshRefused.Inc()
+}
+
+// SSHSession counts an SSH session of kind in (+1) or out (-1).
+func (m *Metrics) SSHSession(kind string, delta int) {
+	if m == nil {
+		return
+	}
+	m.sshSessions.WithLabelValues(kind).Add(float64(delta))
 }

@@ -328,6 +328,12 @@ func (s *Server) Hub() *Hub { return s.hub }
 // Log is the relay's event log.
 func (s *Server) Log() *Log { return s.log }
 
+// Name is the relay's name, as its hello frames carry it.
+func (s *Server) Name() string { return s.cfg.Name }
+
+// Metrics is what the relay counts for /metrics (nil when it counts nothing).
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
 // Serve runs the relay on ln until ctx ends, then shuts down gracefully:
 // stop taking requests, close consoles with a resume hint, snapshot the
 // state, close the log.

@@ -10,9 +10,14 @@ import (
 
 // Running is a relay serving in the background, as Start leaves it.
 type Running struct {
+	srv    *Server
 	cancel context.CancelFunc
 	done   chan error
 }
+
+// Server is the relay that is running, for what serves next to it (the
+// SSH console).
+func (r *Running) Server() *Server { return r.srv }
 
 // Start builds the relay (NewServer) and serves it on ln in the
 // background until ctx ends or Stop is called. Every relay gavel runs
@@ -29,7 +34,7 @@ func Start(ctx context.Context, ln net.Listener, cfg Config, client *opentok.Cli
 		_ = ln.Close()
 		return nil, err
 	}
-	r := &Running{cancel: cancel, done: make(chan error, 1)}
+	r := &Running{srv: srv, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- srv.Serve(ctx, ln) }()
 	return r, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gavelhq/gavel/events"
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 )
 
 // WebSocket timing and limits, after gorilla/websocket's chat example
@@ -304,9 +305,8 @@ func (h *Hub) readLoop(conn *websocket.Conn, sub *Subscription, claims Claims, c
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(pongWait)) })
 	// The rate is the token's, whatever connection it comes on; the
 	// in-flight bound is this connection's (it keeps the reader reading).
-	limiter, release := h.limiters.acquire(claims.ID)
-	defer release()
-	inFlight := make(chan struct{}, maxInFlight)
+	cr := h.newCommandRunner(sub, claims, commands)
+	defer cr.release()
 	for {
 		typ, data, err := conn.ReadMessage()
 		if err != nil {
@@ -314,51 +314,80 @@ func (h *Hub) readLoop(conn *websocket.Conn, sub *Subscription, claims Claims, c
 		}
 		_ = conn.SetReadDeadline(time.Now().Add(pongWait))
 		cmd, res, ok := parseCommand(typ, data)
-		// Every frame counts against the token's rate, readable or not:
-		// answering refusals costs the relay what commands do.
-		allowed := limiter.Allow()
-		if !ok {
-			// Nothing to answer: no id to answer to.
-			h.cfg.Metrics.CommandDone("", outcomeMalformed)
-			h.logger.Debug("console frame ignored", "console", sub.name, "bytes", len(data))
-			continue
-		}
-		if res != nil && allowed {
-			h.cfg.Metrics.CommandDone(cmd.Action, outcomeMalformed)
-			h.answer(sub, *res)
-			continue
-		}
-		if !allowed {
-			h.cfg.Metrics.CommandDone(cmd.Action, outcomeRateLimited)
-			h.answer(sub, failure(cmd.ID, http.StatusTooManyRequests,
-				fmt.Sprintf("too many commands: at most %g a second (bursts of %d) per console token, over all its connections", h.cfg.CommandRate, h.cfg.CommandBurst)))
-			continue
-		}
-		if h.cfg.Commands == nil {
-			h.cfg.Metrics.CommandDone(cmd.Action, outcomeDisabled)
-			h.answer(sub, failure(cmd.ID, http.StatusNotImplemented, "commands are not enabled on this relay"))
-			continue
-		}
-		select {
-		case inFlight <- struct{}{}:
-		default:
-			h.cfg.Metrics.CommandDone(cmd.Action, outcomeRateLimited)
-			h.answer(sub, failure(cmd.ID, http.StatusTooManyRequests, fmt.Sprintf("too many commands in flight: at most %d at once", maxInFlight)))
-			continue
-		}
-		commands.Add(1)
-		go func() {
-			defer commands.Done()
-			defer func() { <-inFlight }()
-			// Not the connection's lifetime: an action under way is
-			// finished and audited even if its console drops.
-			ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-			defer cancel()
-			res := h.cfg.Commands(ctx, claims, cmd)
-			res.Type, res.ID = events.FrameResult, cmd.ID
-			h.answer(sub, res)
-		}()
+		cr.run(cmd, res, ok, len(data))
 	}
+}
+
+// commandRunner runs one console's commands, however they come (a
+// WebSocket frame, an in-process console): the token's rate, the
+// connection's in-flight bound, the gateway, the answer.
+type commandRunner struct {
+	h        *Hub
+	sub      *Subscription
+	claims   Claims
+	limiter  *rate.Limiter
+	release  func()
+	inFlight chan struct{}
+	commands *sync.WaitGroup
+}
+
+func (h *Hub) newCommandRunner(sub *Subscription, claims Claims, commands *sync.WaitGroup) *commandRunner {
+	// The rate is the token's, whatever connection it comes on; the
+	// in-flight bound is this connection's (it keeps the reader reading).
+	limiter, release := h.limiters.acquire(claims.ID)
+	return &commandRunner{h: h, sub: sub, claims: claims, limiter: limiter, release: release,
+		inFlight: make(chan struct{}, maxInFlight), commands: commands}
+}
+
+// run answers a parsed frame: res set is a refusal to send back, ok false
+// a frame with nothing to answer to; else the command runs on its own
+// goroutine and its result is queued for the console.
+func (cr *commandRunner) run(cmd events.Command, res *events.Result, ok bool, size int) {
+	h, sub := cr.h, cr.sub
+	// Every frame counts against the token's rate, readable or not:
+	// answering refusals costs the relay what commands do.
+	allowed := cr.limiter.Allow()
+	if !ok {
+		// Nothing to answer: no id to answer to.
+		h.cfg.Metrics.CommandDone("", outcomeMalformed)
+		h.logger.Debug("console frame ignored", "console", sub.name, "bytes", size)
+		return
+	}
+	if res != nil && allowed {
+		h.cfg.Metrics.CommandDone(cmd.Action, outcomeMalformed)
+		h.answer(sub, *res)
+		return
+	}
+	if !allowed {
+		h.cfg.Metrics.CommandDone(cmd.Action, outcomeRateLimited)
+		h.answer(sub, failure(cmd.ID, http.StatusTooManyRequests,
+			fmt.Sprintf("too many commands: at most %g a second (bursts of %d) per console token, over all its connections", h.cfg.CommandRate, h.cfg.CommandBurst)))
+		return
+	}
+	if h.cfg.Commands == nil {
+		h.cfg.Metrics.CommandDone(cmd.Action, outcomeDisabled)
+		h.answer(sub, failure(cmd.ID, http.StatusNotImplemented, "commands are not enabled on this relay"))
+		return
+	}
+	select {
+	case cr.inFlight <- struct{}{}:
+	default:
+		h.cfg.Metrics.CommandDone(cmd.Action, outcomeRateLimited)
+		h.answer(sub, failure(cmd.ID, http.StatusTooManyRequests, fmt.Sprintf("too many commands in flight: at most %d at once", maxInFlight)))
+		return
+	}
+	cr.commands.Add(1)
+	go func() {
+		defer cr.commands.Done()
+		defer func() { <-cr.inFlight }()
+		// Not the connection's lifetime: an action under way is
+		// finished and audited even if its console drops.
+		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+		defer cancel()
+		res := h.cfg.Commands(ctx, cr.claims, cmd)
+		res.Type, res.ID = events.FrameResult, cmd.ID
+		h.answer(sub, res)
+	}()
 }
 
 // parseCommand reads a console frame. ok is false for a frame that cannot

@@ -65,6 +65,26 @@ type Config struct {
 	ReadTimeout time.Duration
 	// MaxFrameBytes bounds one frame from the relay (default 32 MiB).
 	MaxFrameBytes int64
+	// Connect, when set, opens each link instead of dialling URL: a
+	// console attached to a relay in the same process (the SSH console)
+	// gets the same frames, resumes and closes without a socket. It is
+	// given the config with the position to resume from (Since, Epoch,
+	// Resume) filled in.
+	Connect func(ctx context.Context, cfg Config) (Link, error)
+}
+
+// Link is one connection to a relay, past its hello: a WebSocket (*Conn)
+// or an in-process attachment (Config.Connect).
+type Link interface {
+	// Hello is the relay's hello frame.
+	Hello() events.Hello
+	// Next is the next frame; the relay closing the link is a
+	// *CloseError. Called from one goroutine.
+	Next() (Frame, error)
+	// Send sends a command; it may be called alongside Next.
+	Send(cmd events.Command) error
+	// Close ends the link; a Next under way returns.
+	Close() error
 }
 
 func (c Config) withDefaults() Config {
@@ -155,7 +175,7 @@ type Client struct {
 	cfg Config
 
 	mu   sync.Mutex
-	conn *Conn
+	conn Link
 }
 
 // New returns a client; call Run.
@@ -203,7 +223,7 @@ func (c *Client) Run(ctx context.Context, onFrame func(Frame) error) error {
 	for {
 		dcfg := cfg
 		dcfg.Since, dcfg.Epoch = pos.last, pos.epoch
-		conn, err := Dial(ctx, dcfg)
+		conn, err := c.connect(ctx, dcfg)
 		if err == nil {
 			c.setConn(conn)
 			err = c.session(ctx, conn, &pos, onFrame, func() {
@@ -211,7 +231,7 @@ func (c *Client) Run(ctx context.Context, onFrame func(Frame) error) error {
 				report(Live, 0, time.Now(), nil)
 			})
 			c.setConn(nil)
-			conn.ws.Close()
+			_ = conn.Close()
 			if state == Live {
 				downAt = time.Now()
 			}
@@ -272,7 +292,19 @@ func (c *Client) wait(ctx context.Context, d time.Duration, watch bool, staleIn 
 	}
 }
 
-func (c *Client) setConn(conn *Conn) {
+// connect opens a link: Config.Connect's, else a WebSocket.
+func (c *Client) connect(ctx context.Context, cfg Config) (Link, error) {
+	if cfg.Connect != nil {
+		return cfg.Connect(ctx, cfg)
+	}
+	conn, err := Dial(ctx, cfg)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return conn, nil
+}
+
+func (c *Client) setConn(conn Link) {
 	c.mu.Lock()
 	c.conn = conn
 	c.mu.Unlock()
@@ -286,8 +318,8 @@ type position struct {
 }
 
 // session reads one connection until it ends.
-func (c *Client) session(ctx context.Context, conn *Conn, pos *position, onFrame func(Frame) error, live func()) error {
-	stop := context.AfterFunc(ctx, func() { conn.ws.Close() })
+func (c *Client) session(ctx context.Context, conn Link, pos *position, onFrame func(Frame) error, live func()) error {
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
 	hello := conn.Hello()
 	raw, _ := json.Marshal(hello)

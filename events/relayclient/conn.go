@@ -212,9 +212,13 @@ func (c *Conn) Next() (Frame, error) {
 	}
 }
 
-func closeError(ce *websocket.CloseError) *CloseError {
-	e := &CloseError{Code: ce.Code, Reason: ce.Text}
-	if rest, ok := strings.CutPrefix(ce.Text, events.ResumeReasonPrefix); ok {
+func closeError(ce *websocket.CloseError) *CloseError { return NewCloseError(ce.Code, ce.Text) }
+
+// NewCloseError is the relay closing a link with code and reason (the
+// resume hint read from it), for links other than a WebSocket.
+func NewCloseError(code int, reason string) *CloseError {
+	e := &CloseError{Code: code, Reason: reason}
+	if rest, ok := strings.CutPrefix(reason, events.ResumeReasonPrefix); ok {
 		if n, err := strconv.ParseUint(strings.TrimSpace(rest), 10, 64); err == nil {
 			e.Resume, e.HasResume = n, true
 		}

@@ -197,6 +197,9 @@ func (d *Demo) RelayURL() string { return "ws://" + d.addr + "/v1/stream" }
 // Token is a moderator console token for the relay, named "demo".
 func (d *Demo) Token() string { return d.token }
 
+// Relay is the demo's relay, for what serves beside it (the SSH console).
+func (d *Demo) Relay() *relay.Server { return d.relay.Server() }
+
 // Emulator is the Video API emulator the scenarios play on.
 func (d *Demo) Emulator() *opentoktest.Server { return d.emu }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/gavelhq/gavel/events/relayclient"
 	"github.com/gavelhq/gavel/opentok"
 	"github.com/gavelhq/gavel/opentok/cli/exitcode"
+	"github.com/gavelhq/gavel/tui"
 	"github.com/spf13/cobra"
 )
 
@@ -38,6 +39,9 @@ type Env struct {
 	Stderr io.Writer
 	// JSON is the global --json flag (nil: off).
 	JSON *bool
+	// Console is what the SSH consoles start from ([console]: theme,
+	// keys, aliases); its errors are *exitcode.ConfigError.
+	Console func(config.Console) (tui.Options, error)
 }
 
 // Commands returns `relay` (with `relay token`), `events`, `ban` and
@@ -100,12 +104,25 @@ func relayCmd(env Env) *cobra.Command {
 			if err != nil {
 				return listenError("relay", sc.Listen, err)
 			}
+			ssh, err := sshOf(env, cfg, sc.DataDir)
+			if err != nil {
+				_ = ln.Close()
+				return err
+			}
 			r, err := relay.Start(ctx, ln, sc, client)
 			if err != nil {
+				ssh.close()
 				return err
 			}
 			printListening(env.Stdout, ln.Addr().(*net.TCPAddr))
-			return r.Wait()
+			sshDone, err := ssh.start(ctx, r.Server(), env.Stdout, logger)
+			if err != nil {
+				_ = r.Stop()
+				return err
+			}
+			err = r.Wait()
+			stop()
+			return errors.Join(err, <-sshDone)
 		},
 	}
 	f := cmd.Flags()

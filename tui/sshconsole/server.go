@@ -1,0 +1,173 @@
+// Package sshconsole serves the console over SSH from the relay itself
+// (charm.land/wish/v2): a moderator types `ssh -p 2222 relay.example.com`
+// and their public key decides who they are. Each SSH session runs its
+// own console attached to the relay in-process — no token, no socket —
+// as the configured user and role, so the audit trail names them; an exec
+// request `events` streams the relay's frames as JSON lines, as `gavel
+// events` does.
+package sshconsole
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/ssh"
+	"charm.land/wish/v2"
+	"charm.land/wish/v2/bubbletea"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/gavelhq/gavel/events/relay"
+	"github.com/gavelhq/gavel/tui"
+)
+
+// userKey is where authentication leaves the user in the SSH context.
+type userKey struct{}
+
+// Server is the SSH console of one relay.
+type Server struct {
+	cfg     Config
+	relay   *relay.Server
+	console tui.Options // [console] settings every SSH console starts from
+	logger  *slog.Logger
+	ssh     *ssh.Server
+	open    atomic.Int64 // sessions open
+}
+
+// New builds the SSH console for r. console carries the look every
+// session starts from (theme, keys, aliases); who and what it connects to
+// is set per session. The host key is created at cfg.HostKeyFile (0600,
+// ed25519) when it does not exist.
+func New(cfg Config, r *relay.Server, console tui.Options, logger *slog.Logger) (*Server, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, relay: r, console: console, logger: logger.With("component", "ssh")}
+	srv, err := wish.NewServer(
+		wish.WithHostKeyPath(cfg.HostKeyFile),
+		wish.WithPublicKeyAuth(s.authenticate),
+		wish.WithIdleTimeout(cfg.IdleTimeout),
+		// wish composes the last middleware outermost: the session count
+		// runs first, then an exec request's answer, then the console.
+		wish.WithMiddleware(
+			bubbletea.MiddlewareWithProgramHandler(s.program),
+			s.exec,
+			s.limit,
+		),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("ssh: host key %s: %w", cfg.HostKeyFile, err)
+	}
+	s.ssh = srv
+	return s, nil
+}
+
+// Fingerprint is the host key's SHA256 fingerprint, as ssh shows it on
+// first connection.
+func (s *Server) Fingerprint() string {
+	if len(s.ssh.HostSigners) == 0 {
+		return ""
+	}
+	return gossh.FingerprintSHA256(s.ssh.HostSigners[0].PublicKey())
+}
+
+// Serve serves on ln until ctx ends, then closes every session.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	stop := context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := s.ssh.Shutdown(sctx); err != nil {
+			_ = s.ssh.Close()
+		}
+	})
+	defer stop()
+	err := s.ssh.Serve(ln)
+	if errors.Is(err, ssh.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// authenticate lets in a key a user is listed with; any other is refused
+// here, before a session exists, logged by fingerprint (a key's comment is
+// the client's to say, never an identity) and counted.
+func (s *Server) authenticate(ctx ssh.Context, key ssh.PublicKey) bool {
+	u, ok := s.cfg.userOf(key)
+	if !ok {
+		s.logger.Warn("ssh key refused", "fingerprint", gossh.FingerprintSHA256(key), "remote", ctx.RemoteAddr().String(), "login", ctx.User())
+		s.relay.Metrics().SSHKeyRefused()
+		return false
+	}
+	ctx.SetValue(userKey{}, u)
+	return true
+}
+
+func userOf(sess ssh.Session) User {
+	u, _ := sess.Context().Value(userKey{}).(User)
+	return u
+}
+
+// claims is who a user's consoles are to the relay: their name, their
+// role, and a rate budget shared by all their sessions.
+func claims(u User) relay.Claims {
+	return relay.Claims{Name: u.Name, Role: u.Role, ID: "ssh:" + u.Name}
+}
+
+// limit turns away sessions past max_sessions, saying why.
+func (s *Server) limit(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		if n := s.open.Add(1); n > int64(s.cfg.MaxSessions) {
+			s.open.Add(-1)
+			s.logger.Warn("ssh session refused: too many", "user", userOf(sess).Name, "max_sessions", s.cfg.MaxSessions)
+			wish.Fatalf(sess, "gavel: %d sessions are open already (relay.ssh.max_sessions): try again later\r\n", s.cfg.MaxSessions)
+			return
+		}
+		defer s.open.Add(-1)
+		next(sess)
+	}
+}
+
+// program is the console of one SSH session: the configured look, the
+// user's identity, the session's terminal and environment, and a link to
+// the relay in this process.
+func (s *Server) program(sess ssh.Session) *tea.Program {
+	u := userOf(sess)
+	opts := s.console
+	opts.RelayURL, opts.Token = "", ""
+	opts.Connect = connector(s.relay.Hub(), claims(u))
+	opts.Getenv = envOf(sess.Environ())
+	if opts.Title == "" {
+		opts.Title = s.relay.Name()
+	}
+	p, err := tui.NewProgram(sess.Context(), opts, bubbletea.MakeOptions(sess)...)
+	if err != nil {
+		wish.Fatalln(sess, "gavel: "+err.Error())
+		return nil
+	}
+	s.logger.Info("ssh console opened", "user", u.Name, "role", u.Role, "remote", sess.RemoteAddr().String())
+	m := s.relay.Metrics()
+	m.SSHSession("console", 1)
+	context.AfterFunc(sess.Context(), func() {
+		m.SSHSession("console", -1)
+		s.logger.Info("ssh console closed", "user", u.Name)
+	})
+	return p
+}
+
+// envOf reads a session's environment (the client's, as sent).
+func envOf(env []string) func(string) string {
+	return func(key string) string {
+		for i := len(env) - 1; i >= 0; i-- {
+			if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+				return v
+			}
+		}
+		return ""
+	}
+}
