@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -417,9 +418,42 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		if cmd, ok := m.moderate(msg); ok {
 			return m, cmd
 		}
+		if a := m.withheld(msg); a != nil {
+			m.flash = m.whyWithheld(a)
+			return m, nil
+		}
 		m.viewKey(msg)
 	}
 	return m, nil
+}
+
+// withheld is the action msg would be in this view had applyRole not
+// taken it away, if any: pressing it says why instead of doing nothing.
+func (m *Model) withheld(msg tea.KeyPressMsg) *Action {
+	v := m.current()
+	for _, a := range m.keys.Actions() {
+		if a.Enabled() || len(a.In) > 0 && !slices.Contains(a.In, v) {
+			continue
+		}
+		if slices.Contains(a.Keys(), msg.String()) && (a.Dangerous || a == &m.keys.Mark) {
+			return a
+		}
+	}
+	return nil
+}
+
+// whyWithheld says why a key does nothing here.
+func (m *Model) whyWithheld(a *Action) string {
+	what := a.Help().Desc
+	switch {
+	case m.opts.ReadOnly:
+		return "✗ " + what + ": this console is read-only (--read-only or console.read_only)"
+	case m.role == events.RoleViewer:
+		return "✗ " + what + ": you are a viewer on this relay — watching only; a moderator can act"
+	case a == &m.keys.Token:
+		return "✗ " + what + ": minting client tokens is for admins"
+	}
+	return "✗ " + what + " is unbound"
 }
 
 // viewKey handles the keys only one view has.

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gavelhq/gavel/internal/tmuxtest"
 )
 
 // answerAfter is how long the test waits before answering a question:
@@ -420,10 +422,7 @@ func tailHas(screen string, words ...string) bool {
 
 // footer is the screen's last non-blank line: the keys, or the
 // moderation line (a question, pending, done or failed).
-func footer(screen string) string {
-	lines := strings.Split(strings.TrimRight(screen, "\n "), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
-}
+func footer(screen string) string { return tmuxtest.Footer(screen) }
 
 // summary is the session view's summary line.
 func summary(screen string) (string, bool) {

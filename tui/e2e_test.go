@@ -11,8 +11,6 @@ package tui_test
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -21,6 +19,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gavelhq/gavel/internal/tmuxtest"
 )
 
 const (
@@ -147,18 +147,10 @@ func TestDemoInARealTerminal(t *testing.T) {
 
 // needTmux skips the test without tmux on a developer's machine, and
 // fails it on CI (CI set), where .ci/run installs tmux.
-func needTmux(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("tmux is required on CI (CI=%s) for the real-terminal tests: %v", os.Getenv("CI"), err)
-		}
-		t.Skip("tmux not installed (CI would fail here): apt-get install tmux to run the real-terminal tests")
-	}
-}
+func needTmux(t *testing.T) { t.Helper(); tmuxtest.Need(t) }
 
 // exitMarker is printed by the pane's shell once gavel returns.
-const exitMarker = "GAVEL-EXITED-WITH-"
+const exitMarker = tmuxtest.ExitMarker
 
 // buildGavel builds the gavel binary from the module root into a temp dir.
 func buildGavel(t *testing.T) string {
@@ -174,51 +166,22 @@ func buildGavel(t *testing.T) string {
 	return bin
 }
 
-// tmux is one private tmux server (its own socket) with one pane.
-type tmux struct {
-	socket string
-	env    []string
-	tmpdir string // the pane's TMPDIR
-}
+// tmux is the demo's pane, with the test's names for its methods.
+type tmux struct{ p *tmuxtest.Pane }
 
 // leftovers lists the demo's temporary directories still in the pane's TMPDIR.
 func (tm *tmux) leftovers() []string {
-	left, _ := filepath.Glob(filepath.Join(tm.tmpdir, "gavel-demo-*"))
+	left, _ := filepath.Glob(filepath.Join(tm.p.TempDir(), "gavel-demo-*"))
 	return left
 }
 
 func startTmux(t *testing.T, command string) *tmux {
 	t.Helper()
-	home := t.TempDir()
-	tm := &tmux{
-		socket: fmt.Sprintf("gavel-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()),
-		// A clean environment: no user config for gavel or tmux, a plain
-		// shell for the pane, a terminal type with colours.
-		env: []string{
-			"PATH=" + os.Getenv("PATH"),
-			"HOME=" + home,
-			"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
-			"XDG_STATE_HOME=" + filepath.Join(home, ".state"),
-			"SHELL=/bin/sh",
-			"TERM=xterm-256color",
-			"LANG=C.UTF-8",
-			"LC_ALL=C.UTF-8",
-			// The server's socket goes under the test's temp dir, which
-			// is removed with it.
-			"TMUX_TMPDIR=" + home,
-			// gavel demo's temporary directories go here, to be counted.
-			"TMPDIR=" + filepath.Join(home, "tmp"),
-		},
-		tmpdir: filepath.Join(home, "tmp"),
-	}
-	if err := os.Mkdir(tm.tmpdir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	// Kill the server whatever happens: it would keep gavel running. The
-	// hang-up ends gavel, which then removes its temporary directory
-	// (before t.TempDir's own cleanup, which runs after this one).
+	tm := &tmux{}
+	// Registered before the pane, so it runs after the pane's server is
+	// killed: the hang-up ends gavel, which then removes its temporary
+	// directory (before t.TempDir's own cleanup).
 	t.Cleanup(func() {
-		_ = tm.cmd("kill-server").Run()
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(tm.leftovers()) > 0; {
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -226,60 +189,17 @@ func startTmux(t *testing.T, command string) *tmux {
 			t.Errorf("gavel demo left %v behind after a hang-up", left)
 		}
 	})
-	script := command + `; echo "` + exitMarker + `$?"; sleep 600`
-	if out, err := tm.cmd("-f", "/dev/null", "new-session", "-d", "-x", strconv.Itoa(paneWidth), "-y", strconv.Itoa(paneHeight), script).CombinedOutput(); err != nil {
-		t.Fatalf("tmux new-session: %v\n%s", err, out)
-	}
+	tm.p = tmuxtest.Start(t, paneWidth, paneHeight, command)
 	return tm
 }
 
-func (tm *tmux) cmd(args ...string) *exec.Cmd {
-	c := exec.Command("tmux", append([]string{"-L", tm.socket}, args...)...)
-	c.Env = tm.env
-	return c
-}
-
-// capture is the pane's text, one line per row, without attributes.
-func (tm *tmux) capture(t *testing.T) string {
-	t.Helper()
-	out, err := tm.cmd("capture-pane", "-p", "-t", "0").Output()
-	if err != nil {
-		t.Fatalf("tmux capture-pane: %v", err)
-	}
-	return string(out)
-}
-
-// keys sends tmux key names (Enter, Escape, Up, q, /).
-func (tm *tmux) keys(t *testing.T, keys ...string) {
-	t.Helper()
-	if out, err := tm.cmd(append([]string{"send-keys", "-t", "0"}, keys...)...).CombinedOutput(); err != nil {
-		t.Fatalf("tmux send-keys %q: %v\n%s", keys, err, out)
-	}
-}
-
-// literal types text as is.
-func (tm *tmux) literal(t *testing.T, text string) {
-	t.Helper()
-	if out, err := tm.cmd("send-keys", "-t", "0", "-l", text).CombinedOutput(); err != nil {
-		t.Fatalf("tmux send-keys -l %q: %v\n%s", text, err, out)
-	}
-}
+func (tm *tmux) capture(*testing.T) string         { return tm.p.Capture() }
+func (tm *tmux) keys(_ *testing.T, keys ...string) { tm.p.Keys(keys...) }
+func (tm *tmux) literal(_ *testing.T, text string) { tm.p.Literal(text) }
 
 // waitFor polls the pane until ok says the screen is right, and returns it.
-func (tm *tmux) waitFor(t *testing.T, timeout time.Duration, what string, ok func(screen string) bool) string {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var screen string
-	for {
-		screen = tm.capture(t)
-		if ok(screen) {
-			return screen
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v, still waiting for %s; the screen:\n%s", timeout, what, screen)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+func (tm *tmux) waitFor(_ *testing.T, timeout time.Duration, what string, ok func(screen string) bool) string {
+	return tm.p.WaitFor(timeout, what, ok)
 }
 
 // sessionsScreen is what the sessions list shows.

@@ -685,3 +685,31 @@ func TestMuteMarkedConnections(t *testing.T) {
 		t.Errorf("line:\n%s", s)
 	}
 }
+
+// TestAViewersModerationKeysSayWhy: a viewer's console has no moderation
+// keys (footer, help), and pressing one says why instead of doing
+// nothing; a key that is no moderation key still works.
+func TestAViewersModerationKeysSayWhy(t *testing.T) {
+	h := newModHarness(t)
+	st := fixture().msg(relayclient.Live)
+	st.Role = events.RoleViewer
+	h.update(st)
+	h.openTownHall()
+	if strings.Contains(h.screen(), "disconnect") {
+		t.Fatalf("a viewer's footer offers disconnect:\n%s", h.screen())
+	}
+	h.press("d")
+	if f := h.m.flash; !strings.Contains(f, "disconnect: you are a viewer on this relay") || h.m.overlay.ask() != nil || len(h.out.sent) != 0 {
+		t.Fatalf("d as a viewer: flash %q, asked %v, sent %v", f, h.m.overlay.ask() != nil, h.out.sent)
+	}
+	h.press("tab")
+	if h.m.flash != "" || h.m.session.pane != paneStreams {
+		t.Errorf("tab after the refusal: flash %q, pane %v", h.m.flash, h.m.session.pane)
+	}
+	ro := newModHarness(t, func(o *Options) { o.ReadOnly = true })
+	ro.openTownHall()
+	ro.press("d")
+	if f := ro.m.flash; !strings.Contains(f, "read-only") {
+		t.Errorf("d on a read-only console: flash %q", f)
+	}
+}
