@@ -332,6 +332,20 @@ func (s *State) Counts(sessionID string) Counts {
 	return Counts{}
 }
 
+// LiveConnection reports a live connection's data in O(1): false for one
+// unknown, or gone.
+func (s *State) LiveConnection(sessionID, connID string) (data string, ok bool) {
+	x := s.sessions[sessionID]
+	if x == nil {
+		return "", false
+	}
+	c := x.conns[connID]
+	if c == nil || c.dead {
+		return "", false
+	}
+	return c.data, true
+}
+
 // Len returns the number of sessions known, live or not.
 func (s *State) Len() int { return len(s.sessions) }
 

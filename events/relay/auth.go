@@ -40,6 +40,9 @@ type Claims struct {
 	Role    events.Role // viewer, moderator or admin
 	Expires time.Time   // when the relay closes the console's connection
 	ID      string      // the token's jti, unique per token
+	// Console names one connection of the token's (set by the hub, not
+	// the token): what a claim on a target belongs to.
+	Console string
 }
 
 // tokenClaims is the JWT body: the registered claims plus the role.

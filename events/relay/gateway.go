@@ -43,6 +43,9 @@ type Gateway struct {
 	applied func(ctx context.Context, seq uint64) bool
 	// raise raises an alert (nil: none).
 	raise func(ctx context.Context, al events.Alert)
+	// claims keep two consoles from running the same destructive command
+	// on the same target at once (nil: no claims, as in unit tests).
+	claims *targetClaims
 }
 
 // GatewayConfig builds a Gateway.
@@ -249,11 +252,58 @@ func describeAPIError(e *opentok.APIError) (int, string) {
 	return http.StatusBadGateway, e.Error()
 }
 
+// targetWords names what cmd acts on, for a refusal: a connection by its
+// name from the relay's state when it has one.
+func (g *Gateway) targetWords(cmd events.Command, p events.CommandParams) string {
+	switch {
+	case cmd.Connection != "":
+		who := ""
+		if g.state != nil {
+			g.state(func(st *events.State) {
+				if data, ok := st.LiveConnection(cmd.Session, cmd.Connection); ok {
+					who = events.ParseConnectionData(data).Name
+				}
+			})
+		}
+		tail := cmd.Connection[max(0, len(cmd.Connection)-4):]
+		if who == "" {
+			return "connection …" + tail
+		}
+		return who + " (…" + tail + ")"
+	case cmd.Stream != "":
+		return "stream …" + cmd.Stream[max(0, len(cmd.Stream)-4):]
+	case cmd.Action == events.ActionBan:
+		return p.Match
+	case cmd.Action == events.ActionArchiveStop:
+		return "its recording"
+	}
+	return "this session"
+}
+
 // execute runs a command checkCommand accepted, with its params decoded.
 func (g *Gateway) execute(ctx context.Context, claims Claims, cmd events.Command, p events.CommandParams) (data any, target string, err error) {
 	target = firstNonEmpty(cmd.Connection, cmd.Stream)
 	if !claims.Role.Allows(cmd.Action) {
 		return nil, target, refuse(http.StatusForbidden, "role %s may not %s", claims.Role, cmd.Action)
+	}
+	if key, ok := claimKey(cmd, p); ok {
+		c := claim{Name: claims.Name, Console: claims.Console, Action: cmd.Action, At: g.now().UTC()}
+		holder, mine, cerr := g.claims.take(ctx, key, c)
+		switch {
+		case cerr != nil:
+			return nil, target, refuse(http.StatusServiceUnavailable, "cannot tell whether another moderator is acting on it (%v): try again", cerr)
+		case !mine:
+			return nil, target, refuse(http.StatusConflict, "%s is already %s %s (since %s)", holder.Name, doing(holder.Action), g.targetWords(cmd, p),
+				holder.At.UTC().Format("15:04:05 UTC"))
+		}
+		// A command that failed lets go, so a retry may act; one that
+		// acted keeps the claim for its TTL, so a second press does not
+		// act again on what the first has done.
+		defer func() {
+			if err != nil {
+				g.claims.release(context.WithoutCancel(ctx), key, c.Console)
+			}
+		}()
 	}
 	if cmd.Action == events.ActionReconcile {
 		if g.reconcile == nil {

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,7 +86,11 @@ type Hub struct {
 
 	started  chan struct{}    // closed once Run has loaded the snapshot
 	limiters *commandLimiters // command budgets by console token
-	ready    atomic.Bool
+	// consoleIDs numbers the consoles attached, after this hub's nonce,
+	// for Subscription.id: unique across relays that share a name.
+	consoleIDs   atomic.Uint64
+	consoleNonce string
+	ready        atomic.Bool
 
 	mu        sync.Mutex
 	state     *events.State
@@ -126,15 +131,16 @@ func NewHub(cfg HubConfig) *Hub {
 		cfg.Now = time.Now
 	}
 	return &Hub{
-		cfg:      cfg,
-		log:      cfg.Log,
-		logger:   cfg.Logger.With("component", "hub"),
-		now:      cfg.Now,
-		started:  make(chan struct{}),
-		limiters: newCommandLimiters(cfg.CommandRate, cfg.CommandBurst),
-		state:    events.NewState(),
-		retries:  newLateRetries(),
-		subs:     map[*Subscription]struct{}{},
+		cfg:          cfg,
+		log:          cfg.Log,
+		logger:       cfg.Logger.With("component", "hub"),
+		now:          cfg.Now,
+		started:      make(chan struct{}),
+		limiters:     newCommandLimiters(cfg.CommandRate, cfg.CommandBurst),
+		state:        events.NewState(),
+		retries:      newLateRetries(),
+		subs:         map[*Subscription]struct{}{},
+		consoleNonce: rand.Text()[:8],
 	}
 }
 

@@ -214,6 +214,10 @@ func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server
 	}
 	s.gateway = NewGateway(GatewayConfig{Client: client, Log: log, Metrics: metrics, Logger: cfg.Logger, State: s.hub.State, Reconcile: reconcile,
 		BanIdentity: cfg.Rules.BanIdentity, Applied: s.hub.waitApplied, Raise: s.raise})
+	if s.gateway.claims, err = log.claimsBucket(ctx); err != nil {
+		_ = log.Close()
+		return nil, err
+	}
 	// Alerts are raised whatever the relay can do; bans and the cap are
 	// enforced only by a relay that can act.
 	s.rules = newRules(cfg.Rules, cfg.Alerts, log, s.gateway, cfg.Logger)

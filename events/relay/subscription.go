@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ type outFrame struct {
 type Subscription struct {
 	hub  *Hub
 	name string // the console's name, for logs
+	id   string // unique among this relay's and its fleet's consoles
 
 	queue   chan outFrame // records after `at`, in seq order, filled by the hub
 	results chan []byte   // answers to the console's commands
@@ -106,6 +108,7 @@ func (h *Hub) Attach(ctx context.Context, name string, since uint64, hasSince bo
 	sub := &Subscription{
 		hub:     h,
 		name:    name,
+		id:      h.cfg.InstanceName + "-" + h.consoleNonce + "-" + strconv.FormatUint(h.consoleIDs.Add(1), 10),
 		queue:   make(chan outFrame, h.cfg.SendQueue),
 		results: make(chan []byte, 64),
 		stopped: make(chan struct{}),

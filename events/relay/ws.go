@@ -335,6 +335,7 @@ func (h *Hub) newCommandRunner(sub *Subscription, claims Claims, commands *sync.
 	// The rate is the token's, whatever connection it comes on; the
 	// in-flight bound is this connection's (it keeps the reader reading).
 	limiter, release := h.limiters.acquire(claims.ID)
+	claims.Console = sub.id
 	return &commandRunner{h: h, sub: sub, claims: claims, limiter: limiter, release: release,
 		inFlight: make(chan struct{}, maxInFlight), commands: commands}
 }
