@@ -22,6 +22,10 @@ const (
 	FrameAudit    = "audit"
 	FrameCommand  = "command"
 	FrameResult   = "result"
+	// FramePresence is who else is connected, and the questions they have
+	// open: sent to consoles that said where they are (ActionWhere), on
+	// every change. Not a record: it has no seq and is not in the log.
+	FramePresence = "presence"
 )
 
 // Sources of an event frame.
@@ -167,6 +171,8 @@ type CommandParams struct {
 	Ban        string   `json:"ban"`         // unban: the ban's id
 	Rules      *Rules   `json:"rules"`       // rules: the whole set to put in force
 	Alert      string   `json:"alert"`       // ack: the alert's id
+	View       string   `json:"view"`        // where: the console's view
+	Intent     string   `json:"intent"`      // intend: the destructive action a question is about
 }
 
 // Result answers one Command.
@@ -211,6 +217,13 @@ const (
 	ActionUnban        = "unban"
 	ActionRules        = "rules"
 	ActionAck          = "ack"
+	// ActionWhere, ActionIntend and ActionRelease are presence, not
+	// moderation: where a console is, and the question it has open about
+	// a target (which holds the target as a command would); they are
+	// answered but never audited.
+	ActionWhere   = "where"
+	ActionIntend  = "intend"
+	ActionRelease = "release"
 	// ActionAlert is the relay's own audit action (actor "rule:alert"):
 	// no console sends it.
 	ActionAlert = "alert"
@@ -227,6 +240,10 @@ func (r Role) Allows(action string) bool {
 		return r == RoleModerator || r == RoleAdmin
 	case ActionToken, ActionReconcile:
 		return r == RoleAdmin
+	case ActionIntend, ActionRelease:
+		return r == RoleModerator || r == RoleAdmin
+	case ActionWhere:
+		return r.Valid()
 	}
 	return false
 }

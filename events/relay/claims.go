@@ -37,6 +37,8 @@ type claim struct {
 	Name    string    `json:"name"`    // the console's user, or rule:<name>
 	Console string    `json:"console"` // which of their consoles: the one whose question or command it is
 	Action  string    `json:"action"`
+	Session string    `json:"session,omitempty"`
+	Target  string    `json:"target,omitempty"` // the connection, stream, archive or identity
 	At      time.Time `json:"at"`
 }
 

@@ -141,6 +141,8 @@ func checkRequired(cmd events.Command, p events.CommandParams) error {
 	switch {
 	case cmd.Action == events.ActionReconcile:
 		return nil // no session: every live one
+	case cmd.Action == events.ActionWhere:
+		return nil // a console outside any session says so
 	case cmd.Action == events.ActionUnban:
 		if p.Ban == "" {
 			return malformed("params.ban is required: the id of the ban to lift")

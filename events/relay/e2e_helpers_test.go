@@ -155,6 +155,7 @@ type recordFrame struct {
 type console struct {
 	name   string
 	client *relayclient.Client
+	cancel context.CancelFunc
 	done   chan struct{}
 	err    error // Run's result, once done is closed
 
@@ -164,7 +165,8 @@ type console struct {
 	records   []recordFrame
 	hellos    []events.Hello
 	results   map[string]events.Result
-	resultsC  chan struct{} // closed and replaced when a result arrives
+	resultsC  chan struct{}        // closed and replaced when a result arrives
+	presence  events.PresenceFrame // the latest
 }
 
 // consoleOptions tune startConsole.
@@ -200,6 +202,7 @@ func startConsole(t testing.TB, wsURL string, secret []byte, name string, opt co
 		MaxBackoff: 250 * time.Millisecond,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
 	go func() {
 		defer close(c.done)
 		c.err = c.client.Run(ctx, c.onFrame)
@@ -232,8 +235,27 @@ func (c *console) onFrame(f relayclient.Frame) error {
 		c.results[f.Result.ID] = *f.Result
 		close(c.resultsC)
 		c.resultsC = make(chan struct{})
+	case f.Type == events.FramePresence:
+		var p events.PresenceFrame
+		if err := json.Unmarshal(f.Raw, &p); err != nil {
+			return err
+		}
+		c.presence = p
 	}
 	return nil
+}
+
+// whoIsOn is the console's latest picture of who is on.
+func (c *console) whoIsOn() events.PresenceFrame {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.presence
+}
+
+// stop disconnects the console, as a moderator closing it.
+func (c *console) stop() {
+	c.cancel()
+	<-c.done
 }
 
 // applied is the last seq the console's picture reflects (0 before its

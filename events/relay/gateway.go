@@ -46,6 +46,9 @@ type Gateway struct {
 	// claims keep two consoles from running the same destructive command
 	// on the same target at once (nil: no claims, as in unit tests).
 	claims *targetClaims
+	// acted tells the hub a console's claim on key is now a deed's, not
+	// an open question's (nil: nobody to tell).
+	acted func(console, key string)
 }
 
 // GatewayConfig builds a Gateway.
@@ -287,7 +290,8 @@ func (g *Gateway) execute(ctx context.Context, claims Claims, cmd events.Command
 		return nil, target, refuse(http.StatusForbidden, "role %s may not %s", claims.Role, cmd.Action)
 	}
 	if key, ok := claimKey(cmd, p); ok {
-		c := claim{Name: claims.Name, Console: claims.Console, Action: cmd.Action, At: g.now().UTC()}
+		c := claim{Name: claims.Name, Console: claims.Console, Action: cmd.Action, Session: cmd.Session,
+			Target: firstNonEmpty(cmd.Connection, cmd.Stream, p.Archive, p.Match), At: g.now().UTC()}
 		holder, mine, cerr := g.claims.take(ctx, key, c)
 		switch {
 		case cerr != nil:
@@ -300,8 +304,11 @@ func (g *Gateway) execute(ctx context.Context, claims Claims, cmd events.Command
 		// acted keeps the claim for its TTL, so a second press does not
 		// act again on what the first has done.
 		defer func() {
-			if err != nil {
+			switch {
+			case err != nil:
 				g.claims.release(context.WithoutCancel(ctx), key, c.Console)
+			case g.acted != nil:
+				g.acted(c.Console, key) // a question's claim, now a deed's: it outlives the console
 			}
 		}()
 	}

@@ -90,7 +90,9 @@ type Hub struct {
 	// for Subscription.id: unique across relays that share a name.
 	consoleIDs   atomic.Uint64
 	consoleNonce string
-	ready        atomic.Bool
+	// presence is who is on across the fleet (nil: consoles are not told).
+	presence *presence
+	ready    atomic.Bool
 
 	mu        sync.Mutex
 	state     *events.State

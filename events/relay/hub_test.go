@@ -420,7 +420,7 @@ func TestHubAttachUnderLoadNoGapNoDuplicate(t *testing.T) {
 		if i%4 == 3 {
 			epoch = l.Epoch()
 		}
-		sub, hello, err := h.Attach(t.Context(), fmt.Sprintf("console-%d", i), since, hasSince, epoch)
+		sub, hello, err := h.Attach(t.Context(), Claims{Name: fmt.Sprintf("console-%d", i)}, events.ViaWebSocket, since, hasSince, epoch)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -464,12 +464,12 @@ func TestHubDropsAConsoleWhoseQueueIsFull(t *testing.T) {
 	h := NewHub(HubConfig{Log: l, SendQueue: 4})
 	runHub(t, h)
 	eventually(t, "ready", h.Ready)
-	slow, _, err := h.Attach(t.Context(), "slow", 0, false, "")
+	slow, _, err := h.Attach(t.Context(), Claims{Name: "slow"}, events.ViaWebSocket, 0, false, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer slow.Detach()
-	fast, _, err := h.Attach(t.Context(), "fast", 0, false, "")
+	fast, _, err := h.Attach(t.Context(), Claims{Name: "fast"}, events.ViaWebSocket, 0, false, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -606,11 +606,11 @@ func TestHubAttachWaitsForRun(t *testing.T) {
 	h := NewHub(HubConfig{Log: l})
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
-	if _, _, err := h.Attach(ctx, "early", 0, false, ""); err == nil {
+	if _, _, err := h.Attach(ctx, Claims{Name: "early"}, events.ViaWebSocket, 0, false, ""); err == nil {
 		t.Fatal("Attach before Run succeeded: the console could be given a position the hub then jumps past")
 	}
 	runHub(t, h)
-	sub, hello, err := h.Attach(t.Context(), "on time", 0, false, "")
+	sub, hello, err := h.Attach(t.Context(), Claims{Name: "on time"}, events.ViaWebSocket, 0, false, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -624,7 +624,7 @@ func TestHubShutdownRefusesNewConsoles(t *testing.T) {
 	l := hubLog(t, t.TempDir(), LogConfig{})
 	h := NewHub(HubConfig{Log: l})
 	runHub(t, h)
-	sub, _, err := h.Attach(t.Context(), "a", 0, false, "")
+	sub, _, err := h.Attach(t.Context(), Claims{Name: "a"}, events.ViaWebSocket, 0, false, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -644,7 +644,7 @@ func TestHubShutdownRefusesNewConsoles(t *testing.T) {
 	}
 	sub.Detach()
 	<-shutdownDone
-	if _, _, err := h.Attach(t.Context(), "late", 0, false, ""); !errors.Is(err, ErrHubClosing) {
+	if _, _, err := h.Attach(t.Context(), Claims{Name: "late"}, events.ViaWebSocket, 0, false, ""); !errors.Is(err, ErrHubClosing) {
 		t.Fatalf("Attach after Shutdown: %v, want ErrHubClosing", err)
 	}
 }
@@ -656,7 +656,7 @@ func BenchmarkHubFanOut(b *testing.B) {
 	h := NewHub(HubConfig{Log: l, SendQueue: 1 << 16})
 	close(h.started) // apply is driven by hand below, not by Run
 	for i := range 100 {
-		sub, _, err := h.Attach(b.Context(), fmt.Sprintf("c%d", i), 0, false, "")
+		sub, _, err := h.Attach(b.Context(), Claims{Name: fmt.Sprintf("c%d", i)}, events.ViaWebSocket, 0, false, "")
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -77,7 +77,7 @@ func TestHubMarksRetriesLaterThanTheLogsWindowAsDuplicates(t *testing.T) {
 	h := NewHub(HubConfig{Log: l, SnapshotPath: snap})
 	stop := runHub(t, h)
 	eventually(t, "ready", h.Ready)
-	live, _, err := h.Attach(t.Context(), "live", 0, true, "")
+	live, _, err := h.Attach(t.Context(), Claims{Name: "live"}, events.ViaWebSocket, 0, true, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestHubMarksRetriesLaterThanTheLogsWindowAsDuplicates(t *testing.T) {
 	}
 	liveFrames := subEventFrames(t, live, seqRetryAfterDeath)
 	check("live console", liveFrames)
-	resuming, _, err := h.Attach(t.Context(), "resuming", 0, true, "")
+	resuming, _, err := h.Attach(t.Context(), Claims{Name: "resuming"}, events.ViaWebSocket, 0, true, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestHubMarksRetriesLaterThanTheLogsWindowAsDuplicates(t *testing.T) {
 	h2 := NewHub(HubConfig{Log: l, SnapshotPath: snap})
 	runHub(t, h2)
 	eventually(t, "restarted hub ready", h2.Ready)
-	after, _, err := h2.Attach(t.Context(), "after restart", seqNoRetry, true, l.Epoch())
+	after, _, err := h2.Attach(t.Context(), Claims{Name: "after restart"}, events.ViaWebSocket, seqNoRetry, true, l.Epoch())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ var ErrLocalClosed = errors.New("relay: local console closed")
 // (hasSince false: a snapshot). Read its frames with Next until it
 // returns an error, send commands with Send, and Close it when done.
 func (h *Hub) AttachLocal(ctx context.Context, claims Claims, since uint64, hasSince bool, epoch string) (*LocalConsole, error) {
-	sub, hello, err := h.Attach(ctx, claims.Name, since, hasSince, epoch)
+	sub, hello, err := h.Attach(ctx, claims, events.ViaSSH, since, hasSince, epoch)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +140,8 @@ func (c *LocalConsole) pump() {
 			}
 		case res := <-sub.results:
 			give(res)
+		case p := <-sub.presenceC:
+			give(p)
 		}
 	}
 }

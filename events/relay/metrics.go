@@ -215,7 +215,8 @@ func knownAction(a string) bool {
 	switch a {
 	case events.ActionSignal, events.ActionDisconnect, events.ActionMute, events.ActionMuteAll, events.ActionMuteAllOff,
 		events.ActionUnpublish, events.ActionArchiveStart, events.ActionArchiveStop, events.ActionToken, events.ActionReconcile,
-		events.ActionBan, events.ActionUnban, events.ActionRules, events.ActionAck:
+		events.ActionBan, events.ActionUnban, events.ActionRules, events.ActionAck,
+		events.ActionWhere, events.ActionIntend, events.ActionRelease:
 		return true
 	}
 	return false

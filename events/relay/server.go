@@ -165,6 +165,7 @@ type Server struct {
 	receiver   *Receiver
 	hub        *Hub
 	gateway    *Gateway
+	presence   *presence
 	reconciler *Reconciler
 	rules      *rules // nil without rules or a Video API client
 	metrics    *Metrics
@@ -218,6 +219,13 @@ func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server
 		_ = log.Close()
 		return nil, err
 	}
+	presenceKV, err := log.presenceBucket(ctx)
+	if err != nil {
+		_ = log.Close()
+		return nil, err
+	}
+	s.presence = newPresence(presenceKV, s.gateway.claims, s.gateway, cfg.Logger)
+	s.hub.presence, s.gateway.acted = s.presence, s.hub.dropIntent
 	// Alerts are raised whatever the relay can do; bans and the cap are
 	// enforced only by a relay that can act.
 	s.rules = newRules(cfg.Rules, cfg.Alerts, log, s.gateway, cfg.Logger)
@@ -372,6 +380,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var hooks sync.WaitGroup
 	hooks.Go(func() { s.seedRules(ctx) })
 	hooks.Go(func() { s.watchLag(ctx) })
+	hooks.Go(func() { s.presence.run(ctx) })
 	for _, w := range s.cfg.Webhooks {
 		d := &webhookDelivery{cfg: w, log: s.log, client: &http.Client{Timeout: 15 * time.Second}, metrics: s.metrics,
 			logger: s.cfg.Logger.With("component", "webhooks"), raise: s.rules.raise}

@@ -22,9 +22,16 @@ type outFrame struct {
 // Subscription is one console's place in the fan-out: the records the hub
 // queued for it since it attached, and how it catches up first.
 type Subscription struct {
-	hub  *Hub
-	name string // the console's name, for logs
-	id   string // unique among this relay's and its fleet's consoles
+	hub    *Hub
+	name   string // the console's name, for logs
+	id     string // unique among this relay's and its fleet's consoles
+	role   events.Role
+	via    string    // events.ViaWebSocket or events.ViaSSH
+	joined time.Time // when it attached
+
+	// presenceC holds the latest picture of who is on, for consoles that
+	// said where they are (cap 1: only the latest matters).
+	presenceC chan []byte
 
 	queue   chan outFrame // records after `at`, in seq order, filled by the hub
 	results chan []byte   // answers to the console's commands
@@ -41,6 +48,10 @@ type Subscription struct {
 	since    uint64           // tail: the console's own seq
 	sessions []events.Session // snapshot: the state as of at
 	extra    snapshotTail     // snapshot: bans, rules and alerts as of at
+	// Presence: where the console is looking, and the claims its open
+	// questions hold (let go when it leaves).
+	view, session string
+	intents       map[string]bool
 }
 
 // offer queues f without waiting; false means the queue is full and the
@@ -82,7 +93,8 @@ func (s *Subscription) Detach() { s.hub.detach(s) }
 //
 // It waits for Run to have loaded the snapshot, so no console is given a
 // position the hub is about to jump past.
-func (h *Hub) Attach(ctx context.Context, name string, since uint64, hasSince bool, epoch string) (*Subscription, events.Hello, error) {
+func (h *Hub) Attach(ctx context.Context, claims Claims, via string, since uint64, hasSince bool, epoch string) (*Subscription, events.Hello, error) {
+	name := claims.Name
 	select {
 	case <-h.started:
 	case <-ctx.Done():
@@ -106,12 +118,16 @@ func (h *Hub) Attach(ctx context.Context, name string, since uint64, hasSince bo
 		cancel()
 	}
 	sub := &Subscription{
-		hub:     h,
-		name:    name,
-		id:      h.cfg.InstanceName + "-" + h.consoleNonce + "-" + strconv.FormatUint(h.consoleIDs.Add(1), 10),
-		queue:   make(chan outFrame, h.cfg.SendQueue),
-		results: make(chan []byte, 64),
-		stopped: make(chan struct{}),
+		hub:       h,
+		name:      name,
+		role:      claims.Role,
+		via:       via,
+		joined:    h.now().UTC(),
+		presenceC: make(chan []byte, 1),
+		id:        h.cfg.InstanceName + "-" + h.consoleNonce + "-" + strconv.FormatUint(h.consoleIDs.Add(1), 10),
+		queue:     make(chan outFrame, h.cfg.SendQueue),
+		results:   make(chan []byte, 64),
+		stopped:   make(chan struct{}),
 	}
 	h.mu.Lock()
 	if h.closing {
@@ -139,9 +155,25 @@ func (h *Hub) detach(sub *Subscription) {
 		delete(h.subs, sub)
 		h.mu.Unlock()
 		sub.stop(closeNormal, "")
+		if h.presence != nil {
+			h.presence.leave(sub)
+		}
 		h.cfg.Metrics.ConsoleDisconnected()
 		h.conns.Done()
 	})
+}
+
+// dropIntent forgets that a console's claim on key is an open question:
+// its command has acted, and the claim outlives the console.
+func (h *Hub) dropIntent(console, key string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		if s.id == console {
+			s.dropIntent(key)
+			return
+		}
+	}
 }
 
 // attachWait bounds how long Attach waits for the hub to apply a seq a

@@ -135,7 +135,7 @@ func (h *Hub) ServeWS(auth func(*http.Request) (Claims, error)) http.Handler {
 			respHeader = http.Header{}
 			respHeader.Set("Sec-WebSocket-Protocol", protocol)
 		}
-		sub, hello, err := h.Attach(r.Context(), claims.Name, since, hasSince, epoch)
+		sub, hello, err := h.Attach(r.Context(), claims, events.ViaWebSocket, since, hasSince, epoch)
 		if err != nil {
 			if errors.Is(err, ErrHubClosing) {
 				w.Header().Set("Retry-After", "1")
@@ -288,6 +288,10 @@ func (h *Hub) writeLoop(conn *websocket.Conn, sub *Subscription, hello events.He
 			if err := write(res); err != nil {
 				return
 			}
+		case p := <-sub.presenceC:
+			if err := write(p); err != nil {
+				return
+			}
 		case <-ping.C:
 			_ = conn.SetWriteDeadline(time.Now().Add(writeWait))
 			if err := conn.WriteMessage(websocket.PingMessage, nil); err != nil {
@@ -385,7 +389,15 @@ func (cr *commandRunner) run(cmd events.Command, res *events.Result, ok bool, si
 		// finished and audited even if its console drops.
 		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 		defer cancel()
-		res := h.cfg.Commands(ctx, cr.claims, cmd)
+		var res events.Result
+		switch {
+		case !isPresenceAction(cmd.Action):
+			res = h.cfg.Commands(ctx, cr.claims, cmd)
+		case h.presence == nil:
+			res = failure(cmd.ID, http.StatusNotImplemented, "presence is not kept on this relay")
+		default:
+			res = h.presence.handle(ctx, sub, cr.claims, cmd)
+		}
 		res.Type, res.ID = events.FrameResult, cmd.ID
 		h.answer(sub, res)
 	}()
