@@ -21,8 +21,9 @@ import (
 
 // TestSSHConsolesInARealTerminal: `gavel relay` with [relay.ssh] serves
 // the console to real OpenSSH clients in tmux, each known by their key: a
-// moderator (ana) and a viewer (ben) at once both see the session; the
-// viewer has no moderation keys, and pressing one says why; ana
+// moderator (ana) and a viewer (ben) at once both see the session and
+// each other (the header, :who); the viewer has no moderation keys, and
+// pressing one says why; ana
 // disconnects Bob after the question, both screens show him gone, and
 // the audit trail, read in ben's console, names ana. A key nobody lists
 // is refused at login; `ssh … events` prints the stream as JSON lines.
@@ -137,6 +138,23 @@ keys = [%q]
 			return strings.Contains(s, "sessions(live)[1]") && m != nil && m[1] == "2"
 		})
 	}
+	// Each sees the other: the header, and :who with how they came in.
+	for who, p := range map[string]*tmuxtest.Pane{"ana": ana, "ben": ben} {
+		p.WaitFor(10*time.Second, who+"'s header naming both", func(s string) bool {
+			return strings.Contains(strings.SplitN(s, "\n", 2)[0], "2 on: ana (moderator), ben (viewer)")
+		})
+	}
+	ana.Keys(":")
+	ana.Literal("who")
+	ana.Keys("Enter")
+	ana.WaitFor(5*time.Second, "ana's :who listing ben by ssh", func(s string) bool {
+		return regexp.MustCompile(`(?m)^ben\s+viewer\s+ssh\s`).MatchString(s)
+	})
+	ana.Keys(":")
+	ana.Literal("sessions")
+	ana.Keys("Enter")
+	ana.WaitFor(5*time.Second, "ana back on the sessions list", func(s string) bool { return strings.Contains(s, "sessions(live)[1]") })
+
 	if f := tmuxtest.Footer(ana.Capture()); !strings.Contains(f, "record") {
 		t.Errorf("ana (moderator) has no record key in the footer: %q", f)
 	}

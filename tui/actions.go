@@ -161,11 +161,10 @@ func (m *Model) disconnect() tea.Cmd {
 		return nil
 	}
 	q := "Disconnect " + what + " from " + t.name() + hiddenNote(hidden) + "?"
-	m.confirm(q, func(m *Model) tea.Cmd {
+	return m.confirmHolding(q, disconnectCmds(t.id, ids), func(m *Model) tea.Cmd {
 		m.session.clearMarks()
 		return m.start(&job{words: wordsDisconnect, what: what}, disconnectCmds(t.id, ids)...)
 	})
-	return nil
 }
 
 // clearSession disconnects everyone in the session.
@@ -259,11 +258,10 @@ func (m *Model) muteAll() tea.Cmd {
 			t.name(), plural(len(except), "marked stream"), hiddenNote(hidden))
 	}
 	params, _ := json.Marshal(map[string]any{"except": except})
-	m.confirm(q, func(m *Model) tea.Cmd {
-		return m.start(&job{words: wordsMuteAll, what: t.name()},
-			events.Command{Action: events.ActionMuteAll, Session: t.id, Params: params})
+	cmd := events.Command{Action: events.ActionMuteAll, Session: t.id, Params: params}
+	return m.confirmHolding(q, []events.Command{cmd}, func(m *Model) tea.Cmd {
+		return m.start(&job{words: wordsMuteAll, what: t.name()}, cmd)
 	})
-	return nil
 }
 
 // muteAllOff ends a mute-all. It unmutes nothing — the service has no
@@ -368,11 +366,10 @@ func (m *Model) record() tea.Cmd {
 			}
 			params, _ = json.Marshal(map[string]string{"archive": rec.ID})
 		}
-		m.confirm(q, func(m *Model) tea.Cmd {
-			return m.start(&job{words: wordsStopRec, what: t.name()},
-				events.Command{Action: events.ActionArchiveStop, Session: t.id, Params: params})
+		cmd := events.Command{Action: events.ActionArchiveStop, Session: t.id, Params: params}
+		return m.confirmHolding(q, []events.Command{cmd}, func(m *Model) tea.Cmd {
+			return m.start(&job{words: wordsStopRec, what: t.name()}, cmd)
 		})
-		return nil
 	}
 	if !m.ready("start recording") {
 		return nil

@@ -114,6 +114,10 @@ type StateMsg struct {
 	// Rules are the relay's rules in force (nil: none in its log yet);
 	// their caps are flagged when console.max_connections says nothing.
 	Rules *events.RulesInForce
+	// Presence is the relay's latest picture of who is on (nil: none
+	// yet); Self the name the relay's hello gave this console.
+	Presence *events.PresenceFrame
+	Self     string
 }
 
 // tickMsg moves the clock the ages and the STALE badge are measured by.
@@ -132,10 +136,11 @@ const (
 	viewBans
 	viewAlerts
 	viewRules
+	viewWho
 )
 
 func (k viewKind) String() string {
-	return [...]string{"sessions", "session", "events", "audit", "archives", "connections", "streams", "bans", "alerts", "rules"}[k]
+	return [...]string{"sessions", "session", "events", "audit", "archives", "connections", "streams", "bans", "alerts", "rules", "who"}[k]
 }
 
 // Model is the console's root: it routes keys (to the open overlay on
@@ -170,9 +175,14 @@ type Model struct {
 	bans  bansView
 	// rulesView is :rules (m.rules is what its batch said).
 	rulesView rulesView
-	alerts    alertsView
-	conns     connectionsView
-	streams   streamsView
+	// who is :who; pres the relay's picture of who is on, and this
+	// console's side of it; selfUser the name the relay knows it by.
+	who      whoView
+	pres     *presenceState
+	selfUser string
+	alerts   alertsView
+	conns    connectionsView
+	streams  streamsView
 
 	// overlay is what is open over the view, in one order for keys,
 	// body and footer (overlay.go).
@@ -208,6 +218,7 @@ func NewModel(opts Options) Model {
 		events:  newEventsView(DefaultEventLines),
 		audit:   newAuditView(DefaultAuditLines),
 		mod:     newModeration(),
+		pres:    newPresenceState(),
 		clock:   time.Now,
 	}
 	m.link = relayclient.Status{State: relayclient.Connecting, Since: m.now}
@@ -266,6 +277,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	tm, cmd := m.update(msg)
 	if mm, ok := tm.(Model); ok {
 		mm.layout()
+		if where := mm.tellWhere(); where != nil {
+			cmd = tea.Batch(cmd, where)
+		}
 		return mm, cmd
 	}
 	return tm, cmd
@@ -285,6 +299,7 @@ func (m *Model) layout() {
 	m.bans.list.height = rows
 	m.alerts.list.height = rows
 	m.rulesView.list.height = max(rows-rulesSummaryLines, 1)
+	m.who.list.height = rows
 	m.conns.list.height = rows
 	m.streams.list.height = rows
 	nc, ns, nt, _ := sessionPanes(body-1, m.session.pane)
@@ -347,6 +362,11 @@ func (m *Model) applyState(msg StateMsg) {
 	m.archives.set(msg.Sessions, m.names)
 	m.bans.set(msg.Bans)
 	m.rules = msg.Rules
+	if msg.Self != "" {
+		m.selfUser = msg.Self
+	}
+	m.applyPresence(msg.Presence)
+	m.who.set(m.pres.frame.Consoles)
 	m.rulesView.set(msg.Rules, msg.Sessions, m.names)
 	m.flashAlerts(m.alerts.set(msg.Alerts))
 	m.watchUnpublish()

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/gavelhq/gavel/events"
 )
 
 // ask is a question the moderator answers before anything happens: a
@@ -16,6 +18,9 @@ type ask struct {
 	question string
 	options  []askOption
 	opened   time.Time
+	// holds are the intend commands holding the targets at the relay
+	// while the question is open (confirmHolding).
+	holds []events.Command
 }
 
 type askOption struct {
@@ -46,6 +51,9 @@ func (m Model) askKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	for _, o := range a.options {
 		if k == o.key {
 			m.overlay.close(rankAsk)
+			for _, in := range a.holds {
+				delete(m.pres.holds, in.ID) // the command takes the targets over
+			}
 			return m, o.run(&m)
 		}
 	}
@@ -53,6 +61,7 @@ func (m Model) askKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case "n", "N", "esc", "enter", "q":
 		m.overlay.close(rankAsk)
 		m.say(noticeInfo, "cancelled: "+a.question)
+		return m, m.releaseHolds(a)
 	}
 	// Anything else is ignored: only an answer closes the question.
 	return m, nil

@@ -153,13 +153,13 @@ func (m *Model) ban() tea.Cmd {
 		if all {
 			where = "from every session"
 		}
-		m.confirm(fmt.Sprintf("Ban %s %s for %s? They are disconnected now and whenever they come back.", who, where, d), func(m *Model) tea.Cmd {
+		cmd := events.Command{Action: events.ActionBan, Session: t.id, Connection: conn, Params: params}
+		return m.confirmHolding(fmt.Sprintf("Ban %s %s for %s? They are disconnected now and whenever they come back.", who, where, d), []events.Command{cmd}, func(m *Model) tea.Cmd {
 			if !m.ready("ban") {
 				return nil
 			}
-			return m.start(&job{words: wordsBan, what: who}, events.Command{Action: events.ActionBan, Session: t.id, Connection: conn, Params: params})
-		})
-		return nil, nil
+			return m.start(&job{words: wordsBan, what: who}, cmd)
+		}), nil
 	}})
 	return nil
 }

@@ -60,6 +60,10 @@ func (m *Model) headerLine() string {
 	if m.opts.Demo {
 		right = m.styles.Demo.Render(" DEMO ") + " " + right
 	}
+	// Who is on, before the title: a moderator should know who else acts.
+	if on := m.onLine(m.width - lipgloss.Width(left) - lipgloss.Width(right) - 20); on != "" {
+		right = m.styles.Muted.Render(on) + "  " + right
+	}
 	if m.opts.Title != "" {
 		// The title gets what the badges leave (it may be a URL to copy).
 		room := m.width - lipgloss.Width(left) - lipgloss.Width(right) - 2

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -52,7 +53,9 @@ type feed struct {
 	role          events.Role
 	drops         uint64 // times the link went down after being live
 	now           func() time.Time
-	pruned        time.Time // last prune
+	pruned        time.Time             // last prune
+	presence      *events.PresenceFrame // the latest
+	self          string                // the hello's name
 	// removing names the rule ("ban", "cap") that claimed a connection's
 	// removal, until its connectionDestroyed comes, so the tail says why
 	// someone was kicked. Bounded: a dry run's claims never see one.
@@ -116,8 +119,15 @@ func (f *feed) apply(fr relayclient.Frame) error {
 		f.dirty = true
 		return nil
 	}
-	if fr.Hello != nil && fr.Hello.Role != f.role {
-		f.role, f.dirty = fr.Hello.Role, true
+	if fr.Hello != nil && (fr.Hello.Role != f.role || fr.Hello.Name != f.self) {
+		f.role, f.self, f.dirty = fr.Hello.Role, fr.Hello.Name, true
+	}
+	if fr.Type == events.FramePresence {
+		var p events.PresenceFrame
+		if err := json.Unmarshal(fr.Raw, &p); err == nil {
+			f.presence, f.dirty = &p, true
+		}
+		return nil
 	}
 	changed := f.mirror.Apply(fr)
 	if fr.Snapshot != nil && changed {
@@ -236,7 +246,7 @@ func (f *feed) batch() (StateMsg, bool) {
 	}
 	msg := StateMsg{Sessions: f.list, Events: f.lines, EventsDropped: f.dropped,
 		Audits: f.audits, AuditsDropped: f.auditsDropped, Link: f.link, Seq: f.mirror.Seq,
-		Results: f.results, Role: f.role, Drops: f.drops, Bans: st.Bans(f.now()), Alerts: st.Alerts(), Rules: rulesOf(st)}
+		Results: f.results, Role: f.role, Drops: f.drops, Bans: st.Bans(f.now()), Alerts: st.Alerts(), Rules: rulesOf(st), Presence: f.presence, Self: f.self}
 	f.lines, f.audits, f.results, f.all, f.dirty = nil, nil, nil, false, false
 	clear(f.touched)
 	return msg, true

@@ -126,6 +126,7 @@ var viewRegistry = registerViews(
 	viewDef{kind: viewBans, name: "bans", aliases: []string{"ban"}, desc: "bans in force"},
 	viewDef{kind: viewAlerts, name: "alerts", aliases: []string{"alert", "al"}, desc: "alerts"},
 	viewDef{kind: viewRules, name: "rules", aliases: []string{"rule", "caps", "cap"}, desc: "caps in force"},
+	viewDef{kind: viewWho, name: "who", aliases: []string{"presence", "on"}, desc: "who is on"},
 )
 
 var viewNameList []string

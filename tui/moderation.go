@@ -250,6 +250,9 @@ func (m *Model) settle(j *job) {
 func (m *Model) results(rs []events.Result) tea.Cmd {
 	var cmds []tea.Cmd
 	for _, r := range rs {
+		if m.heldResult(r) {
+			continue
+		}
 		if !r.OK && r.Error != nil && r.Error.Status == 429 {
 			// Over the relay's rate after all (another console of the
 			// same token): send it again once the pace allows.

@@ -17,10 +17,17 @@ import (
 // outbox is the relay link as the Model sees it: it records what the
 // console sent. (The same flows run against a real relay and emulator in
 // moderation_e2e_test.go; here they are driven key by key.)
-type outbox struct{ sent []events.Command }
+// outbox records what the console sends: moderation commands in sent,
+// presence (where, intend, release) in presence.
+type outbox struct{ sent, presence []events.Command }
 
 func (o *outbox) Send(c events.Command) error {
-	o.sent = append(o.sent, c)
+	switch c.Action {
+	case events.ActionWhere, events.ActionIntend, events.ActionRelease:
+		o.presence = append(o.presence, c)
+	default:
+		o.sent = append(o.sent, c)
+	}
 	return nil
 }
 

@@ -26,13 +26,16 @@ type renderCtx struct {
 	spark func(sessionID string, width int) string
 	// alerted is the sessions with an open alert (⚠ by their name).
 	alerted map[string]bool
+	// intentOn says another moderator's question or command on a target
+	// ("ana is disconnecting…"), or "".
+	intentOn func(session, target string) string
 }
 
 // renderCtx is the context views render the current frame with.
 func (m *Model) renderCtx() *renderCtx {
 	return &renderCtx{styles: &m.styles, now: m.now, dimmed: m.dimmed(), capOf: m.capOf, widestCap: m.widestCap(),
 		spark:   func(id string, width int) string { return m.hist.sparkline(id, m.now, width) },
-		alerted: m.alerts.sessions}
+		alerted: m.alerts.sessions, intentOn: m.intentOn}
 }
 
 // table writes a table in exactly height lines (its header's

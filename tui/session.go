@@ -522,7 +522,11 @@ func (v *sessionView) renderConns(rc *renderCtx, width, nc int, paneTitle func(s
 	cols := fit(connCols, width)
 	rc.table(b, cols, width, nc+1, &v.connList, len(v.connShown), "", "", func(i int, selected bool) {
 		r := &v.conns[v.connShown[i]]
-		row := renderRow(cols, []string{markCell(v.markConns, r.id, orDash(r.name)), orDash(r.role), age(rc.now, r.createdAt), strconv.Itoa(r.streams), shortID(r.id, cols[4].width)}, width)
+		name := orDash(r.name)
+		if in := rc.intentOn(v.s.ID, r.id); in != "" {
+			name += "  ⧗ " + in // another moderator's open question or command
+		}
+		row := renderRow(cols, []string{markCell(v.markConns, r.id, name), orDash(r.role), age(rc.now, r.createdAt), strconv.Itoa(r.streams), shortID(r.id, cols[4].width)}, width)
 		b.WriteString(rc.rowStyleIn(v.pane == paneConnections, selected, row))
 	})
 }

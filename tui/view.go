@@ -62,6 +62,8 @@ func (m *Model) view(k viewKind) view {
 		return &m.alerts
 	case viewRules:
 		return &m.rulesView
+	case viewWho:
+		return &m.who
 	}
 	return &m.events // viewEvents, the one kind left
 }
@@ -81,6 +83,7 @@ var (
 	_ opener     = (*bansView)(nil)
 	_ opener     = (*alertsView)(nil)
 	_ opener     = (*rulesView)(nil)
+	_ opener     = (*whoView)(nil)
 	_ rowFocuser = (*connectionsView)(nil)
 	_ rowFocuser = (*streamsView)(nil)
 )
