@@ -51,7 +51,7 @@ func (s *Server) events(sess ssh.Session, args []string) {
 	}
 	resume := false
 	fs.Visit(func(f *flag.Flag) { resume = resume || f.Name == "since" })
-	u := userOf(sess)
+	u := userOfSession(sess)
 	m := s.relay.Metrics()
 	m.SSHSession("events", 1)
 	defer m.SSHSession("events", -1)

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,8 +28,12 @@ import (
 	"github.com/gavelhq/gavel/tui"
 )
 
-// userKey is where authentication leaves the user in the SSH context.
-type userKey struct{}
+// userKey is where authentication leaves the user in the SSH context, and
+// pubKey the key they logged in with.
+type (
+	userKey struct{}
+	pubKey  struct{}
+)
 
 // Server is the SSH console of one relay.
 type Server struct {
@@ -38,6 +43,10 @@ type Server struct {
 	logger  *slog.Logger
 	ssh     *ssh.Server
 	open    atomic.Int64 // sessions open
+
+	mu       sync.Mutex
+	users    []User               // who may log in; SetUsers replaces them
+	sessions map[ssh.Session]User // open, with the user they logged in as
 }
 
 // New builds the SSH console for r. console carries the look every
@@ -48,7 +57,8 @@ func New(cfg Config, r *relay.Server, console tui.Options, logger *slog.Logger) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, relay: r, console: console, logger: logger.With("component", "ssh")}
+	s := &Server{cfg: cfg, relay: r, console: console, logger: logger.With("component", "ssh"),
+		users: cfg.Users, sessions: map[ssh.Session]User{}}
 	srv, err := wish.NewServer(
 		wish.WithHostKeyPath(cfg.HostKeyFile),
 		wish.WithPublicKeyAuth(s.authenticate),
@@ -98,17 +108,57 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // here, before a session exists, logged by fingerprint (a key's comment is
 // the client's to say, never an identity) and counted.
 func (s *Server) authenticate(ctx ssh.Context, key ssh.PublicKey) bool {
-	u, ok := s.cfg.userOf(key)
+	s.mu.Lock()
+	u, ok := userOf(s.users, key)
+	s.mu.Unlock()
 	if !ok {
 		s.logger.Warn("ssh key refused", "fingerprint", gossh.FingerprintSHA256(key), "remote", ctx.RemoteAddr().String(), "login", ctx.User())
 		s.relay.Metrics().SSHKeyRefused()
 		return false
 	}
 	ctx.SetValue(userKey{}, u)
+	ctx.SetValue(pubKey{}, key)
 	return true
 }
 
-func userOf(sess ssh.Session) User {
+// SetUsers replaces who may log in (a config reload), and closes the
+// open sessions of anyone whose key is no longer listed, or whose name or
+// role changed, saying why: they log in again as what the config says.
+func (s *Server) SetUsers(users []User) {
+	s.mu.Lock()
+	s.users = users
+	var gone []ssh.Session
+	var why []string
+	for sess, u := range s.sessions {
+		key, _ := sess.Context().Value(pubKey{}).(ssh.PublicKey)
+		now, ok := userOf(users, key)
+		switch {
+		case !ok:
+			gone, why = append(gone, sess), append(why, "your key is no longer listed in relay.ssh.users")
+		case now.Name != u.Name || now.Role != u.Role:
+			gone, why = append(gone, sess), append(why, fmt.Sprintf("your key is now %s's, as %s: log in again", now.Name, now.Role))
+		}
+	}
+	s.mu.Unlock()
+	for i, sess := range gone {
+		s.logger.Info("ssh session closed: its user changed", "user", userOfSession(sess).Name, "why", why[i])
+		wish.Fatalf(sess, "\r\ngavel: %s; closing this session\r\n", why[i])
+	}
+}
+
+// track counts a session in while it runs, for SetUsers.
+func (s *Server) track(sess ssh.Session) func() {
+	s.mu.Lock()
+	s.sessions[sess] = userOfSession(sess)
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.sessions, sess)
+		s.mu.Unlock()
+	}
+}
+
+func userOfSession(sess ssh.Session) User {
 	u, _ := sess.Context().Value(userKey{}).(User)
 	return u
 }
@@ -124,11 +174,12 @@ func (s *Server) limit(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		if n := s.open.Add(1); n > int64(s.cfg.MaxSessions) {
 			s.open.Add(-1)
-			s.logger.Warn("ssh session refused: too many", "user", userOf(sess).Name, "max_sessions", s.cfg.MaxSessions)
+			s.logger.Warn("ssh session refused: too many", "user", userOfSession(sess).Name, "max_sessions", s.cfg.MaxSessions)
 			wish.Fatalf(sess, "gavel: %d sessions are open already (relay.ssh.max_sessions): try again later\r\n", s.cfg.MaxSessions)
 			return
 		}
 		defer s.open.Add(-1)
+		defer s.track(sess)()
 		next(sess)
 	}
 }
@@ -137,7 +188,7 @@ func (s *Server) limit(next ssh.Handler) ssh.Handler {
 // user's identity, the session's terminal and environment, and a link to
 // the relay in this process.
 func (s *Server) program(sess ssh.Session) *tea.Program {
-	u := userOf(sess)
+	u := userOfSession(sess)
 	opts := s.console
 	opts.RelayURL, opts.Token = "", ""
 	opts.Connect = connector(s.relay.Hub(), claims(u))

@@ -140,8 +140,11 @@ func readKeysFile(path string) ([]ssh.PublicKey, error) {
 }
 
 // userOf is the user key belongs to.
-func (c Config) userOf(key ssh.PublicKey) (User, bool) {
-	for _, u := range c.Users {
+func userOf(users []User, key ssh.PublicKey) (User, bool) {
+	if key == nil {
+		return User{}, false
+	}
+	for _, u := range users {
 		for _, k := range u.Keys {
 			if ssh.KeysEqual(k, key) {
 				return u, true

@@ -40,7 +40,7 @@ func TestFromConfigReadsUsersAndSaysWhatIsWrong(t *testing.T) {
 		t.Errorf("defaults: %+v", cfg)
 	}
 	ben, _ := parseKey(benKey)
-	if u, found := cfg.userOf(ben); !found || u.Name != "ben" || u.Role != events.RoleViewer {
+	if u, found := userOf(cfg.Users, ben); !found || u.Name != "ben" || u.Role != events.RoleViewer {
 		t.Errorf("ben's key: %+v %v", u, found)
 	}
 

@@ -120,6 +120,20 @@ func relayCmd(env Env) *cobra.Command {
 				_ = r.Stop()
 				return err
 			}
+			// SIGHUP reloads who may log in over SSH.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-hup:
+						ssh.reload(env.Load, logger)
+					}
+				}
+			}()
 			err = r.Wait()
 			stop()
 			return errors.Join(err, <-sshDone)

@@ -20,6 +20,8 @@ type sshPlan struct {
 	cfg     sshconsole.Config
 	console tui.Options
 	ln      net.Listener // nil: no SSH
+	srv     *sshconsole.Server
+	dataDir string
 }
 
 // sshOf checks [relay.ssh] and listens on its address, if it has one.
@@ -28,7 +30,7 @@ func sshOf(env Env, cfg config.Config, dataDir string) (*sshPlan, error) {
 	if err != nil || sc.Listen == "" {
 		return &sshPlan{}, err
 	}
-	p := &sshPlan{cfg: sc}
+	p := &sshPlan{cfg: sc, dataDir: dataDir}
 	if env.Console != nil {
 		if p.console, err = env.Console(cfg.Console); err != nil {
 			return nil, err
@@ -61,10 +63,31 @@ func (p *sshPlan) start(ctx context.Context, r *relay.Server, out io.Writer, log
 		p.close()
 		return nil, err
 	}
+	p.srv = srv
 	a := p.ln.Addr().(*net.TCPAddr)
 	host, _ := advertisedHost(a)
 	h, _, _ := net.SplitHostPort(host)
 	fmt.Fprintf(out, "  ssh:       ssh -p %s %s   (host key %s; users in [[relay.ssh.users]])\n", strconv.Itoa(a.Port), h, srv.Fingerprint())
 	go func() { done <- srv.Serve(ctx, p.ln) }()
 	return done, nil
+}
+
+// reload reads [[relay.ssh.users]] again (SIGHUP): a user whose key went
+// is closed out, saying why; a config that does not read keeps the users
+// in force, and says so in the log. Only the users change: listen and
+// the host key take a restart.
+func (p *sshPlan) reload(load func() (config.Config, error), logger *slog.Logger) {
+	if p.srv == nil {
+		return
+	}
+	cfg, err := load()
+	if err == nil {
+		var sc sshconsole.Config
+		if sc, err = sshconsole.FromConfig(cfg.Relay.SSH, p.dataDir); err == nil {
+			p.srv.SetUsers(sc.Users)
+			logger.Info("ssh users reloaded", "users", len(sc.Users))
+			return
+		}
+	}
+	logger.Error("config reload refused: the ssh users in force stay", "err", err)
 }
