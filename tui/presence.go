@@ -209,6 +209,20 @@ func (m *Model) intentOn(session, target string) string {
 	return ""
 }
 
+// intentOnSession is another moderator's question or command on a
+// session as a whole (mute all, a recording), or "".
+func (m *Model) intentOnSession(session string) string {
+	for _, in := range m.pres.frame.Intents {
+		switch in.Action {
+		case events.ActionMuteAll, events.ActionMuteAllOff, events.ActionArchiveStart, events.ActionArchiveStop:
+			if in.Session == session && in.Name != m.selfName() {
+				return Sanitize(in.Name) + " is " + intentWords(in.Action) + "…"
+			}
+		}
+	}
+	return ""
+}
+
 // selfName is this console's user, as the relay's hello said.
 func (m *Model) selfName() string { return m.selfUser }
 
@@ -222,6 +236,8 @@ func intentWords(action string) string {
 		return "unpublishing"
 	case events.ActionMuteAll:
 		return "muting all"
+	case events.ActionMuteAllOff:
+		return "ending mute-all"
 	case events.ActionArchiveStart:
 		return "starting a recording"
 	case events.ActionArchiveStop:

@@ -35,8 +35,12 @@ func TestTheConsoleShowsWhoIsOnAndSaysWhereItIs(t *testing.T) {
 			{ID: "2", Name: "ana", Role: events.RoleModerator, Via: events.ViaSSH, Relay: "relay-a", Since: epoch.Add(-5 * time.Minute), View: "sessions"},
 			{ID: "3", Name: "chen", Role: events.RoleViewer, Via: events.ViaSSH, Relay: "relay-b", Since: epoch, View: "session", Session: townHall},
 		},
-		Intents: []events.Intent{{Name: "mia", Console: "9", Action: events.ActionDisconnect, Session: townHall, Target: "c-host-0001", At: epoch}},
+		Intents: []events.Intent{{Name: "mia", Console: "9", Action: events.ActionDisconnect, Session: townHall, Target: "c-host-0001", At: epoch},
+			{Name: "ben", Console: "1", Action: events.ActionArchiveStop, Session: standup, Target: "a1", At: epoch}},
 	}))
+	if !strings.Contains(h.screen(), "⧗ ben is stopping") {
+		t.Errorf("ben's question on the stand-up's recording does not show on its row:\n%s", h.screen())
+	}
 	if head := strings.SplitN(h.screen(), "\n", 2)[0]; !strings.Contains(head, "3 on: ana (moderator), ben, chen (viewer)") {
 		t.Errorf("header %q: want who is on", head)
 	}

@@ -29,13 +29,15 @@ type renderCtx struct {
 	// intentOn says another moderator's question or command on a target
 	// ("ana is disconnecting…"), or "".
 	intentOn func(session, target string) string
+	// intentOnSession says the same of a session as a whole.
+	intentOnSession func(session string) string
 }
 
 // renderCtx is the context views render the current frame with.
 func (m *Model) renderCtx() *renderCtx {
 	return &renderCtx{styles: &m.styles, now: m.now, dimmed: m.dimmed(), capOf: m.capOf, widestCap: m.widestCap(),
 		spark:   func(id string, width int) string { return m.hist.sparkline(id, m.now, width) },
-		alerted: m.alerts.sessions, intentOn: m.intentOn}
+		alerted: m.alerts.sessions, intentOn: m.intentOn, intentOnSession: m.intentOnSession}
 }
 
 // table writes a table in exactly height lines (its header's

@@ -190,6 +190,9 @@ func (v *sessionsView) render(rc *renderCtx, width, height int, b *strings.Build
 		if rc.alerted[r.id] {
 			label = "⚠ " + label // an open alert: :alerts says what
 		}
+		if in := rc.intentOnSession(r.id); in != "" {
+			label += "  ⧗ " + in // another moderator's question on the whole session
+		}
 		row := rc.sessionRow(cols, hasSpark, r.id, []string{
 			shortID(r.id, cols[0].width), label, strconv.Itoa(r.conns), strconv.Itoa(r.pubs),
 			strconv.Itoa(r.streams), strconv.Itoa(r.viewers), badge, age(rc.now, r.startedAt), flag,

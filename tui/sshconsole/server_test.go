@@ -120,3 +120,53 @@ func TestReloadedUsersCloseTheSessionsOfRemovedKeys(t *testing.T) {
 		t.Error("ana's removed key still logs in")
 	}
 }
+
+// TestSessionsPastTheLimitAreToldWhy: past max_sessions, a new session is
+// told why and closed; the ones open stay.
+func TestSessionsPastTheLimitAreToldWhy(t *testing.T) {
+	d, err := demo.Start(context.Background(), demo.Options{NoScenarios: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	signer, key := newKey(t)
+	srv, err := New(Config{HostKeyFile: filepath.Join(t.TempDir(), "host_key"), MaxSessions: 1, IdleTimeout: time.Hour,
+		Users: []User{{Name: "ana", Role: events.RoleViewer, Keys: []ssh.PublicKey{key}}}}, d.Relay(), tui.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	client, err := gossh.Dial("tcp", ln.Addr().String(), &gossh.ClientConfig{User: "ana", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	first, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := first.StdoutPipe()
+	if err := first.Start("events"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatalf("the first session: %v", err)
+	}
+	second, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	second.Stderr = &stderr
+	if err := second.Run("events"); err == nil || !strings.Contains(stderr.String(), "1 sessions are open already (relay.ssh.max_sessions)") {
+		t.Errorf("the second session: %v, stderr %q; want it closed, saying why", err, stderr.String())
+	}
+}
