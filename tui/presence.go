@@ -33,9 +33,10 @@ type presenceState struct {
 
 func newPresenceState() *presenceState { return &presenceState{holds: map[string]*ask{}} }
 
-// maxHolds bounds the targets one question holds: "disconnect everyone"
-// in a town hall asks without holding two thousand.
-const maxHolds = 20
+// maxHolds bounds the targets one question holds: holds count against the
+// console token's command rate (5 a second, bursts of 20), which the
+// command itself needs next; "disconnect everyone" asks without holding.
+const maxHolds = 5
 
 // quietSend sends a presence command; its answer matters only for holds.
 func quietSend(c Commander, cmd events.Command) tea.Cmd {

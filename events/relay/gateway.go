@@ -289,7 +289,9 @@ func (g *Gateway) execute(ctx context.Context, claims Claims, cmd events.Command
 	if !claims.Role.Allows(cmd.Action) {
 		return nil, target, refuse(http.StatusForbidden, "role %s may not %s", claims.Role, cmd.Action)
 	}
-	if key, ok := claimKey(cmd, p); ok {
+	// A rule's actions are claimed once across the fleet by their audit
+	// entry (rules.go); they do not wait on a moderator's open question.
+	if key, ok := claimKey(cmd, p); ok && !strings.HasPrefix(claims.Name, "rule:") {
 		c := claim{Name: claims.Name, Console: claims.Console, Action: cmd.Action, Session: cmd.Session,
 			Target: firstNonEmpty(cmd.Connection, cmd.Stream, p.Archive, p.Match), At: g.now().UTC()}
 		holder, mine, cerr := g.claims.take(ctx, key, c)
