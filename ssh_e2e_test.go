@@ -23,7 +23,7 @@ import (
 // the console to real OpenSSH clients in tmux, each known by their key: a
 // moderator (ana) and a viewer (ben) at once both see the session and
 // each other (the header, :who); the viewer has no moderation keys, and
-// pressing one says why; ana
+// pressing one says why; ana gets colours, ben (NO_COLOR) none; ana
 // disconnects Bob after the question, both screens show him gone, and
 // the audit trail, read in ben's console, names ana. A key nobody lists
 // is refused at login; `ssh … events` prints the stream as JSON lines.
@@ -127,10 +127,11 @@ keys = [%q]
 		return append([]string{"-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
 			"-o", "LogLevel=ERROR", "-p", sshPort, "whoever@127.0.0.1"}, args...)
 	}
-	console := func(key string) *tmuxtest.Pane {
-		return tmuxtest.Start(t, 140, 30, "ssh -tt "+strings.Join(sshTo(key), " "))
+	console := func(key string, opts ...string) *tmuxtest.Pane {
+		return tmuxtest.Start(t, 140, 30, "ssh -tt "+strings.Join(append(opts, sshTo(key)...), " "))
 	}
-	ana, ben := console(anaKey), console(benKey)
+	// ben's client sends NO_COLOR, as `NO_COLOR=1 ssh -o SendEnv=NO_COLOR` does.
+	ana, ben := console(anaKey), console(benKey, "-o", "SetEnv=NO_COLOR=1")
 	conns := regexp.MustCompile(`Alice\s+(\d+)\s`)
 	for who, p := range map[string]*tmuxtest.Pane{"ana": ana, "ben": ben} {
 		p.WaitFor(20*time.Second, who+"'s console with the session", func(s string) bool {
@@ -154,6 +155,15 @@ keys = [%q]
 	ana.Literal("sessions")
 	ana.Keys("Enter")
 	ana.WaitFor(5*time.Second, "ana back on the sessions list", func(s string) bool { return strings.Contains(s, "sessions(live)[1]") })
+
+	// Colours per session: ana's terminal gets them, ben's NO_COLOR none.
+	colour := regexp.MustCompile(`\x1b\[(?:[0-9;]*;)?(3[0-7]|38;[25]|9[0-7])[;m]`) // not 39: "the default colour"
+	if !colour.MatchString(ana.CaptureANSI()) {
+		t.Error("ana's console has no colours")
+	}
+	if c := colour.FindString(ben.CaptureANSI()); c != "" {
+		t.Errorf("ben's console sent NO_COLOR but has colours: %q", c)
+	}
 
 	if f := tmuxtest.Footer(ana.Capture()); !strings.Contains(f, "record") {
 		t.Errorf("ana (moderator) has no record key in the footer: %q", f)

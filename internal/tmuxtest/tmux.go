@@ -92,6 +92,17 @@ func (p *Pane) Capture() string {
 	return string(out)
 }
 
+// CaptureANSI is the window's text with its colours and attributes, as
+// escape sequences.
+func (p *Pane) CaptureANSI() string {
+	p.t.Helper()
+	out, err := p.cmd("capture-pane", "-p", "-e", "-t", "0").Output()
+	if err != nil {
+		p.t.Fatalf("tmux capture-pane -e: %v", err)
+	}
+	return string(out)
+}
+
 // Keys sends tmux key names (Enter, Escape, Up, q, /).
 func (p *Pane) Keys(keys ...string) {
 	p.t.Helper()
