@@ -102,9 +102,11 @@ func (f *feed) apply(fr relayclient.Frame) error {
 	var line *EventLine
 	var sid string
 	if fr.Event != nil && !fr.Event.Duplicate { // a late retry, already listed once
-		// Decoded here as well as in the Mirror: the line needs the event,
-		// the batch needs to know which session changed.
+		// Decoded here, outside the lock, and handed to the Mirror: the
+		// line needs the event, the batch needs to know which session
+		// changed, and decoding is the larger part of a frame's cost.
 		if ev, err := events.DecodeReceived(fr.Event.Group, fr.Event.Event, fr.Event.ReceivedAt); err == nil {
+			fr.Decoded = &ev
 			l := NewEventLine(fr.Event.Seq, fr.Event.ReceivedAt, fr.Event.Source, ev)
 			line, sid = &l, ev.SessionID
 			if sid == "" {

@@ -20,6 +20,9 @@ type Frame struct {
 	Event    *events.EventFrame
 	Audit    *events.AuditFrame
 	Result   *events.Result
+	// Decoded, when set, is Event's body decoded already (by a reader
+	// that needed it first); the Mirror then does not decode it again.
+	Decoded *events.Event
 }
 
 // Seq is the frame's sequence number: an event's or audit entry's, or the

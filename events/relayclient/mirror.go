@@ -64,6 +64,9 @@ func (m *Mirror) Apply(f Frame) bool {
 		if f.Event.Duplicate {
 			return false
 		}
+		if f.Decoded != nil {
+			return m.State.Apply(*f.Decoded)
+		}
 		ev, err := events.DecodeReceived(f.Event.Group, f.Event.Event, f.Event.ReceivedAt)
 		if err != nil {
 			return false
