@@ -189,6 +189,7 @@ func runSSHLoad(b *testing.B, bin string) {
 	time.Sleep(2 * time.Second) // settled: every console has its snapshot
 	_, rssB := procUsage(b, relay.Process.Pid)
 	cpuB, _ := procUsage(b, relay.Process.Pid)
+	selfB, _ := procUsage(b, os.Getpid())
 	start := time.Now()
 	for k := 0; time.Since(start) < sshBenchPhase; k++ {
 		name := "Probe" + strconv.Itoa(100000+k)
@@ -204,7 +205,9 @@ func runSSHLoad(b *testing.B, bin string) {
 		time.Sleep(sshBenchProbe)
 	}
 	cpuB2, _ := procUsage(b, relay.Process.Pid)
+	selfB2, _ := procUsage(b, os.Getpid())
 	loadCPU := (cpuB2 - cpuB).Seconds() / time.Since(start).Seconds()
+	clientCPU := (selfB2 - selfB).Seconds() / time.Since(start).Seconds()
 	time.Sleep(time.Second) // the last probes' frames
 	mu.Lock()
 	defer mu.Unlock()
@@ -218,6 +221,10 @@ func runSSHLoad(b *testing.B, bin string) {
 	b.ReportMetric((loadCPU-idleCPU)*1000/sshBenchConsoles, "relay-cpu-ms/s/console")
 	b.ReportMetric(float64(rssB-rssA)/sshBenchConsoles/(1<<20), "relay-MB/console")
 	b.ReportMetric(float64(len(lat))/float64(want), "seen-ratio")
+	// The apparatus on the same 2 cores: the clients, their terminal
+	// emulators and the load, in cores.
+	b.ReportMetric(clientCPU, "bench-clients-cores")
+	b.ReportMetric(loadCPU, "relay-cores")
 }
 
 // procUsage is a process's CPU time (user + system) and resident memory.
