@@ -62,7 +62,10 @@ func New(cfg Config, r *relay.Server, console tui.Options, logger *slog.Logger) 
 	srv, err := wish.NewServer(
 		wish.WithHostKeyPath(cfg.HostKeyFile),
 		wish.WithPublicKeyAuth(s.authenticate),
-		wish.WithIdleTimeout(cfg.IdleTimeout),
+		// A console's idle time is its person's (idleWatch); this drops
+		// a connection with no traffic at all — a client gone, an events
+		// stream with nothing to say — after twice that.
+		wish.WithIdleTimeout(2*cfg.IdleTimeout),
 		// wish composes the last middleware outermost: the session count
 		// runs first, then an exec request's answer, then the console.
 		wish.WithMiddleware(
@@ -196,11 +199,25 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	if opts.Title == "" {
 		opts.Title = s.relay.Name()
 	}
-	p, err := tui.NewProgram(sess.Context(), opts, bubbletea.MakeOptions(sess)...)
+	idle := newIdleWatch(time.Now())
+	// MakeOptions' own filter turns a suspend (ctrl+z) into a resume: an
+	// SSH session has no shell to suspend to. Ours does that too, after
+	// noting the person's input (a later WithFilter replaces the earlier).
+	popts := append(bubbletea.MakeOptions(sess), tea.WithFilter(func(_ tea.Model, msg tea.Msg) tea.Msg {
+		switch msg.(type) {
+		case tea.SuspendMsg:
+			return tea.ResumeMsg{}
+		case tea.KeyPressMsg, tea.MouseMsg, tea.PasteMsg:
+			idle.touch(time.Now())
+		}
+		return msg
+	}))
+	p, err := tui.NewProgram(sess.Context(), opts, popts...)
 	if err != nil {
 		wish.Fatalln(sess, "gavel: "+err.Error())
 		return nil
 	}
+	go idle.watch(sess, s.cfg.IdleTimeout, s.logger.With("user", u.Name))
 	s.logger.Info("ssh console opened", "user", u.Name, "role", u.Role, "remote", sess.RemoteAddr().String())
 	m := s.relay.Metrics()
 	m.SSHSession("console", 1)
@@ -220,5 +237,43 @@ func envOf(env []string) func(string) string {
 			}
 		}
 		return ""
+	}
+}
+
+// idleWatch ends a console nobody has typed into for idle_timeout. The
+// SSH server's own idle timeout counts any traffic, and a console draws
+// every second: only the person's input says someone is there.
+type idleWatch struct{ last atomic.Int64 } // unix nanoseconds of the last input
+
+func newIdleWatch(now time.Time) *idleWatch {
+	w := &idleWatch{}
+	w.touch(now)
+	return w
+}
+
+func (w *idleWatch) touch(now time.Time) { w.last.Store(now.UnixNano()) }
+
+// watch closes sess, saying why, once idle for d; it returns when the
+// session ends.
+func (w *idleWatch) watch(sess ssh.Session, d time.Duration, logger *slog.Logger) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-sess.Context().Done():
+			return
+		case <-t.C:
+		}
+		left := d - time.Since(time.Unix(0, w.last.Load()))
+		if left > 0 {
+			t.Reset(left)
+			continue
+		}
+		logger.Info("ssh console closed: idle", "idle_timeout", d)
+		wish.Fatalf(sess, "\r\ngavel: no key pressed for %s (relay.ssh.idle_timeout): closing\r\n", d)
+		return
 	}
 }

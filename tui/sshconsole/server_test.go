@@ -6,9 +6,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"io"
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,20 +37,18 @@ func newKey(t *testing.T) (gossh.Signer, ssh.PublicKey) {
 	return signer, signer.PublicKey()
 }
 
-// TestReloadedUsersCloseTheSessionsOfRemovedKeys: a user whose key is
-// taken out of the config (SetUsers, as SIGHUP does) has their open
-// session closed, told why, and cannot log in again; someone whose key
-// stays keeps theirs.
-func TestReloadedUsersCloseTheSessionsOfRemovedKeys(t *testing.T) {
+// startSSH serves the SSH console of a fresh demo relay to users, with
+// max_sessions and idle_timeout as given, until the test ends; it returns
+// the server and its address.
+func startSSH(t *testing.T, maxSessions int, idle time.Duration, users []User) (*Server, string) {
+	t.Helper()
 	d, err := demo.Start(context.Background(), demo.Options{NoScenarios: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.Close() })
-	anaSigner, anaKey := newKey(t)
-	benSigner, benKey := newKey(t)
-	users := []User{{Name: "ana", Role: events.RoleModerator, Keys: []ssh.PublicKey{anaKey}}, {Name: "ben", Role: events.RoleViewer, Keys: []ssh.PublicKey{benKey}}}
-	srv, err := New(Config{HostKeyFile: filepath.Join(t.TempDir(), "host_key"), MaxSessions: 10, IdleTimeout: time.Hour, Users: users}, d.Relay(), tui.Options{}, nil)
+	srv, err := New(Config{HostKeyFile: filepath.Join(t.TempDir(), "host_key"), MaxSessions: maxSessions, IdleTimeout: idle, Users: users},
+		d.Relay(), tui.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +60,25 @@ func TestReloadedUsersCloseTheSessionsOfRemovedKeys(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	t.Cleanup(func() { cancel(); <-done })
+	return srv, ln.Addr().String()
+}
 
-	dial := func(signer gossh.Signer) (*gossh.Client, error) {
-		return gossh.Dial("tcp", ln.Addr().String(), &gossh.ClientConfig{User: "whoever", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
-			HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second})
-	}
+// dialSSH logs in to addr with signer's key.
+func dialSSH(addr string, signer gossh.Signer) (*gossh.Client, error) {
+	return gossh.Dial("tcp", addr, &gossh.ClientConfig{User: "whoever", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second})
+}
+
+// TestReloadedUsersCloseTheSessionsOfRemovedKeys: a user whose key is
+// taken out of the config (SetUsers, as SIGHUP does) has their open
+// session closed, told why, and cannot log in again; someone whose key
+// stays keeps theirs.
+func TestReloadedUsersCloseTheSessionsOfRemovedKeys(t *testing.T) {
+	anaSigner, anaKey := newKey(t)
+	benSigner, benKey := newKey(t)
+	users := []User{{Name: "ana", Role: events.RoleModerator, Keys: []ssh.PublicKey{anaKey}}, {Name: "ben", Role: events.RoleViewer, Keys: []ssh.PublicKey{benKey}}}
+	srv, addr := startSSH(t, 10, time.Hour, users)
+	dial := func(signer gossh.Signer) (*gossh.Client, error) { return dialSSH(addr, signer) }
 	// stream opens `events` as signer and waits for its hello.
 	type stream struct {
 		sess   *gossh.Session
@@ -124,27 +138,9 @@ func TestReloadedUsersCloseTheSessionsOfRemovedKeys(t *testing.T) {
 // TestSessionsPastTheLimitAreToldWhy: past max_sessions, a new session is
 // told why and closed; the ones open stay.
 func TestSessionsPastTheLimitAreToldWhy(t *testing.T) {
-	d, err := demo.Start(context.Background(), demo.Options{NoScenarios: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Close() })
 	signer, key := newKey(t)
-	srv, err := New(Config{HostKeyFile: filepath.Join(t.TempDir(), "host_key"), MaxSessions: 1, IdleTimeout: time.Hour,
-		Users: []User{{Name: "ana", Role: events.RoleViewer, Keys: []ssh.PublicKey{key}}}}, d.Relay(), tui.Options{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	client, err := gossh.Dial("tcp", ln.Addr().String(), &gossh.ClientConfig{User: "ana", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
-		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second})
+	_, addr := startSSH(t, 1, time.Hour, []User{{Name: "ana", Role: events.RoleViewer, Keys: []ssh.PublicKey{key}}})
+	client, err := dialSSH(addr, signer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,4 +165,73 @@ func TestSessionsPastTheLimitAreToldWhy(t *testing.T) {
 	if err := second.Run("events"); err == nil || !strings.Contains(stderr.String(), "1 sessions are open already (relay.ssh.max_sessions)") {
 		t.Errorf("the second session: %v, stderr %q; want it closed, saying why", err, stderr.String())
 	}
+}
+
+// TestAConsoleNobodyTypesIntoIsClosed: idle_timeout counts the person's
+// keys, not the screen's traffic (a console draws every second): typing
+// keeps a console open, and once nobody types it is closed, saying why.
+func TestAConsoleNobodyTypesIntoIsClosed(t *testing.T) {
+	signer, key := newKey(t)
+	const idle = 600 * time.Millisecond
+	_, addr := startSSH(t, 5, idle, []User{{Name: "ana", Role: events.RoleViewer, Keys: []ssh.PublicKey{key}}})
+	client, err := dialSSH(addr, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.RequestPty("xterm-256color", 30, 100, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	stdin, _ := sess.StdinPipe()
+	var stderr safeBuffer
+	sess.Stdout, sess.Stderr = io.Discard, &stderr
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- sess.Wait() }()
+	for deadline := time.Now().Add(3 * idle); time.Now().Before(deadline); {
+		if _, err := io.WriteString(stdin, "j"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-ended:
+			t.Fatalf("the console closed while someone typed: %v %q", err, stderr.String())
+		case <-time.After(idle / 4):
+		}
+	}
+	start := time.Now()
+	select {
+	case err := <-ended:
+		if err == nil || !strings.Contains(stderr.String(), "no key pressed for 600ms (relay.ssh.idle_timeout)") {
+			t.Errorf("closed with %v, stderr %q: want an exit saying why", err, stderr.String())
+		}
+		if waited := time.Since(start); waited < idle/2 {
+			t.Errorf("closed %v after the last key, before idle_timeout", waited)
+		}
+	case <-time.After(10 * idle):
+		t.Fatal("a console nobody typed into stayed open")
+	}
+}
+
+// safeBuffer is a bytes.Buffer written by the SSH client's goroutines.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
