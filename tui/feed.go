@@ -105,8 +105,13 @@ func (f *feed) apply(fr relayclient.Frame) error {
 		// Decoded here, outside the lock, and handed to the Mirror: the
 		// line needs the event, the batch needs to know which session
 		// changed, and decoding is the larger part of a frame's cost.
-		if ev, err := events.DecodeReceived(fr.Event.Group, fr.Event.Event, fr.Event.ReceivedAt); err == nil {
-			fr.Decoded = &ev
+		if fr.Decoded == nil {
+			if ev, err := events.DecodeReceived(fr.Event.Group, fr.Event.Event, fr.Event.ReceivedAt); err == nil {
+				fr.Decoded = &ev
+			}
+		}
+		if fr.Decoded != nil {
+			ev := *fr.Decoded
 			l := NewEventLine(fr.Event.Seq, fr.Event.ReceivedAt, fr.Event.Source, ev)
 			line, sid = &l, ev.SessionID
 			if sid == "" {

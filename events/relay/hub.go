@@ -276,7 +276,7 @@ func (h *Hub) apply(seq uint64, rec events.Record) error {
 	}
 	data := encodeRecordFrame(seq, rec, marks)
 	h.setAppliedLocked(seq)
-	f := outFrame{seq: seq, data: data}
+	f := outFrame{seq: seq, data: data, parsed: parsedFrame(seq, rec, marks, ev, decoded)}
 	for sub := range h.subs {
 		if !sub.offer(f) {
 			delete(h.subs, sub)
@@ -335,6 +335,23 @@ func encodeRecordFrame(seq uint64, rec events.Record, marks frameMarks) []byte {
 		data, _ = json.Marshal(frame())
 	}
 	return data
+}
+
+// parsedFrame is what encodeRecordFrame encoded, as structs, with the
+// callback decoded when it was.
+func parsedFrame(seq uint64, rec events.Record, marks frameMarks, ev events.Event, decoded bool) *ParsedFrame {
+	switch f := rec.Frame(seq).(type) {
+	case events.EventFrame:
+		f.Superseded, f.Duplicate = marks.superseded, marks.duplicate
+		p := &ParsedFrame{Event: &f}
+		if decoded && !marks.duplicate {
+			p.Decoded = &ev
+		}
+		return p
+	case events.AuditFrame:
+		return &ParsedFrame{Audit: &f}
+	}
+	return nil
 }
 
 // marks says, for rec at seq read from the log for a console catching

@@ -20,7 +20,7 @@ type LocalConsole struct {
 	h      *Hub
 	sub    *Subscription
 	hello  events.Hello
-	frames chan []byte
+	frames chan LocalFrame
 	cr     *commandRunner
 
 	done      chan struct{} // closed by Close
@@ -47,7 +47,7 @@ func (h *Hub) AttachLocal(ctx context.Context, claims Claims, since uint64, hasS
 		return nil, err
 	}
 	hello.Name, hello.Role = claims.Name, claims.Role
-	c := &LocalConsole{h: h, sub: sub, hello: hello, frames: make(chan []byte),
+	c := &LocalConsole{h: h, sub: sub, hello: hello, frames: make(chan LocalFrame),
 		done: make(chan struct{}), pumpDone: make(chan struct{}), detached: make(chan struct{})}
 	c.cr = h.newCommandRunner(sub, claims, &c.commands)
 	h.logger.Info("console connected", "console", claims.Name, "role", claims.Role, "via", "local", "tail", sub.tail, "since", since, "at", sub.at)
@@ -86,9 +86,9 @@ func (c *LocalConsole) pump() {
 		c.mu.Unlock()
 		close(c.frames)
 	}
-	give := func(data []byte) bool {
+	give := func(f LocalFrame) bool {
 		select {
-		case c.frames <- data:
+		case c.frames <- f:
 			return true
 		case <-c.done:
 			return false
@@ -107,7 +107,7 @@ func (c *LocalConsole) pump() {
 		cancel()
 	}()
 	err := sub.catchUp(ctx, func(f outFrame) error {
-		if !give(f.data) {
+		if !give(LocalFrame{Data: f.data, Parsed: f.parsed}) {
 			return context.Canceled
 		}
 		if f.seq != 0 {
@@ -134,38 +134,46 @@ func (c *LocalConsole) pump() {
 		case <-sub.stopped:
 		case <-c.done:
 		case f := <-sub.queue:
-			if give(f.data) {
+			if give(LocalFrame{Data: f.data, Parsed: f.parsed}) {
 				lastSent = f.seq
 				c.h.cfg.Metrics.ConsoleLag(c.h.Applied() - f.seq)
 			}
 		case res := <-sub.results:
-			give(res)
+			give(LocalFrame{Data: res})
 		case p := <-sub.presenceC:
-			give(p)
+			give(LocalFrame{Data: p})
 		}
 	}
 }
 
-// Next is the next frame, as the WebSocket would carry it; once the hub
-// has closed the console, a *LocalCloseError says why (4000 with "resume
-// since=N" for a console that fell behind, 1001 for a relay shutting
-// down), and after Close, ErrLocalClosed.
-func (c *LocalConsole) Next(ctx context.Context) ([]byte, error) {
+// LocalFrame is one frame for a local console: the bytes a WebSocket
+// would carry, and for a live record the same as structs (Parsed, nil
+// otherwise), which a console in this process can use without decoding.
+type LocalFrame struct {
+	Data   []byte
+	Parsed *ParsedFrame
+}
+
+// Next is the next frame; once the hub has closed the console, a
+// *LocalCloseError says why (4000 with "resume since=N" for a console
+// that fell behind, 1001 for a relay shutting down), and after Close,
+// ErrLocalClosed.
+func (c *LocalConsole) Next(ctx context.Context) (LocalFrame, error) {
 	select {
-	case data, ok := <-c.frames:
+	case f, ok := <-c.frames:
 		if ok {
-			return data, nil
+			return f, nil
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		select {
 		case <-c.done:
-			return nil, ErrLocalClosed
+			return LocalFrame{}, ErrLocalClosed
 		default:
 		}
-		return nil, &LocalCloseError{Code: c.closeCode, Reason: c.closeReason}
+		return LocalFrame{}, &LocalCloseError{Code: c.closeCode, Reason: c.closeReason}
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return LocalFrame{}, ctx.Err()
 	}
 }
 

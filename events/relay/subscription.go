@@ -17,6 +17,19 @@ import (
 type outFrame struct {
 	seq  uint64
 	data []byte
+	// parsed is the frame as structs, for consoles in this process (nil
+	// for frames read back from the log): they need not decode data.
+	parsed *ParsedFrame
+}
+
+// ParsedFrame is a live record's frame as the hub built it: read-only,
+// shared by every local console.
+type ParsedFrame struct {
+	Event *events.EventFrame
+	Audit *events.AuditFrame
+	// Decoded is Event's callback, decoded (nil when it does not decode,
+	// or repeats one applied before).
+	Decoded *events.Event
 }
 
 // Subscription is one console's place in the fan-out: the records the hub

@@ -29,7 +29,7 @@ type localLink struct{ lc *relay.LocalConsole }
 func (l *localLink) Hello() events.Hello { return l.lc.Hello() }
 
 func (l *localLink) Next() (relayclient.Frame, error) {
-	data, err := l.lc.Next(context.Background())
+	f, err := l.lc.Next(context.Background())
 	var ce *relay.LocalCloseError
 	switch {
 	case errors.As(err, &ce):
@@ -37,7 +37,15 @@ func (l *localLink) Next() (relayclient.Frame, error) {
 	case err != nil:
 		return relayclient.Frame{}, err
 	}
-	return relayclient.ParseFrame(data)
+	// A live record comes parsed by the hub, shared by every console of
+	// this process: no console decodes it again.
+	switch p := f.Parsed; {
+	case p != nil && p.Event != nil:
+		return relayclient.Frame{Type: events.FrameEvent, Raw: f.Data, Event: p.Event, Decoded: p.Decoded}, nil
+	case p != nil && p.Audit != nil:
+		return relayclient.Frame{Type: events.FrameAudit, Raw: f.Data, Audit: p.Audit}, nil
+	}
+	return relayclient.ParseFrame(f.Data)
 }
 
 func (l *localLink) Send(cmd events.Command) error { return l.lc.Send(cmd) }
