@@ -3,7 +3,10 @@ package sshconsole
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -130,5 +133,85 @@ func TestLocalConsolesGetTheStreamAndActAsTheirUser(t *testing.T) {
 	}
 	if connected, _ := alice.Connected(); !connected {
 		t.Error("a viewer's disconnect reached the Video API")
+	}
+}
+
+// TestALocalConsoleThatFallsBehindResumesWithoutAGap: a console in the
+// relay's process that stops reading is closed as a WebSocket one would
+// be (4000, resume) once more than the hub's queue waits for it, and
+// attaches again from where it was: it is handed every record once, in
+// order, and ends where the relay is.
+func TestALocalConsoleThatFallsBehindResumesWithoutAGap(t *testing.T) {
+	d, err := demo.Start(context.Background(), demo.Options{NoScenarios: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	hub := d.Relay().Hub()
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	var seqs []uint64
+	hellos := 0
+	c := relayclient.New(relayclient.Config{Connect: connector(hub, relay.Claims{Name: "ana", Role: events.RoleViewer, ID: "ssh:ana"}),
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = c.Run(ctx, func(f relayclient.Frame) error {
+			if f.Hello != nil {
+				mu.Lock()
+				hellos++
+				first := hellos == 1
+				mu.Unlock()
+				if !first {
+					return nil
+				}
+			}
+			if f.Event != nil {
+				<-gate // the console stops reading after its first frames
+				mu.Lock()
+				seqs = append(seqs, f.Event.Seq)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	base := strings.Replace(strings.TrimSuffix(d.RelayURL(), "/v1/stream"), "ws://", "http://", 1)
+	const n = relay.DefaultSendQueue + 200
+	for i := range n {
+		body := fmt.Sprintf(`{"sessionId":"1_MX4-s","projectId":"1","event":"connectionCreated","timestamp":%d,"connection":{"id":"c%d","createdAt":1,"data":""}}`,
+			time.Now().UnixMilli(), i)
+		resp, err := http.Post(base+"/v1/callbacks/session", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	close(gate)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		got, h := len(seqs), hellos
+		mu.Unlock()
+		if got >= n {
+			if h < 2 {
+				t.Errorf("%d hellos: the console was never closed for falling behind", h)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20 s the console has %d of %d records (%d hellos)", got, n, h)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] != seqs[i-1]+1 {
+			t.Fatalf("records %d then %d: a gap or a repeat after resuming", seqs[i-1], seqs[i])
+		}
 	}
 }
