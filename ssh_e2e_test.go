@@ -6,11 +6,16 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,7 +30,9 @@ import (
 // each other (the header, :who); the viewer has no moderation keys, and
 // pressing one says why; ana gets colours, ben (NO_COLOR) none; ana
 // disconnects Bob after the question, both screens show him gone, and
-// the audit trail, read in ben's console, names ana. A key nobody lists
+// the audit trail, read in ben's console, names ana. A second moderator,
+// cy, going for Bob a moment after ana is told ana is at it, and exactly
+// one force disconnect reaches the Video API. A key nobody lists
 // is refused at login; `ssh … events` prints the stream as JSON lines.
 func TestSSHConsolesInARealTerminal(t *testing.T) {
 	tmuxtest.Need(t, "ssh", "ssh-keygen")
@@ -43,6 +50,7 @@ func TestSSHConsolesInARealTerminal(t *testing.T) {
 	}
 	anaKey, anaPub := key("ana")
 	benKey, benPub := key("ben")
+	cyKey, cyPub := key("cy")
 	strangerKey, _ := key("stranger")
 	relayAddr, sshAddr := freeAddr(t), freeAddr(t)
 	_, sshPort, _ := net.SplitHostPort(sshAddr)
@@ -52,6 +60,17 @@ func TestSSHConsolesInARealTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = emu.Close() })
+	// The relay reaches the emulator through a proxy that counts the
+	// force disconnects: exactly one may get there.
+	target, _ := url.Parse(emu.URL)
+	var disconnects atomic.Int64
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete && strings.Contains(r.URL.Path, "/connection/") {
+			disconnects.Add(1)
+		}
+		httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
 
 	cfg := filepath.Join(dir, "gavel.toml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, `
@@ -71,11 +90,16 @@ keys = [%q]
 name = "ben"
 role = "viewer"
 keys = [%q]
-`, relayAddr, filepath.Join(dir, "relay"), sshAddr, anaPub, benPub), 0o600); err != nil {
+
+[[relay.ssh.users]]
+name = "cy"
+role = "moderator"
+keys = [%q]
+`, relayAddr, filepath.Join(dir, "relay"), sshAddr, anaPub, benPub, cyPub), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := map[string]string{"HOME": dir, "GAVEL_RELAY_SECRET": relaySecret,
-		"GAVEL_API_KEY": opentoktest.DefaultAPIKey, "GAVEL_API_SECRET": opentoktest.DefaultAPISecret, "GAVEL_API_URL": emu.URL}
+		"GAVEL_API_KEY": opentoktest.DefaultAPIKey, "GAVEL_API_SECRET": opentoktest.DefaultAPISecret, "GAVEL_API_URL": proxy.URL}
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lineWriter{lines: make(chan string, 16)}
 	done := make(chan int, 1)
@@ -131,18 +155,18 @@ keys = [%q]
 		return tmuxtest.Start(t, 140, 30, "ssh -tt "+strings.Join(append(opts, sshTo(key)...), " "))
 	}
 	// ben's client sends NO_COLOR, as `NO_COLOR=1 ssh -o SendEnv=NO_COLOR` does.
-	ana, ben := console(anaKey), console(benKey, "-o", "SetEnv=NO_COLOR=1")
+	ana, ben, cy := console(anaKey), console(benKey, "-o", "SetEnv=NO_COLOR=1"), console(cyKey)
 	conns := regexp.MustCompile(`Alice\s+(\d+)\s`)
-	for who, p := range map[string]*tmuxtest.Pane{"ana": ana, "ben": ben} {
+	for who, p := range map[string]*tmuxtest.Pane{"ana": ana, "ben": ben, "cy": cy} {
 		p.WaitFor(20*time.Second, who+"'s console with the session", func(s string) bool {
 			m := conns.FindStringSubmatch(s)
 			return strings.Contains(s, "sessions(live)[1]") && m != nil && m[1] == "2"
 		})
 	}
 	// Each sees the other: the header, and :who with how they came in.
-	for who, p := range map[string]*tmuxtest.Pane{"ana": ana, "ben": ben} {
-		p.WaitFor(10*time.Second, who+"'s header naming both", func(s string) bool {
-			return strings.Contains(strings.SplitN(s, "\n", 2)[0], "2 on: ana (moderator), ben (viewer)")
+	for who, p := range map[string]*tmuxtest.Pane{"ana": ana, "ben": ben, "cy": cy} {
+		p.WaitFor(10*time.Second, who+"'s header naming everyone", func(s string) bool {
+			return strings.Contains(strings.SplitN(s, "\n", 2)[0], "3 on: ana, cy (moderator), ben (viewer)")
 		})
 	}
 	ana.Keys(":")
@@ -177,16 +201,26 @@ keys = [%q]
 		return strings.Contains(tmuxtest.Footer(s), "you are a viewer on this relay")
 	})
 
-	// ana disconnects Bob: filter the session view for him, d, y.
-	ana.Keys("Enter")
-	ana.WaitFor(5*time.Second, "ana in the session", func(s string) bool { return strings.Contains(s, "connections[2]") })
-	ana.Keys("/")
-	ana.Literal("Bob")
-	ana.Keys("Enter")
-	ana.WaitFor(5*time.Second, "the session filtered to Bob", func(s string) bool { return strings.Contains(s, "</Bob> 1/2 connections") })
+	// ana and cy both go for Bob: each filters the session view for him.
+	for who, p := range map[string]*tmuxtest.Pane{"ana": ana, "cy": cy} {
+		p.Keys("Enter")
+		p.WaitFor(5*time.Second, who+" in the session", func(s string) bool { return strings.Contains(s, "connections[2]") })
+		p.Keys("/")
+		p.Literal("Bob")
+		p.Keys("Enter")
+		p.WaitFor(5*time.Second, who+"'s session filtered to Bob", func(s string) bool { return strings.Contains(s, "</Bob> 1/2 connections") })
+	}
+	// ana presses d, cy a moment later: ana's question holds Bob, so cy's
+	// closes at once saying who is at it, and cy's screen shows it on
+	// Bob's row; then ana answers y.
 	ana.Keys("d")
 	ana.WaitFor(5*time.Second, "the question naming Bob", func(s string) bool {
 		return strings.HasPrefix(tmuxtest.Footer(s), "Disconnect Bob (")
+	})
+	cy.WaitFor(5*time.Second, "ana's question on Bob's row", func(s string) bool { return strings.Contains(s, "⧗ ana is disconnecting…") })
+	cy.Keys("d")
+	cy.WaitFor(5*time.Second, "cy told ana is at it", func(s string) bool {
+		return strings.HasPrefix(tmuxtest.Footer(s), "✗ ana is already disconnecting Bob (…")
 	})
 	time.Sleep(600 * time.Millisecond) // the question ignores keys for a moment
 	ana.Keys("y")
@@ -195,6 +229,9 @@ keys = [%q]
 	})
 	if connected, why := bob.Connected(); connected || why != opentoktest.ReasonForceDisconnected {
 		t.Errorf("Bob in the emulator: connected %v (%s)", connected, why)
+	}
+	if n := disconnects.Load(); n != 1 {
+		t.Errorf("%d force disconnects reached the Video API, want 1", n)
 	}
 	ben.WaitFor(10*time.Second, "ben's list with Bob gone", func(s string) bool {
 		m := conns.FindStringSubmatch(s)
@@ -243,7 +280,7 @@ keys = [%q]
 		t.Errorf("ssh … events printed %q: want the hello (as ana) and the snapshot with the session", lines)
 	}
 
-	for who, p := range map[string]*tmuxtest.Pane{"ana": ana, "ben": ben} {
+	for who, p := range map[string]*tmuxtest.Pane{"ana": ana, "ben": ben, "cy": cy} {
 		p.Keys("q")
 		p.WaitFor(10*time.Second, who+"'s ssh to end", func(s string) bool { return strings.Contains(s, tmuxtest.ExitMarker+"0") })
 	}
