@@ -45,8 +45,10 @@ type Server struct {
 	open    atomic.Int64 // sessions open
 
 	mu       sync.Mutex
-	users    []User               // who may log in; SetUsers replaces them
-	sessions map[ssh.Session]User // open, with the user they logged in as
+	users    []User                       // who may log in; SetUsers replaces them
+	sessions map[ssh.Session]User         // open, with the user they logged in as
+	programs map[ssh.Session]*tea.Program // the consoles among them
+	closing  atomic.Bool                  // the relay is shutting down
 }
 
 // New builds the SSH console for r. console carries the look every
@@ -58,7 +60,7 @@ func New(cfg Config, r *relay.Server, console tui.Options, logger *slog.Logger) 
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, relay: r, console: console, logger: logger.With("component", "ssh"),
-		users: cfg.Users, sessions: map[ssh.Session]User{}}
+		users: cfg.Users, sessions: map[ssh.Session]User{}, programs: map[ssh.Session]*tea.Program{}}
 	srv, err := wish.NewServer(
 		wish.WithHostKeyPath(cfg.HostKeyFile),
 		wish.WithPublicKeyAuth(s.authenticate),
@@ -93,6 +95,16 @@ func (s *Server) Fingerprint() string {
 // Serve serves on ln until ctx ends, then closes every session.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() {
+		// Consoles quit as if their person pressed q, and are told why
+		// (limit): a console killed mid-frame leaves a terminal in the
+		// alternate screen, and wish logs it as an error.
+		s.closing.Store(true)
+		// Quit blocks until the program takes it: never under the lock.
+		s.mu.Lock()
+		for _, p := range s.programs {
+			go p.Quit()
+		}
+		s.mu.Unlock()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if err := s.ssh.Shutdown(sctx); err != nil {
@@ -184,6 +196,9 @@ func (s *Server) limit(next ssh.Handler) ssh.Handler {
 		defer s.open.Add(-1)
 		defer s.track(sess)()
 		next(sess)
+		if s.closing.Load() {
+			wish.Println(sess, "gavel: the relay is shutting down; ssh in again in a moment")
+		}
 	}
 }
 
@@ -221,7 +236,16 @@ func (s *Server) program(sess ssh.Session) *tea.Program {
 	s.logger.Info("ssh console opened", "user", u.Name, "role", u.Role, "remote", sess.RemoteAddr().String())
 	m := s.relay.Metrics()
 	m.SSHSession("console", 1)
+	s.mu.Lock()
+	s.programs[sess] = p
+	s.mu.Unlock()
+	if s.closing.Load() {
+		go p.Quit() // a console that opened as the relay began to stop; Run has not started
+	}
 	context.AfterFunc(sess.Context(), func() {
+		s.mu.Lock()
+		delete(s.programs, sess)
+		s.mu.Unlock()
 		m.SSHSession("console", -1)
 		s.logger.Info("ssh console closed", "user", u.Name)
 	})

@@ -41,6 +41,13 @@ func newKey(t *testing.T) (gossh.Signer, ssh.PublicKey) {
 // max_sessions and idle_timeout as given, until the test ends; it returns
 // the server and its address.
 func startSSH(t *testing.T, maxSessions int, idle time.Duration, users []User) (*Server, string) {
+	srv, addr, _ := startSSHStoppable(t, maxSessions, idle, users)
+	return srv, addr
+}
+
+// startSSHStoppable is startSSH with a stop that shuts the server down
+// and waits for Serve to return.
+func startSSHStoppable(t *testing.T, maxSessions int, idle time.Duration, users []User) (*Server, string, func() error) {
 	t.Helper()
 	d, err := demo.Start(context.Background(), demo.Options{NoScenarios: true})
 	if err != nil {
@@ -59,8 +66,14 @@ func startSSH(t *testing.T, maxSessions int, idle time.Duration, users []User) (
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return srv, ln.Addr().String()
+	var once sync.Once
+	var serveErr error
+	stop := func() error {
+		once.Do(func() { cancel(); serveErr = <-done })
+		return serveErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return srv, ln.Addr().String(), stop
 }
 
 // dialSSH logs in to addr with signer's key.
@@ -235,3 +248,49 @@ func (s *safeBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestConsolesAreToldTheRelayIsStopping: a relay shutting down quits its
+// consoles as a person pressing q would (leaving the terminal as it was)
+// and tells them why, and Serve returns.
+func TestConsolesAreToldTheRelayIsStopping(t *testing.T) {
+	signer, key := newKey(t)
+	_, addr, stop := startSSHStoppable(t, 5, time.Hour, []User{{Name: "ana", Role: events.RoleViewer, Keys: []ssh.PublicKey{key}}})
+	client, err := dialSSH(addr, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.RequestPty("xterm-256color", 30, 100, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	var out safeBuffer
+	sess.Stdout = &out
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "sessions(live)"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the console never drew its sessions list")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- sess.Wait() }()
+	if err := stop(); err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the console stayed open after the relay stopped")
+	}
+	if !strings.Contains(out.String(), "gavel: the relay is shutting down; ssh in again in a moment") {
+		t.Errorf("the console was not told why it ended; its last output: %q", tail(out.String(), 200))
+	}
+}
+
+func tail(s string, n int) string { return s[max(0, len(s)-n):] }
