@@ -187,24 +187,8 @@ func TestAConsoleNobodyTypesIntoIsClosed(t *testing.T) {
 	signer, key := newKey(t)
 	const idle = 600 * time.Millisecond
 	_, addr := startSSH(t, 5, idle, []User{{Name: "ana", Role: events.RoleViewer, Keys: []ssh.PublicKey{key}}})
-	client, err := dialSSH(addr, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	sess, err := client.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.RequestPty("xterm-256color", 30, 100, gossh.TerminalModes{}); err != nil {
-		t.Fatal(err)
-	}
-	stdin, _ := sess.StdinPipe()
 	var stderr safeBuffer
-	sess.Stdout, sess.Stderr = io.Discard, &stderr
-	if err := sess.Shell(); err != nil {
-		t.Fatal(err)
-	}
+	sess, stdin := openConsole(t, addr, signer, io.Discard, &stderr)
 	ended := make(chan error, 1)
 	go func() { ended <- sess.Wait() }()
 	for deadline := time.Now().Add(3 * idle); time.Now().Before(deadline); {
@@ -255,23 +239,8 @@ func (s *safeBuffer) String() string {
 func TestConsolesAreToldTheRelayIsStopping(t *testing.T) {
 	signer, key := newKey(t)
 	_, addr, stop := startSSHStoppable(t, 5, time.Hour, []User{{Name: "ana", Role: events.RoleViewer, Keys: []ssh.PublicKey{key}}})
-	client, err := dialSSH(addr, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	sess, err := client.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.RequestPty("xterm-256color", 30, 100, gossh.TerminalModes{}); err != nil {
-		t.Fatal(err)
-	}
 	var out safeBuffer
-	sess.Stdout = &out
-	if err := sess.Shell(); err != nil {
-		t.Fatal(err)
-	}
+	sess, _ := openConsole(t, addr, signer, &out, io.Discard)
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "sessions(live)"); {
 		if time.Now().After(deadline) {
 			t.Fatal("the console never drew its sessions list")
@@ -294,3 +263,28 @@ func TestConsolesAreToldTheRelayIsStopping(t *testing.T) {
 }
 
 func tail(s string, n int) string { return s[max(0, len(s)-n):] }
+
+// openConsole logs in with signer and opens a console (a PTY and a
+// shell), its output to stdout and stderr; the client closes with the
+// test.
+func openConsole(t *testing.T, addr string, signer gossh.Signer, stdout, stderr io.Writer) (*gossh.Session, io.Writer) {
+	t.Helper()
+	client, err := dialSSH(addr, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.RequestPty("xterm-256color", 30, 100, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	stdin, _ := sess.StdinPipe()
+	sess.Stdout, sess.Stderr = stdout, stderr
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	return sess, stdin
+}
