@@ -346,7 +346,7 @@ func (m *Model) applyState(msg StateMsg) {
 	if msg.Drops != m.drops {
 		m.drops = msg.Drops
 		m.linkLost()
-		m.pres.whereSent = "" // a new connection: the relay must be told again
+		m.pres.whereSent, m.pres.rehold = "", true // a new connection: the relay must be told again
 	}
 	if msg.Role != "" && msg.Role != m.role {
 		m.role = msg.Role

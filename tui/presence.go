@@ -27,8 +27,11 @@ import (
 type presenceState struct {
 	frame     events.PresenceFrame
 	whereSent string // the where last told the relay; "" after a drop
-	next      int
-	holds     map[string]*ask // intend command id → the question it holds for
+	// rehold: the link dropped, and with it the relay let go of what an
+	// open question held; hold it again once live.
+	rehold bool
+	next   int
+	holds  map[string]*ask // intend command id → the question it holds for
 }
 
 func newPresenceState() *presenceState { return &presenceState{holds: map[string]*ask{}} }
@@ -70,14 +73,26 @@ func (m *Model) tellWhere() tea.Cmd {
 		m.pres.whereSent = ""
 		return nil
 	}
+	var sends []tea.Cmd
+	if m.pres.rehold {
+		m.pres.rehold = false
+		if a := m.overlay.ask(); a != nil {
+			for i := range a.holds {
+				delete(m.pres.holds, a.holds[i].ID)
+				a.holds[i].ID = m.pres.id("h")
+				m.pres.holds[a.holds[i].ID] = a
+				sends = append(sends, quietSend(m.cmdr, a.holds[i]))
+			}
+		}
+	}
 	view, session := m.where()
 	key := view + "\x00" + session
-	if key == m.pres.whereSent {
-		return nil
+	if key != m.pres.whereSent {
+		m.pres.whereSent = key
+		params, _ := json.Marshal(map[string]string{"view": view})
+		sends = append(sends, quietSend(m.cmdr, events.Command{Type: events.FrameCommand, ID: m.pres.id("w"), Action: events.ActionWhere, Session: session, Params: params}))
 	}
-	m.pres.whereSent = key
-	params, _ := json.Marshal(map[string]string{"view": view})
-	return quietSend(m.cmdr, events.Command{Type: events.FrameCommand, ID: m.pres.id("w"), Action: events.ActionWhere, Session: session, Params: params})
+	return tea.Batch(sends...)
 }
 
 // confirmHolding asks like confirm and, while the question is open,

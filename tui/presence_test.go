@@ -130,6 +130,18 @@ func TestAQuestionHoldsItsTarget(t *testing.T) {
 	if last := in[len(in)-1]; last.Action != events.ActionRelease || last.Connection != "c-host-0001" {
 		t.Errorf("after no: %+v; want the hold released", last)
 	}
+	// The link drops and comes back with a question open: the relay let go
+	// of what it held, so the console holds it again.
+	h.press("d")
+	before := len(intends())
+	st = fixture().msg(relayclient.Live)
+	st.Events, st.Drops = nil, 1
+	h.update(st)
+	if got := intends(); len(got) != before+1 || got[len(got)-1].Action != events.ActionIntend || got[len(got)-1].Connection != "c-host-0001" {
+		t.Fatalf("after a reconnect with the question open: %+v; want Dana held again", got[before:])
+	}
+	h.later()
+	h.press("n")
 	// Yes sends the command and releases nothing.
 	h.press("d")
 	h.later()
