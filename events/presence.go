@@ -41,3 +41,27 @@ type PresenceFrame struct {
 	Consoles []Presence `json:"consoles"`
 	Intents  []Intent   `json:"intents"`
 }
+
+// Doing says an action under way, as a sentence about its holder reads:
+// "ana is disconnecting Bob", "ana is starting a recording of this
+// session" — the relay's refusals name the target after it, a console's
+// row ends it with "…".
+func Doing(action string) string {
+	switch action {
+	case ActionDisconnect:
+		return "disconnecting"
+	case ActionUnpublish:
+		return "unpublishing"
+	case ActionMuteAll:
+		return "muting all in"
+	case ActionMuteAllOff:
+		return "ending mute-all in"
+	case ActionArchiveStart:
+		return "starting a recording of"
+	case ActionArchiveStop:
+		return "stopping"
+	case ActionBan:
+		return "banning"
+	}
+	return "acting on"
+}

@@ -114,8 +114,9 @@ type StateMsg struct {
 	// Rules are the relay's rules in force (nil: none in its log yet);
 	// their caps are flagged when console.max_connections says nothing.
 	Rules *events.RulesInForce
-	// Presence is the relay's latest picture of who is on (nil: none
-	// yet); Self the name the relay's hello gave this console.
+	// Presence is the relay's picture of who is on, when it changed since
+	// the last batch (nil: as before); Self the name the relay's hello
+	// gave this console.
 	Presence *events.PresenceFrame
 	Self     string
 }
@@ -366,8 +367,10 @@ func (m *Model) applyState(msg StateMsg) {
 	if msg.Self != "" {
 		m.selfUser = msg.Self
 	}
-	m.applyPresence(msg.Presence)
-	m.who.set(m.pres.frame.Consoles)
+	if msg.Presence != nil { // only when it changed: :who's rows are rebuilt for it
+		m.pres.frame = *msg.Presence
+		m.who.set(m.pres.frame.Consoles)
+	}
 	m.rulesView.set(msg.Rules, msg.Sessions, m.names)
 	m.flashAlerts(m.alerts.set(msg.Alerts))
 	m.watchUnpublish()

@@ -54,7 +54,7 @@ type feed struct {
 	drops         uint64 // times the link went down after being live
 	now           func() time.Time
 	pruned        time.Time             // last prune
-	presence      *events.PresenceFrame // the latest
+	presence      *events.PresenceFrame // the latest, until a batch takes it
 	self          string                // the hello's name
 	// removing names the rule ("ban", "cap") that claimed a connection's
 	// removal, until its connectionDestroyed comes, so the tail says why
@@ -255,6 +255,7 @@ func (f *feed) batch() (StateMsg, bool) {
 		Audits: f.audits, AuditsDropped: f.auditsDropped, Link: f.link, Seq: f.mirror.Seq,
 		Results: f.results, Role: f.role, Drops: f.drops, Bans: st.Bans(f.now()), Alerts: st.Alerts(), Rules: rulesOf(st), Presence: f.presence, Self: f.self}
 	f.lines, f.audits, f.results, f.all, f.dirty = nil, nil, nil, false, false
+	f.presence = nil // sent once: the Model keeps it
 	clear(f.touched)
 	return msg, true
 }

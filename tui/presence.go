@@ -158,13 +158,6 @@ func (m *Model) heldResult(r events.Result) bool {
 	return true
 }
 
-// applyPresence takes the latest picture.
-func (m *Model) applyPresence(f *events.PresenceFrame) {
-	if f != nil {
-		m.pres.frame = *f
-	}
-}
-
 // onLine is the header's word on who is on: "3 on: ana (moderator), ben,
 // chen (viewer)", this console's user included; people, not consoles.
 func (m *Model) onLine(room int) string {
@@ -219,7 +212,7 @@ func roleRank(r events.Role) int {
 func (m *Model) intentOn(session, target string) string {
 	for _, in := range m.pres.frame.Intents {
 		if in.Session == session && in.Target == target && in.Name != m.selfName() {
-			return Sanitize(in.Name) + " is " + intentWords(in.Action) + "…"
+			return Sanitize(in.Name) + " is " + events.Doing(in.Action) + "…"
 		}
 	}
 	return ""
@@ -232,7 +225,7 @@ func (m *Model) intentOnSession(session string) string {
 		switch in.Action {
 		case events.ActionMuteAll, events.ActionMuteAllOff, events.ActionArchiveStart, events.ActionArchiveStop:
 			if in.Session == session && in.Name != m.selfName() {
-				return Sanitize(in.Name) + " is " + intentWords(in.Action) + "…"
+				return Sanitize(in.Name) + " is " + events.Doing(in.Action) + "…"
 			}
 		}
 	}
@@ -241,26 +234,6 @@ func (m *Model) intentOnSession(session string) string {
 
 // selfName is this console's user, as the relay's hello said.
 func (m *Model) selfName() string { return m.selfUser }
-
-func intentWords(action string) string {
-	switch action {
-	case events.ActionDisconnect:
-		return "disconnecting"
-	case events.ActionBan:
-		return "banning"
-	case events.ActionUnpublish:
-		return "unpublishing"
-	case events.ActionMuteAll:
-		return "muting all"
-	case events.ActionMuteAllOff:
-		return "ending mute-all"
-	case events.ActionArchiveStart:
-		return "starting a recording"
-	case events.ActionArchiveStop:
-		return "stopping the recording"
-	}
-	return "acting"
-}
 
 // whoRow is one console in :who.
 type whoRow struct {

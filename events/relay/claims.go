@@ -49,18 +49,31 @@ type targetClaims struct{ kv jetstream.KeyValue }
 // stream (its name derives from the stream's, so two logs on one NATS do
 // not share claims). Memory storage: a claim is worth seconds.
 func (l *Log) claimsBucket(ctx context.Context) (*targetClaims, error) {
+	// The bucket's TTL is a backstop: every claim carries its own.
+	kv, err := l.bucket(ctx, "claims", "who is acting on which target (moderators' and rules' destructive commands)", time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	return &targetClaims{kv: kv}, nil
+}
+
+// bucket creates (or binds) the key-value bucket <stream>_<name>: memory
+// storage, the latest value only, entries expiring after ttl, and a
+// delete marker when one expires, which watchers see (and which lets
+// an entry carry a TTL of its own).
+func (l *Log) bucket(ctx context.Context, name, description string, ttl time.Duration) (jetstream.KeyValue, error) {
 	kv, err := l.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:         l.cfg.Stream + "_claims",
-		Description:    "gavel relay: who is acting on which target (moderators' and rules' destructive commands)",
+		Bucket:         l.cfg.Stream + "_" + name,
+		Description:    "gavel relay: " + description,
 		History:        1,
-		TTL:            time.Hour, // a backstop: every claim carries its own TTL
+		TTL:            ttl,
 		Storage:        jetstream.MemoryStorage,
 		LimitMarkerTTL: time.Second,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("log: claims bucket: %w", err)
+		return nil, fmt.Errorf("log: %s bucket: %w", name, err)
 	}
-	return &targetClaims{kv: kv}, nil
+	return kv, nil
 }
 
 // claimKey is the key of what cmd acts on, for the commands two
@@ -140,25 +153,4 @@ func (tc *targetClaims) release(ctx context.Context, key, console string) {
 	}
 	// Only the revision read: a claim taken since by someone else stays.
 	_ = tc.kv.Delete(ctx, key, jetstream.LastRevision(entry.Revision()))
-}
-
-// doing says an action in progress, as the refusal names it.
-func doing(action string) string {
-	switch action {
-	case events.ActionDisconnect:
-		return "disconnecting"
-	case events.ActionUnpublish:
-		return "unpublishing"
-	case events.ActionMuteAll:
-		return "muting all in"
-	case events.ActionMuteAllOff:
-		return "ending mute-all in"
-	case events.ActionArchiveStart:
-		return "starting a recording of"
-	case events.ActionArchiveStop:
-		return "stopping"
-	case events.ActionBan:
-		return "banning"
-	}
-	return "acting on"
 }

@@ -39,44 +39,8 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // at once: one reaches the Video API. A command that failed lets go of
 // its target, so it can be tried again.
 func TestTwoModeratorsActOnceOnATarget(t *testing.T) {
-	ns := startNATSServer(t)
-	secret := e2eSecret(t)
-	lnA, lnB := listenLoopback(t), listenLoopback(t)
-	emu := newEmulator(t, httpBase(lnA), httpBase(lnA))
-	counter := &countingTransport{base: &http.Transport{}}
-	client, err := emu.Client(false, opentok.WithHTTPClient(&http.Client{Transport: counter, Timeout: 30 * time.Second}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := startRelay(t, lnA, relay.Config{Name: "relay-a", NatsURL: ns.ClientURL(), Secret: secret}, client)
-	b := startRelay(t, lnB, relay.Config{Name: "relay-b", NatsURL: ns.ClientURL(), Secret: secret}, client)
-	beforeRelaysStop(t, func() { _ = emu.Close() })
-
-	sess, err := client.Sessions.Create(t.Context(), opentok.SessionOptions{MediaMode: opentok.Routed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := client.Token(sess.ID, opentok.TokenOptions{Role: opentok.RolePublisher, Data: `{"name":"Bob"}`})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := emu.Join(sess.ID, tok.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	mia := startConsole(t, a.wsURL, secret, "mia", consoleOptions{role: events.RoleModerator})
-	ana := startConsole(t, b.wsURL, secret, "ana", consoleOptions{role: events.RoleModerator})
-	waitFor(t, 10*time.Second, "both relays to see Bob", func() bool {
-		seen := 0
-		for _, r := range []*testRelay{a, b} {
-			r.srv.Hub().State(func(st *events.State) {
-				if _, ok := st.LiveConnection(sess.ID, bob.ConnectionID()); ok {
-					seen++
-				}
-			})
-		}
-		return seen == 2
-	})
+	fx := newFleetWithBob(t)
+	mia, ana, counter, sess, bob, emu, client := fx.mia, fx.ana, fx.counter, fx.sess, fx.bob, fx.emu, fx.client
 
 	// at runs each console's command at the same instant.
 	at := func(cmds map[*console]events.Command) map[string]events.Result {
@@ -137,7 +101,7 @@ func TestTwoModeratorsActOnceOnATarget(t *testing.T) {
 	}
 
 	// A recording needs someone publishing.
-	tok, err = client.Token(sess.ID, opentok.TokenOptions{Role: opentok.RolePublisher, Data: `{"name":"Carol"}`})
+	tok, err := client.Token(sess.ID, opentok.TokenOptions{Role: opentok.RolePublisher, Data: `{"name":"Carol"}`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,4 +131,62 @@ func TestTwoModeratorsActOnceOnATarget(t *testing.T) {
 			t.Errorf("disconnecting a connection that is not there, attempt %d: %+v; want a failure that is not 409", i+1, r.Error)
 		}
 	}
+}
+
+// fleetWithBob is two relays on one NATS in front of one emulator, whose
+// Video API calls go through counter; a session with Bob in it, which both
+// relays have seen; and moderators mia on relay A and ana on relay B.
+type fleetWithBob struct {
+	a, b     *testRelay
+	secret   []byte
+	emu      *opentoktest.Server
+	client   *opentok.Client
+	counter  *countingTransport
+	sess     *opentok.Session
+	bob      *opentoktest.Participant
+	mia, ana *console
+}
+
+func newFleetWithBob(t *testing.T) *fleetWithBob {
+	t.Helper()
+	fx := &fleetWithBob{secret: e2eSecret(t)}
+	ns := startNATSServer(t)
+	lnA, lnB := listenLoopback(t), listenLoopback(t)
+	fx.emu = newEmulator(t, httpBase(lnA), httpBase(lnA))
+	tr := &http.Transport{}
+	fx.counter = &countingTransport{base: tr}
+	client, err := fx.emu.Client(false, opentok.WithHTTPClient(&http.Client{Transport: fx.counter, Timeout: 30 * time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.client = client
+	fx.a = startRelay(t, lnA, relay.Config{Name: "relay-a", NatsURL: ns.ClientURL(), Secret: fx.secret}, client)
+	fx.b = startRelay(t, lnB, relay.Config{Name: "relay-b", NatsURL: ns.ClientURL(), Secret: fx.secret}, client)
+	beforeRelaysStop(t, tr.CloseIdleConnections, func() { _ = fx.emu.Close() })
+	sess, err := client.Sessions.Create(t.Context(), opentok.SessionOptions{MediaMode: opentok.Routed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.sess = sess
+	tok, err := client.Token(sess.ID, opentok.TokenOptions{Role: opentok.RolePublisher, Data: `{"name":"Bob"}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fx.bob, err = fx.emu.Join(sess.ID, tok.String()); err != nil {
+		t.Fatal(err)
+	}
+	fx.mia = startConsole(t, fx.a.wsURL, fx.secret, "mia", consoleOptions{role: events.RoleModerator})
+	fx.ana = startConsole(t, fx.b.wsURL, fx.secret, "ana", consoleOptions{role: events.RoleModerator})
+	waitFor(t, 10*time.Second, "both relays to see Bob", func() bool {
+		seen := 0
+		for _, r := range []*testRelay{fx.a, fx.b} {
+			r.srv.Hub().State(func(st *events.State) {
+				if _, ok := st.LiveConnection(sess.ID, fx.bob.ConnectionID()); ok {
+					seen++
+				}
+			})
+		}
+		return seen == 2
+	})
+	return fx
 }

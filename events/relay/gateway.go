@@ -255,6 +255,24 @@ func describeAPIError(e *opentok.APIError) (int, string) {
 	return http.StatusBadGateway, e.Error()
 }
 
+// hold claims key, what cmd acts on, for name's console: a command's
+// claim, or an open question's (presence). It refuses with 409 naming
+// the holder when someone else has it, and 503 when the claims cannot be
+// read.
+func (g *Gateway) hold(ctx context.Context, key, name, console string, cmd events.Command, p events.CommandParams) error {
+	c := claim{Name: name, Console: console, Action: cmd.Action, Session: cmd.Session,
+		Target: firstNonEmpty(cmd.Connection, cmd.Stream, p.Archive, p.Match), At: g.now().UTC()}
+	holder, mine, err := g.claims.take(ctx, key, c)
+	switch {
+	case err != nil:
+		return refuse(http.StatusServiceUnavailable, "cannot tell whether another moderator is acting on it (%v): try again", err)
+	case !mine:
+		return refuse(http.StatusConflict, "%s is already %s %s (since %s)", holder.Name, events.Doing(holder.Action), g.targetWords(cmd, p),
+			holder.At.UTC().Format("15:04:05 UTC"))
+	}
+	return nil
+}
+
 // targetWords names what cmd acts on, for a refusal: a connection by its
 // name from the relay's state when it has one.
 func (g *Gateway) targetWords(cmd events.Command, p events.CommandParams) string {
@@ -292,15 +310,8 @@ func (g *Gateway) execute(ctx context.Context, claims Claims, cmd events.Command
 	// A rule's actions are claimed once across the fleet by their audit
 	// entry (rules.go); they do not wait on a moderator's open question.
 	if key, ok := claimKey(cmd, p); ok && !strings.HasPrefix(claims.Name, "rule:") {
-		c := claim{Name: claims.Name, Console: claims.Console, Action: cmd.Action, Session: cmd.Session,
-			Target: firstNonEmpty(cmd.Connection, cmd.Stream, p.Archive, p.Match), At: g.now().UTC()}
-		holder, mine, cerr := g.claims.take(ctx, key, c)
-		switch {
-		case cerr != nil:
-			return nil, target, refuse(http.StatusServiceUnavailable, "cannot tell whether another moderator is acting on it (%v): try again", cerr)
-		case !mine:
-			return nil, target, refuse(http.StatusConflict, "%s is already %s %s (since %s)", holder.Name, doing(holder.Action), g.targetWords(cmd, p),
-				holder.At.UTC().Format("15:04:05 UTC"))
+		if err := g.hold(ctx, key, claims.Name, claims.Console, cmd, p); err != nil {
+			return nil, target, err
 		}
 		// A command that failed lets go, so a retry may act; one that
 		// acted keeps the claim for its TTL, so a second press does not
@@ -308,9 +319,9 @@ func (g *Gateway) execute(ctx context.Context, claims Claims, cmd events.Command
 		defer func() {
 			switch {
 			case err != nil:
-				g.claims.release(context.WithoutCancel(ctx), key, c.Console)
+				g.claims.release(context.WithoutCancel(ctx), key, claims.Console)
 			case g.acted != nil:
-				g.acted(c.Console, key) // a question's claim, now a deed's: it outlives the console
+				g.acted(claims.Console, key) // a question's claim, now a deed's: it outlives the console
 			}
 		}()
 	}

@@ -37,18 +37,7 @@ const (
 // presenceBucket is the bucket consoles are written to, named after the
 // log's stream.
 func (l *Log) presenceBucket(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := l.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:         l.cfg.Stream + "_presence",
-		Description:    "gavel relay: the consoles connected to every relay of the fleet",
-		History:        1,
-		TTL:            presenceTTL,
-		Storage:        jetstream.MemoryStorage,
-		LimitMarkerTTL: time.Second, // an expired console is a delete the watchers see
-	})
-	if err != nil {
-		return nil, fmt.Errorf("log: presence bucket: %w", err)
-	}
-	return kv, nil
+	return l.bucket(ctx, "presence", "the consoles connected to every relay of the fleet", presenceTTL)
 }
 
 // presence keeps this relay's side of the picture and the whole of it.
@@ -249,9 +238,7 @@ const maxViewLen = 64
 func (p *presence) handle(ctx context.Context, sub *Subscription, claims Claims, cmd events.Command) events.Result {
 	g := p.gateway
 	res := events.Result{Type: events.FrameResult, ID: cmd.ID, OK: true, Data: json.RawMessage(`{}`)}
-	fail := func(status int, msg string) events.Result {
-		return failure(cmd.ID, status, msg)
-	}
+	fail := func(status int, msg string) events.Result { return failure(cmd.ID, status, msg) }
 	if !claims.Role.Allows(cmd.Action) {
 		return fail(http.StatusForbidden, fmt.Sprintf("role %s may not %s", claims.Role, cmd.Action))
 	}
@@ -278,14 +265,8 @@ func (p *presence) handle(ctx context.Context, sub *Subscription, claims Claims,
 		p.claims.release(context.WithoutCancel(ctx), key, sub.id)
 		return res
 	}
-	c := claim{Name: claims.Name, Console: sub.id, Action: params.Intent, Session: cmd.Session, Target: firstNonEmpty(cmd.Connection, cmd.Stream, params.Archive, params.Match), At: time.Now().UTC()}
-	holder, mine, err := p.claims.take(ctx, key, c)
-	switch {
-	case err != nil:
-		return fail(http.StatusServiceUnavailable, "cannot tell whether another moderator is acting on it: "+err.Error())
-	case !mine:
-		return fail(http.StatusConflict, fmt.Sprintf("%s is already %s %s (since %s)", holder.Name, doing(holder.Action), g.targetWords(target, params),
-			holder.At.UTC().Format("15:04:05 UTC")))
+	if err := g.hold(ctx, key, claims.Name, sub.id, target, params); err != nil {
+		return fail(describe(err))
 	}
 	sub.addIntent(key)
 	return res

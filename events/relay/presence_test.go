@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/gavelhq/gavel/events"
-	"github.com/gavelhq/gavel/events/relay"
-	"github.com/gavelhq/gavel/opentok"
 )
 
 // names lists who a presence frame says is on, as "name@relay:view".
@@ -31,30 +29,9 @@ func names(p events.PresenceFrame) []string {
 // naming ana, and once ana answers no, mia may act. A console that leaves
 // is gone from the picture, its open questions with it.
 func TestPresenceAndQuestionsAcrossTheFleet(t *testing.T) {
-	ns := startNATSServer(t)
-	secret := e2eSecret(t)
-	lnA, lnB := listenLoopback(t), listenLoopback(t)
-	emu := newEmulator(t, httpBase(lnA), httpBase(lnA))
-	client, closeIdle := newEmulatorClient(t, emu)
-	a := startRelay(t, lnA, relay.Config{Name: "relay-a", NatsURL: ns.ClientURL(), Secret: secret}, client)
-	b := startRelay(t, lnB, relay.Config{Name: "relay-b", NatsURL: ns.ClientURL(), Secret: secret}, client)
-	beforeRelaysStop(t, closeIdle, func() { _ = emu.Close() })
-	sess, err := client.Sessions.Create(t.Context(), opentok.SessionOptions{MediaMode: opentok.Routed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := client.Token(sess.ID, opentok.TokenOptions{Role: opentok.RolePublisher, Data: `{"name":"Bob"}`})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := emu.Join(sess.ID, tok.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	mia := startConsole(t, a.wsURL, secret, "mia", consoleOptions{role: events.RoleModerator})
-	ana := startConsole(t, b.wsURL, secret, "ana", consoleOptions{role: events.RoleModerator})
-	script := startConsole(t, a.wsURL, secret, "script", consoleOptions{})
+	fx := newFleetWithBob(t)
+	mia, ana, sess, bob := fx.mia, fx.ana, fx.sess, fx.bob
+	script := startConsole(t, fx.a.wsURL, fx.secret, "script", consoleOptions{})
 	n := 0
 	send := func(c *console, action string, cmd events.Command, params events.CommandParams) events.Result {
 		t.Helper()

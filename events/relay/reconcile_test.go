@@ -158,7 +158,13 @@ func TestPeriodicReconcileHealsEverySessionConcurrently(t *testing.T) {
 	if most := api.most.Load(); most < 2 || most > concurrency {
 		t.Errorf("at most %d REST calls were in flight at once; want 2 to %d (reconcile_concurrency)", most, concurrency)
 	}
-	m := scrapeMetrics(t, r)
+	// A pass appends its events before it records its own figures: wait
+	// for the pass that ended the ghosts to have finished.
+	var m map[string]float64
+	waitFor(t, 10*time.Second, "the periodic pass to record its figures", func() bool {
+		m = scrapeMetrics(t, r)
+		return m["gavel_relay_reconcile_pass_seconds_count"] >= 2
+	})
 	if got := m["gavel_relay_reconcile_pass_sessions"]; got != sessions {
 		t.Errorf("reconcile_pass_sessions = %v, want %d (every session, heard from in the last 10 minutes)", got, sessions)
 	}
