@@ -87,7 +87,7 @@ func (m *Model) ready(verb string) bool {
 
 // moderate handles the moderation keys; it reports whether msg was one.
 func (m *Model) moderate(msg tea.KeyPressMsg) (tea.Cmd, bool) {
-	k := &m.keys
+	k := m.keys
 	v := m.current()
 	if v == viewBans && k.Lift.Matches(msg) {
 		return m.lift(), true

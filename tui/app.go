@@ -148,11 +148,15 @@ func (k viewKind) String() string {
 // top, if any, else the view's and the global actions), keeps the view
 // stack that the breadcrumbs show, and composes header, view and footer.
 type Model struct {
-	opts   Options
-	keys   KeyMap
-	styles Styles
+	opts Options
+	// keys, styles and help are most of a Model's bytes, and Bubble Tea
+	// copies the Model at every Update and View: behind pointers they are
+	// shared by the copies, and replaced, never changed in place, so a
+	// copy keeps the ones it was made with.
+	keys   *KeyMap
+	styles *Styles
 	isDark bool
-	help   help.Model
+	help   *help.Model
 
 	width, height int
 	now           time.Time
@@ -209,7 +213,7 @@ type footerCache struct{ m map[string]string }
 func NewModel(opts Options) Model {
 	keys, keysErr := opts.keyMap()
 	m := Model{
-		opts: opts, keys: keys, isDark: opts.Theme != ThemeLight, help: help.New(),
+		opts: opts, keys: &keys, isDark: opts.Theme != ThemeLight,
 		width: 80, height: 24, now: time.Now(),
 		hasLink: opts.hasRelay(),
 		names:   newNameCache(opts.Aliases),
@@ -232,8 +236,14 @@ func NewModel(opts Options) Model {
 }
 
 func (m *Model) setStyles() {
-	m.styles = NewStyles(m.isDark)
-	m.help.Styles = m.styles.Help
+	st := NewStyles(m.isDark)
+	m.styles = &st
+	h := help.New()
+	if m.help != nil {
+		h = *m.help
+	}
+	h.Styles = st.Help
+	m.help = &h
 }
 
 func tick() tea.Cmd {
@@ -329,7 +339,9 @@ func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
-		m.help.SetWidth(msg.Width)
+		h := *m.help
+		h.SetWidth(msg.Width)
+		m.help = &h
 	case tea.BackgroundColorMsg:
 		if m.opts.Theme.auto() { // a forced theme outranks the terminal's report
 			m.isDark = msg.IsDark()
@@ -383,6 +395,8 @@ func (m *Model) applyState(msg StateMsg) {
 // handling, the footer and the help alike; minting tokens is the admin's.
 func (m *Model) applyRole() {
 	watchOnly := m.opts.ReadOnly || m.role == events.RoleViewer
+	keys := *m.keys
+	m.keys = &keys
 	for _, a := range m.keys.Actions() {
 		if a.Dangerous {
 			a.SetEnabled(!watchOnly)
@@ -399,7 +413,7 @@ func (m *Model) applyRole() {
 func (m *Model) watchOnly() bool { return m.opts.ReadOnly || m.role == events.RoleViewer }
 
 func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
-	k := &m.keys
+	k := m.keys
 	if k.ForceQuit.Matches(msg) {
 		m.quitting = true
 		return m, tea.Quit
@@ -482,7 +496,7 @@ func (m *Model) whyWithheld(a *Action) string {
 
 // viewKey handles the keys only one view has.
 func (m *Model) viewKey(msg tea.KeyPressMsg) {
-	k := &m.keys
+	k := m.keys
 	switch m.current() {
 	case viewSessions:
 		switch {

@@ -150,7 +150,7 @@ func (m *Model) shortHelp() string {
 }
 
 func (m *Model) helpKeys() viewHelp {
-	return viewHelp{km: &m.keys, kind: m.current(), root: len(m.stack) == 1}
+	return viewHelp{km: m.keys, kind: m.current(), root: len(m.stack) == 1}
 }
 
 // countingLegend says how the figures are derived: none is reported by

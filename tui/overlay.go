@@ -127,7 +127,7 @@ func (*openForm) key(m Model, msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	return m.formKey(msg)
 }
 func (f *openForm) body(m *Model, width, height int, b *strings.Builder) bool {
-	writeLines(b, strings.Split(f.f.View(width, &m.styles), "\n"), height)
+	writeLines(b, strings.Split(f.f.View(width, m.styles), "\n"), height)
 	return true
 }
 func (*openForm) footer(*Model) string { return "" }
@@ -174,7 +174,7 @@ func (*helpScreen) rank() overlayRank { return rankHelp }
 
 func (*helpScreen) key(m Model, msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	m.flash = ""
-	switch k := &m.keys; {
+	switch k := m.keys; {
 	case k.Quit.Matches(msg):
 		m.quitting = true
 		return m, tea.Quit

@@ -193,7 +193,8 @@ func lastLine(s string) string { return s[strings.LastIndexByte(s, '\n')+1:] }
 // footer; ctrl+c still quits.
 func TestRemapUnbinds(t *testing.T) {
 	m := newTestModel(80, 24)
-	m.keys = DefaultKeyMap()
+	keys := DefaultKeyMap()
+	m.keys = &keys
 	if err := m.keys.Remap(map[string][]string{"quit": {}}); err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,7 @@ func TestBadKeysRefusedBeforeStart(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	m := NewModel(opts)
-	if !reflect.DeepEqual(m.keys, DefaultKeyMap()) || !strings.Contains(plain(m), "bound to both sort") {
+	if !reflect.DeepEqual(*m.keys, DefaultKeyMap()) || !strings.Contains(plain(m), "bound to both sort") {
 		t.Fatalf("NewModel with bad keys:\n%s", plain(m))
 	}
 	if err := (Options{Theme: "sepia"}).Validate(); err == nil || !strings.Contains(err.Error(), "expected auto, dark or light") {

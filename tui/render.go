@@ -35,7 +35,7 @@ type renderCtx struct {
 
 // renderCtx is the context views render the current frame with.
 func (m *Model) renderCtx() *renderCtx {
-	return &renderCtx{styles: &m.styles, now: m.now, dimmed: m.dimmed(), capOf: m.capOf, widestCap: m.widestCap(),
+	return &renderCtx{styles: m.styles, now: m.now, dimmed: m.dimmed(), capOf: m.capOf, widestCap: m.widestCap(),
 		spark:   func(id string, width int) string { return m.hist.sparkline(id, m.now, width) },
 		alerted: m.alerts.sessions, intentOn: m.intentOn, intentOnSession: m.intentOnSession}
 }
