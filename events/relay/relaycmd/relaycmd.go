@@ -47,7 +47,7 @@ type Env struct {
 // Commands returns `relay` (with `relay token`), `events`, `ban` and
 // `rules`.
 func Commands(env Env) []*cobra.Command {
-	return []*cobra.Command{relayCmd(env), eventsCmd(env), banCmd(env), rulesCmd(env)}
+	return []*cobra.Command{relayCmd(env), eventsCmd(env), timelineCmd(env), banCmd(env), rulesCmd(env)}
 }
 
 func relayCmd(env Env) *cobra.Command {
