@@ -89,6 +89,18 @@ type Event struct {
 	Raw json.RawMessage
 }
 
+// Session is the session an event is about: a recording's or broadcast's
+// own session when the body names one, else the callback's.
+func (ev Event) Session() string {
+	switch {
+	case ev.Archive != nil && ev.Archive.SessionID != "":
+		return ev.Archive.SessionID
+	case ev.Broadcast != nil && ev.Broadcast.SessionID != "":
+		return ev.Broadcast.SessionID
+	}
+	return ev.SessionID
+}
+
 // Connection is a client's connection to a session.
 type Connection struct {
 	ID        string `json:"id"`

@@ -173,6 +173,27 @@ type CommandParams struct {
 	Alert      string   `json:"alert"`       // ack: the alert's id
 	View       string   `json:"view"`        // where: the console's view
 	Intent     string   `json:"intent"`      // intend: the destructive action a question is about
+	Seq        uint64   `json:"seq"`         // state_at: as of this record
+	At         string   `json:"at"`          // state_at: as of this moment (RFC 3339), instead of seq
+	Step       int      `json:"step"`        // state_at: -1 the session's record before, +1 the one after
+}
+
+// StateAt is a state_at result's data: one session as it was after a
+// record of the log.
+type StateAt struct {
+	// Seq is the session's last record folded in: at or before the seq
+	// (or moment) asked for, or the one a step moved to; 0 when the
+	// session had no record yet.
+	Seq uint64 `json:"seq"`
+	// At is when that record happened (the callback's time, else when the
+	// relay stored it).
+	At time.Time `json:"at,omitzero"`
+	// Session is its state then; nil when it had none yet.
+	Session *Session `json:"session,omitempty"`
+	// FirstSeq and LastSeq are the log's bounds when asked: a step at
+	// either end stays where it is.
+	FirstSeq uint64 `json:"first_seq"`
+	LastSeq  uint64 `json:"last_seq"`
 }
 
 // Result answers one Command.
@@ -224,6 +245,9 @@ const (
 	ActionWhere   = "where"
 	ActionIntend  = "intend"
 	ActionRelease = "release"
+	// ActionStateAt asks for a session's state after a record of the
+	// log: history, answered but never audited.
+	ActionStateAt = "state_at"
 	// ActionAlert is the relay's own audit action (actor "rule:alert"):
 	// no console sends it.
 	ActionAlert = "alert"
@@ -242,7 +266,7 @@ func (r Role) Allows(action string) bool {
 		return r == RoleAdmin
 	case ActionIntend, ActionRelease:
 		return r == RoleModerator || r == RoleAdmin
-	case ActionWhere:
+	case ActionWhere, ActionStateAt:
 		return r.Valid()
 	}
 	return false

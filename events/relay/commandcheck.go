@@ -143,6 +143,14 @@ func checkRequired(cmd events.Command, p events.CommandParams) error {
 		return nil // no session: every live one
 	case cmd.Action == events.ActionWhere:
 		return nil // a console outside any session says so
+	case cmd.Action == events.ActionStateAt:
+		if cmd.Session == "" {
+			return malformed("session is required: the session whose past to show")
+		}
+		if p.Step < -1 || p.Step > 1 {
+			return malformed("params.step: expected -1, 0 or 1, got %d", p.Step)
+		}
+		return nil
 	case cmd.Action == events.ActionUnban:
 		if p.Ban == "" {
 			return malformed("params.ban is required: the id of the ban to lift")

@@ -216,7 +216,7 @@ func knownAction(a string) bool {
 	case events.ActionSignal, events.ActionDisconnect, events.ActionMute, events.ActionMuteAll, events.ActionMuteAllOff,
 		events.ActionUnpublish, events.ActionArchiveStart, events.ActionArchiveStop, events.ActionToken, events.ActionReconcile,
 		events.ActionBan, events.ActionUnban, events.ActionRules, events.ActionAck,
-		events.ActionWhere, events.ActionIntend, events.ActionRelease:
+		events.ActionWhere, events.ActionIntend, events.ActionRelease, events.ActionStateAt:
 		return true
 	}
 	return false

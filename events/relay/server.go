@@ -49,6 +49,10 @@ type Config struct {
 	// ReconcilerConfig.
 	ReconcileConcurrency int
 	ReconcileRate        float64
+	// CommandRate and CommandBurst bound each console token's commands,
+	// history questions included (default 5 a second, bursts of 20).
+	CommandRate  float64
+	CommandBurst int
 	// Rules are [relay.rules]: caps that enforce themselves.
 	Rules RulesConfig
 	// Alerts are [relay.alerts]: when the relay raises an alert.
@@ -197,6 +201,7 @@ func NewServer(ctx context.Context, cfg Config, client *opentok.Client) (*Server
 	s := &Server{cfg: cfg, log: log, metrics: metrics, registry: reg}
 	s.hub = NewHub(HubConfig{
 		Log: log, Metrics: metrics, Logger: cfg.Logger, InstanceName: cfg.Name,
+		CommandRate: cfg.CommandRate, CommandBurst: cfg.CommandBurst,
 		SnapshotPath: filepath.Join(cfg.DataDir, "state.snapshot.json"),
 		Commands: func(ctx context.Context, c Claims, cmd events.Command) events.Result {
 			return s.gateway.Handle(ctx, c, cmd)

@@ -369,7 +369,7 @@ func (cr *commandRunner) run(cmd events.Command, res *events.Result, ok bool, si
 			fmt.Sprintf("too many commands: at most %g a second (bursts of %d) per console token, over all its connections", h.cfg.CommandRate, h.cfg.CommandBurst)))
 		return
 	}
-	if h.cfg.Commands == nil {
+	if h.cfg.Commands == nil && !isHistoryAction(cmd.Action) {
 		h.cfg.Metrics.CommandDone(cmd.Action, outcomeDisabled)
 		h.answer(sub, failure(cmd.ID, http.StatusNotImplemented, "commands are not enabled on this relay"))
 		return
@@ -391,6 +391,8 @@ func (cr *commandRunner) run(cmd events.Command, res *events.Result, ok bool, si
 		defer cancel()
 		var res events.Result
 		switch {
+		case isHistoryAction(cmd.Action):
+			res = History{log: h.log}.handle(ctx, cr.claims, cmd)
 		case !isPresenceAction(cmd.Action):
 			res = h.cfg.Commands(ctx, cr.claims, cmd)
 		case h.presence == nil:
