@@ -184,6 +184,7 @@ type Model struct {
 	// console's side of it; selfUser the name the relay knows it by.
 	who      whoView
 	pres     *presenceState
+	rp       *pastView // the session view's trip into the past
 	selfUser string
 	alerts   alertsView
 	conns    connectionsView
@@ -224,6 +225,7 @@ func NewModel(opts Options) Model {
 		audit:   newAuditView(DefaultAuditLines),
 		mod:     newModeration(),
 		pres:    newPresenceState(),
+		rp:      &pastView{},
 		clock:   time.Now,
 	}
 	m.link = relayclient.Status{State: relayclient.Connecting, Since: m.now}
@@ -368,7 +370,9 @@ func (m *Model) applyState(msg StateMsg) {
 	m.hist.observe(msg.Sessions, m.now, !m.dimmed())
 	m.sessions.set(msg.Sessions, m.names)
 	if m.session.id != "" {
-		m.session.set(msg.Sessions, m.names)
+		if !m.replaying() {
+			m.session.set(msg.Sessions, m.names)
+		}
 		m.session.addEvents(msg.Events)
 	}
 	m.events.add(msg.Events, msg.EventsDropped)
@@ -432,6 +436,18 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.overlay.open(&promptLine{filter: true, text: m.top().filterText()})
 	case k.Command.Matches(msg):
 		m.overlay.open(&promptLine{})
+	case k.Back.Matches(msg) && m.replaying():
+		m.leaveReplay()
+	case m.current() == viewSession && k.StepBack.Matches(msg):
+		return m, m.askPast(-1, 0)
+	case m.current() == viewSession && k.StepForward.Matches(msg):
+		return m, m.askPast(1, 0)
+	case m.current() == viewSession && k.MinuteBack.Matches(msg):
+		return m, m.askPast(0, -1)
+	case m.current() == viewSession && k.MinuteForward.Matches(msg):
+		return m, m.askPast(0, 1)
+	case m.replaying() && m.dangerousKey(msg):
+		m.flash = replayWord
 	case k.Back.Matches(msg):
 		if v := m.top(); v.filterText() != "" {
 			v.setFilter("")

@@ -243,7 +243,8 @@ func TestHelpFromKeyMap(t *testing.T) {
 	out := plain(m)
 	for _, a := range m.keys.Actions() {
 		switch a.Name {
-		case "pane", "follow", "back", "mute", "unpublish", "disconnect", "mark", "ban", "lift-ban", "ack-alert", "edit-rules", "lift-cap", "cap-session":
+		case "pane", "follow", "back", "mute", "unpublish", "disconnect", "mark", "ban", "lift-ban", "ack-alert", "edit-rules", "lift-cap", "cap-session",
+			"step-back", "step-forward", "minute-back", "minute-forward":
 			continue // not the sessions view's
 		}
 		if !strings.Contains(out, a.Help().Desc) {

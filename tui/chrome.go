@@ -50,6 +50,9 @@ func (m *Model) linkBadge() string {
 func (m *Model) headerLine() string {
 	left := m.styles.Title.Render("gavel")
 	right := m.linkBadge()
+	if b := m.replayBadge(); b != "" {
+		right = b + " " + right
+	}
 	if m.watchOnly() {
 		word := "READ-ONLY"
 		if !m.opts.ReadOnly {

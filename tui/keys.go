@@ -38,6 +38,8 @@ type KeyMap struct {
 	Ban, Lift, Ack                               Action
 	EditRules, CapSession, LiftCap               Action
 	Copy, Mark                                   Action
+	// Replay: the session view's past, from the relay's log.
+	StepBack, StepForward, MinuteBack, MinuteForward Action
 }
 
 func action(name string, keys []string, helpKey, desc string, in ...viewKind) Action {
@@ -84,6 +86,11 @@ func DefaultKeyMap() KeyMap {
 		LiftCap:    dangerous(action("lift-cap", []string{"x"}, "x", "lift cap", viewRules)),
 		Copy:       action("copy-id", []string{"y"}, "y", "copy id", viewSessions, viewSession),
 		Mark:       action("mark", []string{"space"}, "space", "mark", viewSession),
+
+		StepBack:      action("step-back", []string{"["}, "[", "step back", viewSession),
+		StepForward:   action("step-forward", []string{"]"}, "]", "step forward", viewSession),
+		MinuteBack:    action("minute-back", []string{"{"}, "{", "minute back", viewSession),
+		MinuteForward: action("minute-forward", []string{"}"}, "}", "minute forward", viewSession),
 	}
 }
 
@@ -99,7 +106,8 @@ func (k *KeyMap) Actions() []*Action {
 	return []*Action{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom, &k.Open, &k.Back, &k.Pane,
 		&k.Filter, &k.Command, &k.Sort, &k.ShowAll, &k.Follow, &k.Help, &k.Quit, &k.ForceQuit,
 		&k.Signal, &k.Mute, &k.MuteAll, &k.MuteAllOff, &k.Unpublish, &k.Disconnect, &k.Clear, &k.Record, &k.Token,
-		&k.Ban, &k.Lift, &k.Ack, &k.EditRules, &k.CapSession, &k.LiftCap, &k.Copy, &k.Mark}
+		&k.Ban, &k.Lift, &k.Ack, &k.EditRules, &k.CapSession, &k.LiftCap, &k.Copy, &k.Mark,
+		&k.StepBack, &k.StepForward, &k.MinuteBack, &k.MinuteForward}
 }
 
 // viewDef is one view : switches to. The command, its aliases, the
@@ -211,7 +219,7 @@ func (h viewHelp) FullHelp() [][]key.Binding {
 		view = h.bindings(&k.Open, &k.Filter, &k.Sort, &k.ShowAll, &k.Copy)
 		moderate = h.bindings(&k.Signal, &k.MuteAll, &k.MuteAllOff, &k.Clear, &k.Record, &k.Token)
 	case viewSession:
-		view = h.bindings(&k.Back, &k.Pane, &k.Filter, &k.Mark, &k.Copy)
+		view = h.bindings(&k.Back, &k.Pane, &k.Filter, &k.Mark, &k.Copy, &k.StepBack, &k.StepForward, &k.MinuteBack, &k.MinuteForward)
 		moderate = h.bindings(&k.Signal, &k.Mute, &k.MuteAll, &k.MuteAllOff, &k.Unpublish, &k.Disconnect, &k.Ban, &k.Clear, &k.Record, &k.Token, &k.CapSession)
 	case viewBans:
 		view = h.bindings(&k.Open, &k.Back, &k.Filter)

@@ -250,7 +250,7 @@ func (m *Model) settle(j *job) {
 func (m *Model) results(rs []events.Result) tea.Cmd {
 	var cmds []tea.Cmd
 	for _, r := range rs {
-		if m.heldResult(r) {
+		if m.heldResult(r) || m.replayResult(r) {
 			continue
 		}
 		if !r.OK && r.Error != nil && r.Error.Status == 429 {
@@ -276,6 +276,11 @@ func (m *Model) results(rs []events.Result) tea.Cmd {
 // sent handles a command that could not be sent at all.
 func (m *Model) sent(msg sentMsg) tea.Cmd {
 	if msg.err == nil {
+		return nil
+	}
+	if msg.id == m.rp.pending {
+		m.rp.pending = ""
+		m.flash = "✗ replay: not asked — the relay link is down"
 		return nil
 	}
 	text := msg.err.Error()

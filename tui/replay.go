@@ -1,0 +1,137 @@
+package tui
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/gavelhq/gavel/events"
+)
+
+// pastView is the session view's trip into the past: the session as the
+// relay's log says it was after one of its records (state_at). Live
+// batches keep arriving underneath — the other views and the session's
+// tail go on — and esc shows the live session again. Shared by the
+// Model's copies, like the other caches.
+type pastView struct {
+	on      bool
+	session string // the session replayed
+	seq     uint64 // the record shown is as of
+	at      time.Time
+	pending string // the state_at command in flight
+	step    int    // its step
+	next    int
+}
+
+// replaying is true while the session view shows the past.
+func (m *Model) replaying() bool {
+	return m.rp.on && m.current() == viewSession && m.rp.session == m.session.id
+}
+
+// replayWord is the refusal for a moderation key in replay.
+const replayWord = "⏪ replay: there is nothing to act on in the past — esc returns to live"
+
+// askPast sends a state_at for the session view's session: a step of
+// the session's records (-1 back, +1 forward) from the record shown (from
+// live: the last one), or the moment a minute either side of it.
+func (m *Model) askPast(step int, minutes int) tea.Cmd {
+	p := map[string]any{}
+	from, at := m.seq, m.now
+	if m.replaying() {
+		from, at = m.rp.seq, m.rp.at
+	}
+	if minutes != 0 {
+		to := at.Add(time.Duration(minutes) * time.Minute)
+		if minutes > 0 && !to.Before(m.now) {
+			m.leaveReplay()
+			return nil
+		}
+		p["at"] = to.UTC().Format(time.RFC3339Nano)
+	} else {
+		if step > 0 && !m.replaying() {
+			return nil // live is as far forward as it goes
+		}
+		p["seq"], p["step"] = from, step
+	}
+	raw, _ := json.Marshal(p)
+	m.rp.next++
+	id := "r" + strconv.Itoa(m.rp.next)
+	m.rp.pending, m.rp.step = id, step
+	m.flash = "⏪ asking the relay…"
+	return sendCmd(m.cmdr, events.Command{Type: events.FrameCommand, ID: id, Action: events.ActionStateAt, Session: m.session.id, Params: raw})
+}
+
+// replayResult takes the answer to askPast; false for other results.
+func (m *Model) replayResult(r events.Result) bool {
+	if r.ID == "" || r.ID != m.rp.pending {
+		return false
+	}
+	m.rp.pending = ""
+	m.flash = ""
+	if !r.OK {
+		msg := "the relay did not answer"
+		if r.Error != nil {
+			msg = r.Error.Message
+		}
+		m.flash = "✗ replay: " + Sanitize(msg)
+		return true
+	}
+	var ans events.StateAt
+	if err := json.Unmarshal(r.Data, &ans); err != nil {
+		m.flash = "✗ replay: the relay's answer did not decode: " + err.Error()
+		return true
+	}
+	if m.replaying() && ans.Seq == m.rp.seq && m.rp.step != 0 {
+		if m.rp.step > 0 {
+			m.leaveReplay() // its last record: the present
+			return true
+		}
+		m.flash = "⏪ the session's first record: nothing before it"
+		return true
+	}
+	s := events.Session{ID: m.session.id}
+	if ans.Session != nil {
+		s = *ans.Session
+	}
+	m.rp.on, m.rp.session, m.rp.seq, m.rp.at = true, m.session.id, ans.Seq, ans.At
+	m.session.found = false // a picture from elsewhere: rebuild the rows
+	m.session.set([]events.Session{s}, m.names)
+	return true
+}
+
+// leaveReplay shows the live session again.
+func (m *Model) leaveReplay() {
+	if !m.rp.on {
+		return
+	}
+	m.rp.on, m.rp.pending = false, ""
+	m.session.found = false
+	m.session.set(m.all, m.names)
+	m.flash = "live again"
+}
+
+// replayBadge is the header's word on replay: the moment shown.
+func (m *Model) replayBadge() string {
+	if !m.replaying() {
+		return ""
+	}
+	at := "the start"
+	if !m.rp.at.IsZero() {
+		at = m.rp.at.Local().Format("15:04:05")
+	}
+	return m.styles.Warning.Render(" ⏪ REPLAY " + at + " ")
+}
+
+// dangerousKey is true when msg is a moderation key of this view.
+func (m *Model) dangerousKey(msg tea.KeyPressMsg) bool {
+	v := m.current()
+	for _, a := range m.keys.Actions() {
+		if a.Dangerous && (len(a.In) == 0 || slices.Contains(a.In, v)) && slices.Contains(a.Keys(), msg.String()) {
+			return true
+		}
+	}
+	return false
+}
