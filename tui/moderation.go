@@ -250,7 +250,11 @@ func (m *Model) settle(j *job) {
 func (m *Model) results(rs []events.Result) tea.Cmd {
 	var cmds []tea.Cmd
 	for _, r := range rs {
-		if m.heldResult(r) || m.replayResult(r) {
+		if m.heldResult(r) {
+			continue
+		}
+		if ok, cmd := m.replayResult(r); ok {
+			cmds = append(cmds, cmd)
 			continue
 		}
 		if !r.OK && r.Error != nil && r.Error.Status == 429 {

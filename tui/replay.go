@@ -23,6 +23,7 @@ type pastView struct {
 	at      time.Time
 	pending string // the state_at command in flight
 	step    int    // its step
+	queued  int    // steps pressed while it was in flight, sent once it is answered
 	next    int
 }
 
@@ -38,6 +39,10 @@ const replayWord = "⏪ replay: there is nothing to act on in the past — esc r
 // the session's records (-1 back, +1 forward) from the record shown (from
 // live: the last one), or the moment a minute either side of it.
 func (m *Model) askPast(step int, minutes int) tea.Cmd {
+	if m.rp.pending != "" && step != 0 && minutes == 0 {
+		m.rp.queued += step // one question at a time: each step from the last answer
+		return nil
+	}
 	p := map[string]any{}
 	from, at := m.seq, m.now
 	if m.replaying() {
@@ -64,33 +69,49 @@ func (m *Model) askPast(step int, minutes int) tea.Cmd {
 	return sendCmd(m.cmdr, events.Command{Type: events.FrameCommand, ID: id, Action: events.ActionStateAt, Session: m.session.id, Params: raw})
 }
 
-// replayResult takes the answer to askPast; false for other results.
-func (m *Model) replayResult(r events.Result) bool {
+// replayResult takes the answer to askPast, and asks the next step
+// pressed meanwhile; false for other results.
+func (m *Model) replayResult(r events.Result) (bool, tea.Cmd) {
 	if r.ID == "" || r.ID != m.rp.pending {
-		return false
+		return false, nil
 	}
 	m.rp.pending = ""
 	m.flash = ""
+	m.showPast(r)
+	if q := m.rp.queued; q != 0 && m.replaying() {
+		step := 1
+		if q < 0 {
+			step = -1
+		}
+		m.rp.queued -= step
+		return true, m.askPast(step, 0)
+	}
+	m.rp.queued = 0
+	return true, nil
+}
+
+// showPast shows the session as an answer says it was.
+func (m *Model) showPast(r events.Result) {
 	if !r.OK {
 		msg := "the relay did not answer"
 		if r.Error != nil {
 			msg = r.Error.Message
 		}
 		m.flash = "✗ replay: " + Sanitize(msg)
-		return true
+		return
 	}
 	var ans events.StateAt
 	if err := json.Unmarshal(r.Data, &ans); err != nil {
 		m.flash = "✗ replay: the relay's answer did not decode: " + err.Error()
-		return true
+		return
 	}
 	if m.replaying() && ans.Seq == m.rp.seq && m.rp.step != 0 {
 		if m.rp.step > 0 {
 			m.leaveReplay() // its last record: the present
-			return true
+			return
 		}
 		m.flash = "⏪ the session's first record: nothing before it"
-		return true
+		return
 	}
 	s := events.Session{ID: m.session.id}
 	if ans.Session != nil {
@@ -99,7 +120,6 @@ func (m *Model) replayResult(r events.Result) bool {
 	m.rp.on, m.rp.session, m.rp.seq, m.rp.at = true, m.session.id, ans.Seq, ans.At
 	m.session.found = false // a picture from elsewhere: rebuild the rows
 	m.session.set([]events.Session{s}, m.names)
-	return true
 }
 
 // leaveReplay shows the live session again.
@@ -107,7 +127,7 @@ func (m *Model) leaveReplay() {
 	if !m.rp.on {
 		return
 	}
-	m.rp.on, m.rp.pending = false, ""
+	m.rp.on, m.rp.pending, m.rp.queued = false, "", 0
 	m.session.found = false
 	m.session.set(m.all, m.names)
 	m.flash = "live again"
