@@ -369,6 +369,9 @@ func (m *Model) applyState(msg StateMsg) {
 	}
 	m.hist.observe(msg.Sessions, m.now, !m.dimmed())
 	m.sessions.set(msg.Sessions, m.names)
+	if m.rp.on && !m.replaying() {
+		m.rp.on, m.rp.pending, m.rp.queued = false, "", 0 // the view was left: the past with it
+	}
 	if m.session.id != "" {
 		if !m.replaying() {
 			m.session.set(msg.Sessions, m.names)
