@@ -78,6 +78,17 @@ func (m Model) command(text string) (tea.Model, tea.Cmd) {
 	case "q", "quit", "q!":
 		m.quitting = true
 		return m, tea.Quit
+	case "live":
+		if !m.replaying() {
+			m.flash = "already live"
+			return m, nil
+		}
+		m.leaveReplay()
+		return m, nil
+	}
+	if strings.HasPrefix(cmd, "at ") {
+		// The moment as typed: RFC 3339 wants its T and Z upper-case.
+		return m, m.replayAt(strings.TrimSpace(strings.TrimSpace(text)[len("at "):]))
 	}
 	if v, ok := lookupView(cmd); ok {
 		m.stack = []viewKind{v.kind}

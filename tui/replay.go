@@ -54,19 +54,47 @@ func (m *Model) askPast(step int, minutes int) tea.Cmd {
 			m.leaveReplay()
 			return nil
 		}
-		p["at"] = to.UTC().Format(time.RFC3339Nano)
-	} else {
-		if step > 0 && !m.replaying() {
-			return nil // live is as far forward as it goes
-		}
-		p["seq"], p["step"] = from, step
+		return m.askAt(to)
 	}
+	if step > 0 && !m.replaying() {
+		return nil // live is as far forward as it goes
+	}
+	p["seq"], p["step"] = from, step
+	return m.ask(p, step)
+}
+
+// askAt asks for the session view's session at a moment.
+func (m *Model) askAt(at time.Time) tea.Cmd {
+	return m.ask(map[string]any{"at": at.UTC().Format(time.RFC3339Nano)}, 0)
+}
+
+// ask sends one state_at for the session view's session.
+func (m *Model) ask(p map[string]any, step int) tea.Cmd {
 	raw, _ := json.Marshal(p)
 	m.rp.next++
 	id := "r" + strconv.Itoa(m.rp.next)
 	m.rp.pending, m.rp.step = id, step
 	m.flash = "⏪ asking the relay…"
 	return sendCmd(m.cmdr, events.Command{Type: events.FrameCommand, ID: id, Action: events.ActionStateAt, Session: m.session.id, Params: raw})
+}
+
+// replayAt is :at — the session view at a moment typed as ParseMoment
+// reads it (14:05, -10m, …).
+func (m *Model) replayAt(when string) tea.Cmd {
+	if m.current() != viewSession {
+		m.flash = "✗ :at replays a session: open one first (enter on the sessions table)"
+		return nil
+	}
+	at, err := ParseMoment(when, m.now, time.Local)
+	if err != nil || at.IsZero() {
+		m.flash = "✗ :at: expected 14:05, 2006-01-02 14:05 or -10m, got " + strconv.Quote(when)
+		return nil
+	}
+	if !at.Before(m.now) {
+		m.leaveReplay()
+		return nil
+	}
+	return m.askAt(at)
 }
 
 // replayResult takes the answer to askPast, and asks the next step

@@ -59,4 +59,24 @@ func TestReplayShowsThePastUntilLeft(t *testing.T) {
 	if out := plain(m); strings.Contains(out, "REPLAY") || m.session.s.Counts.Connections == 0 {
 		t.Fatalf("back in the session after leaving it in replay:\n%s", out)
 	}
+
+	// :at a moment, :live back.
+	m = switchTo(m, "at -10m")
+	if m.rp.pending == "" {
+		t.Fatalf(":at -10m asked nothing: %q", m.flash)
+	}
+	m = answerPast(t, m, events.StateAt{Seq: 2, At: epoch.Add(-10 * time.Minute), Session: &past, LastSeq: 99})
+	if !strings.Contains(plain(m), "⏪ REPLAY 11:50:00") {
+		t.Fatalf(":at -10m:\n%s", plain(m))
+	}
+	if m = switchTo(m, "live"); strings.Contains(plain(m), "REPLAY") {
+		t.Fatalf(":live:\n%s", plain(m))
+	}
+	if m = switchTo(m, "at noonish"); !strings.Contains(plain(m), `:at: expected 14:05, 2006-01-02 14:05 or -10m, got "noonish"`) {
+		t.Errorf(":at noonish:\n%s", plain(m))
+	}
+	m = switchTo(m, "sessions")
+	if m = switchTo(m, "at -10m"); !strings.Contains(plain(m), ":at replays a session: open one first") {
+		t.Errorf(":at on the sessions table:\n%s", plain(m))
+	}
 }

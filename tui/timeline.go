@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -251,3 +252,35 @@ func (b *TimelineBuilder) add(e TimelineEntry) {
 
 // Timeline is the timeline so far.
 func (b *TimelineBuilder) Timeline() Timeline { return b.t }
+
+// ParseMoment reads a moment as a moderator types it: a time of day
+// (15:04 or 15:04:05, today in loc), a date and time, RFC 3339, or a time
+// before now (-10m, -2h); "" is the zero time.
+func ParseMoment(s string, now time.Time, loc *time.Location) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if strings.HasPrefix(s, "-") {
+		d, err := time.ParseDuration(s[1:])
+		if err != nil || d <= 0 {
+			return time.Time{}, fmt.Errorf("expected a time before now like -10m or -2h, got %q", s)
+		}
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02T15:04"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	for _, layout := range []string{"15:04:05", "15:04"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			y, m, d := now.In(loc).Date()
+			return time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), 0, loc), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("expected 15:04, 2006-01-02 15:04, an RFC 3339 time or -10m, got %q", s)
+}

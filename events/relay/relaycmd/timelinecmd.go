@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -44,11 +43,11 @@ func timelineCmd(env Env) *cobra.Command {
 				loc = time.UTC
 			}
 			now := time.Now()
-			fromT, err := parseWhen(from, now, loc)
+			fromT, err := tui.ParseMoment(from, now, loc)
 			if err != nil {
 				return &exitcode.UsageError{Err: fmt.Errorf("--from: %w", err)}
 			}
-			toT, err := parseWhen(to, now, loc)
+			toT, err := tui.ParseMoment(to, now, loc)
 			if err != nil {
 				return &exitcode.UsageError{Err: fmt.Errorf("--to: %w", err)}
 			}
@@ -114,34 +113,4 @@ func readWholeLog(ctx context.Context, env Env, url, token string, add func(rela
 		return context.Cause(ctx)
 	}
 	return err
-}
-
-// parseWhen reads a --from or --to value; "" is no bound.
-func parseWhen(s string, now time.Time, loc *time.Location) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if strings.HasPrefix(s, "-") {
-		d, err := time.ParseDuration(s[1:])
-		if err != nil || d <= 0 {
-			return time.Time{}, fmt.Errorf("expected a time before now like -10m or -2h, got %q", s)
-		}
-		return now.Add(-d), nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02T15:04"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t, nil
-		}
-	}
-	for _, layout := range []string{"15:04:05", "15:04"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			y, m, d := now.In(loc).Date()
-			return time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), 0, loc), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("expected 15:04, 2006-01-02 15:04, an RFC 3339 time or -10m, got %q", s)
 }
