@@ -194,7 +194,14 @@ type StateAt struct {
 	// either end stays where it is.
 	FirstSeq uint64 `json:"first_seq"`
 	LastSeq  uint64 `json:"last_seq"`
+	// Records are the session's last records up to Seq (at most
+	// StateAtRecords), oldest first, as event and audit frames: the
+	// event tail of that moment.
+	Records []json.RawMessage `json:"records,omitempty"`
 }
+
+// StateAtRecords bounds StateAt.Records.
+const StateAtRecords = 100
 
 // Result answers one Command.
 type Result struct {

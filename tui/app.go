@@ -371,11 +371,13 @@ func (m *Model) applyState(msg StateMsg) {
 	m.sessions.set(msg.Sessions, m.names)
 	if m.rp.on && !m.replaying() {
 		m.rp.on, m.rp.pending, m.rp.queued = false, "", 0 // the view was left: the past with it
+		m.restoreLiveTail()
 	}
-	if m.session.id != "" {
-		if !m.replaying() {
-			m.session.set(msg.Sessions, m.names)
-		}
+	switch {
+	case m.replaying():
+		m.liveLines(msg.Events)
+	case m.session.id != "":
+		m.session.set(msg.Sessions, m.names)
 		m.session.addEvents(msg.Events)
 	}
 	m.events.add(msg.Events, msg.EventsDropped)

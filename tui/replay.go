@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/gavelhq/gavel/events"
+	"github.com/gavelhq/gavel/events/relayclient"
 )
 
 // pastView is the session view's trip into the past: the session as the
@@ -25,6 +26,10 @@ type pastView struct {
 	step    int    // its step
 	queued  int    // steps pressed while it was in flight, sent once it is answered
 	next    int
+	// liveTail is the session's live tail while the view shows the
+	// past's: live lines go on into it, and it is shown again on leaving.
+	liveTail     *ring[EventLine]
+	liveTailList listState
 }
 
 // replaying is true while the session view shows the past.
@@ -148,6 +153,50 @@ func (m *Model) showPast(r events.Result) {
 	m.rp.on, m.rp.session, m.rp.seq, m.rp.at = true, m.session.id, ans.Seq, ans.At
 	m.session.found = false // a picture from elsewhere: rebuild the rows
 	m.session.set([]events.Session{s}, m.names)
+	m.showPastTail(ans.Records)
+}
+
+// showPastTail puts the moment's own records in the session's tail,
+// keeping the live one aside.
+func (m *Model) showPastTail(records []json.RawMessage) {
+	if m.rp.liveTail == nil {
+		m.rp.liveTail, m.rp.liveTailList = m.session.tail, m.session.tailList
+	}
+	past := newRing[EventLine](sessionTailLines)
+	for _, raw := range records {
+		f, err := relayclient.ParseFrame(raw)
+		if err != nil || f.Event == nil {
+			continue // audit entries have their own view
+		}
+		ev, err := events.DecodeReceived(f.Event.Group, f.Event.Event, f.Event.ReceivedAt)
+		if err != nil {
+			continue
+		}
+		past.push(NewEventLine(f.Event.Seq, f.Event.ReceivedAt, f.Event.Source, ev))
+	}
+	m.session.tail, m.session.tailList = past, listState{}
+	m.session.tailList.cursor = past.len() - 1
+	m.session.tailList.clamp(past.len())
+}
+
+// liveLines are a batch's lines while the view shows the past: into the
+// live tail kept aside.
+func (m *Model) liveLines(lines []EventLine) {
+	for _, l := range lines {
+		if l.Session == m.rp.session {
+			m.rp.liveTail.push(l)
+		}
+	}
+	m.rp.liveTailList.cursor = m.rp.liveTail.len() - 1
+}
+
+// restoreLiveTail shows the live tail again.
+func (m *Model) restoreLiveTail() {
+	if m.rp.liveTail != nil {
+		m.session.tail, m.session.tailList = m.rp.liveTail, m.rp.liveTailList
+		m.session.tailList.clamp(m.session.tail.len())
+		m.rp.liveTail = nil
+	}
 }
 
 // leaveReplay shows the live session again.
@@ -156,6 +205,7 @@ func (m *Model) leaveReplay() {
 		return
 	}
 	m.rp.on, m.rp.pending, m.rp.queued = false, "", 0
+	m.restoreLiveTail()
 	m.session.found = false
 	m.session.set(m.all, m.names)
 	m.flash = "live again"

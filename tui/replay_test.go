@@ -34,8 +34,15 @@ func TestReplayShowsThePastUntilLeft(t *testing.T) {
 	live := m.session.s.Counts.Connections
 	m = press(m, "[")
 	past := events.Session{ID: id, Live: true}
-	m = answerPast(t, m, events.StateAt{Seq: 3, At: epoch.Add(-time.Hour), Session: &past, LastSeq: 99})
+	body, _ := json.Marshal(map[string]any{"sessionId": id, "projectId": "47123456", "event": "connectionCreated", "timestamp": epoch.Add(-time.Hour).UnixMilli(),
+		"connection": map[string]any{"id": "c-then", "createdAt": epoch.Add(-time.Hour).UnixMilli(), "data": person("Thea Then", "viewer")}})
+	then, _ := json.Marshal(events.EventFrame{Type: events.FrameEvent, Seq: 3, ReceivedAt: epoch.Add(-time.Hour), Source: events.SourceCallback,
+		Group: events.GroupSession, Event: body})
+	m = answerPast(t, m, events.StateAt{Seq: 3, At: epoch.Add(-time.Hour), Session: &past, LastSeq: 99, Records: []json.RawMessage{then}})
 	out := plain(m)
+	if !strings.Contains(out, "Thea Then") || m.session.tail.len() != 1 {
+		t.Fatalf("the moment's own tail (%d lines):\n%s", m.session.tail.len(), out)
+	}
 	if !strings.Contains(strings.SplitN(out, "\n", 2)[0], "⏪ REPLAY 11:00:00") || !strings.Contains(out, "0 connections") {
 		t.Fatalf("replay of an empty moment:\n%s", out)
 	}
@@ -47,6 +54,9 @@ func TestReplayShowsThePastUntilLeft(t *testing.T) {
 		t.Errorf("a moderation key in replay:\n%s", plain(m))
 	}
 	m = press(m, "esc")
+	if m.session.tail.len() < 2 {
+		t.Errorf("esc: the live tail is back with %d lines", m.session.tail.len())
+	}
 	if out := plain(m); strings.Contains(out, "REPLAY") || m.session.s.Counts.Connections != live || !strings.Contains(out, "live again") {
 		t.Fatalf("esc: still in the past (%d connections, live %d):\n%s", m.session.s.Counts.Connections, live, out)
 	}

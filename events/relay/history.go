@@ -76,6 +76,7 @@ func (hs History) stateAt(ctx context.Context, session string, seq uint64, at ti
 	// one at or before the target waits in pending, so a step back can
 	// leave it out.
 	var pending, applied *historyRecord
+	var tail [][]byte // the frames of the records applied, the last StateAtRecords
 	apply := func(r *historyRecord) {
 		if r.ev != nil {
 			st.Apply(*r.ev)
@@ -83,6 +84,10 @@ func (hs History) stateAt(ctx context.Context, session string, seq uint64, at ti
 			st.ApplyAudit(*r.a)
 		}
 		applied = r
+		if len(tail) == 2*events.StateAtRecords {
+			tail = append(tail[:0], tail[events.StateAtRecords:]...)
+		}
+		tail = append(tail, r.frame)
 	}
 	past := func(s uint64, when time.Time) bool {
 		if at.IsZero() {
@@ -127,6 +132,9 @@ func (hs History) stateAt(ctx context.Context, session string, seq uint64, at ti
 		return ans, nil
 	}
 	ans.Seq, ans.At = applied.seq, applied.at
+	for _, f := range tail[max(len(tail)-events.StateAtRecords, 0):] {
+		ans.Records = append(ans.Records, f)
+	}
 	if v, ok := st.Session(session); ok {
 		ans.Session = &v
 	}
@@ -139,6 +147,8 @@ type historyRecord struct {
 	at  time.Time // the callback's time, else when it was stored
 	ev  *events.Event
 	a   *events.Audit
+	// frame is the record as a console gets it live.
+	frame []byte
 }
 
 // sessionRecord is the record at seq if it is about session (nil if
@@ -153,13 +163,13 @@ func sessionRecord(seq uint64, r events.Record, session string) *historyRecord {
 		if ev.Session() != session {
 			return nil
 		}
-		out := &historyRecord{seq: seq, at: r.ReceivedAt, ev: &ev}
+		out := &historyRecord{seq: seq, at: r.ReceivedAt, ev: &ev, frame: encodeRecordFrame(seq, r, frameMarks{})}
 		if ev.Timestamp > 0 {
 			out.at = time.UnixMilli(ev.Timestamp).UTC()
 		}
 		return out
 	case r.Type == events.FrameAudit && r.Audit != nil && r.Audit.Session == session:
-		return &historyRecord{seq: seq, at: r.Audit.At, a: r.Audit}
+		return &historyRecord{seq: seq, at: r.Audit.At, a: r.Audit, frame: encodeRecordFrame(seq, r, frameMarks{})}
 	}
 	return nil
 }

@@ -135,6 +135,14 @@ func TestStateAtEqualsWhatAConsoleSawLive(t *testing.T) {
 		if got.Seq != want.seq || viewJSON(got.Session) != want.view {
 			t.Fatalf("session %s at seq %d:\nreplayed (seq %d) %s\nlive %s", want.session, want.seq, got.Seq, viewJSON(got.Session), want.view)
 		}
+		// The moment's tail: the session's records up to it, the last one
+		// the record itself.
+		if n := len(got.Records); n == 0 || n > events.StateAtRecords {
+			t.Fatalf("seq %d: %d records in the tail", want.seq, n)
+		}
+		if f, err := relayclient.ParseFrame(got.Records[len(got.Records)-1]); err != nil || f.Seq() != want.seq {
+			t.Fatalf("seq %d: the tail ends with %v (%v)", want.seq, f.Seq(), err)
+		}
 		// One step back is the session's record before it.
 		var prev *liveRecord
 		for j := i - 1; j >= 0; j-- {
