@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -23,62 +22,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/gavelhq/gavel/events"
-	"github.com/gavelhq/gavel/events/config"
 	"github.com/gavelhq/gavel/events/relayclient"
 )
-
-// Options configure the console.
-type Options struct {
-	// RelayURL is the relay's stream (ws(s)://host/v1/stream); Token the
-	// console token sent to it.
-	RelayURL, Token string
-	// Connect, when set, attaches the console to a relay in the same
-	// process instead of dialling RelayURL: the SSH console, which needs
-	// no token and no socket.
-	Connect func(ctx context.Context, cfg relayclient.Config) (relayclient.Link, error)
-	// Getenv reads the console's environment (nil: the process's); the
-	// SSH console passes the session's.
-	Getenv func(string) string
-	// Demo shows a DEMO badge: the data is simulated.
-	Demo bool
-	// Title names this console in the header (e.g. the relay or project).
-	Title string
-	// MaxConnections is the per-session connection cap (console
-	// max_connections): a session with more connections is flagged. 0 is off.
-	MaxConnections int
-	// ReadOnly removes every moderation key (--read-only), whatever the
-	// token's role; a viewer token does the same.
-	ReadOnly bool
-	// Record prefills the recording form (config [console.record]).
-	Record config.RecordDefaults
-	// Keys rebinds actions by name (config [console.keys]); see
-	// KeyMap.Remap. Validate reports what it would refuse.
-	Keys map[string][]string
-	// Theme forces a palette; auto (or "") follows the terminal.
-	Theme ThemeMode
-	// Aliases label sessions by id (config [console.aliases]), over the
-	// host's name from the connection data.
-	Aliases map[string]string
-}
-
-// Validate reports what NewModel could not honour: keys that do not remap
-// cleanly, an unknown theme. Callers check it before taking the terminal
-// over, where an error can still be read.
-func (o Options) Validate() error {
-	if _, err := ParseThemeMode(string(o.Theme)); err != nil {
-		return fmt.Errorf("theme: %w", err)
-	}
-	_, err := o.keyMap()
-	return err
-}
-
-// keyMap is the default keymap with Keys applied, or unchanged and the
-// reason when they do not apply.
-func (o Options) keyMap() (KeyMap, error) {
-	k := DefaultKeyMap()
-	err := k.Remap(o.Keys)
-	return k, err
-}
 
 // StateMsg is one batch from the feed: the whole picture (immutable: the
 // UI never changes it), the event lines that came since the last batch,
@@ -421,172 +366,6 @@ func (m *Model) applyRole() {
 // watchOnly is true when this console may not act.
 func (m *Model) watchOnly() bool { return m.opts.ReadOnly || m.role == events.RoleViewer }
 
-func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
-	k := m.keys
-	if k.ForceQuit.Matches(msg) {
-		m.quitting = true
-		return m, tea.Quit
-	}
-	if o := m.overlay.top(); o != nil {
-		return o.key(m, msg)
-	}
-	m.flash = ""
-	switch {
-	case k.Quit.Matches(msg):
-		m.quitting = true
-		return m, tea.Quit
-	case k.Help.Matches(msg):
-		m.overlay.open(&helpScreen{})
-	case k.Filter.Matches(msg):
-		m.overlay.open(&promptLine{filter: true, text: m.top().filterText()})
-	case k.Command.Matches(msg):
-		m.overlay.open(&promptLine{})
-	case k.Back.Matches(msg) && m.replaying():
-		m.leaveReplay()
-	case m.current() == viewSession && k.StepBack.Matches(msg):
-		return m, m.askPast(-1, 0)
-	case m.current() == viewSession && k.StepForward.Matches(msg):
-		return m, m.askPast(1, 0)
-	case m.current() == viewSession && k.MinuteBack.Matches(msg):
-		return m, m.askPast(0, -1)
-	case m.current() == viewSession && k.MinuteForward.Matches(msg):
-		return m, m.askPast(0, 1)
-	case m.replaying() && m.dangerousKey(msg):
-		m.flash = replayWord
-	case k.Back.Matches(msg):
-		if v := m.top(); v.filterText() != "" {
-			v.setFilter("")
-		} else if len(m.stack) > 1 {
-			m.stack = m.stack[:len(m.stack)-1]
-		}
-	case k.Open.Matches(msg):
-		m.open()
-	case k.Up.Matches(msg):
-		m.top().move(-1)
-	case k.Down.Matches(msg):
-		m.top().move(1)
-	case k.PageUp.Matches(msg):
-		m.top().move(-m.page())
-	case k.PageDown.Matches(msg):
-		m.top().move(m.page())
-	case k.Top.Matches(msg):
-		m.top().move(-1 << 30)
-	case k.Bottom.Matches(msg):
-		m.top().move(1 << 30)
-	default:
-		if cmd, ok := m.moderate(msg); ok {
-			return m, cmd
-		}
-		if a := m.withheld(msg); a != nil {
-			m.flash = m.whyWithheld(a)
-			return m, nil
-		}
-		m.viewKey(msg)
-	}
-	return m, nil
-}
-
-// withheld is the action msg would be in this view had applyRole not
-// taken it away, if any: pressing it says why instead of doing nothing.
-func (m *Model) withheld(msg tea.KeyPressMsg) *Action {
-	v := m.current()
-	for _, a := range m.keys.Actions() {
-		if a.Enabled() || len(a.In) > 0 && !slices.Contains(a.In, v) {
-			continue
-		}
-		if slices.Contains(a.Keys(), msg.String()) && (a.Dangerous || a == &m.keys.Mark) {
-			return a
-		}
-	}
-	return nil
-}
-
-// whyWithheld says why a key does nothing here.
-func (m *Model) whyWithheld(a *Action) string {
-	what := a.Help().Desc
-	switch {
-	case m.opts.ReadOnly:
-		return "✗ " + what + ": this console is read-only (--read-only or console.read_only)"
-	case m.role == events.RoleViewer:
-		return "✗ " + what + ": you are a viewer on this relay — watching only; a moderator can act"
-	case a == &m.keys.Token:
-		return "✗ " + what + ": minting client tokens is for admins"
-	}
-	return "✗ " + what + " is unbound"
-}
-
-// viewKey handles the keys only one view has.
-func (m *Model) viewKey(msg tea.KeyPressMsg) {
-	k := m.keys
-	switch m.current() {
-	case viewSessions:
-		switch {
-		case k.Sort.Matches(msg):
-			m.sessions.nextSort()
-		case k.ShowAll.Matches(msg):
-			m.sessions.showAll = !m.sessions.showAll
-			m.sessions.set(m.all, m.names)
-		}
-	case viewSession:
-		if k.Pane.Matches(msg) {
-			m.session.pane = m.session.pane.next()
-		}
-	case viewEvents:
-		if k.Follow.Matches(msg) {
-			m.events.toggleFollow()
-		}
-	case viewAudit:
-		if k.Follow.Matches(msg) {
-			m.audit.toggleFollow()
-		}
-	}
-}
-
-// page is how far pgup/pgdn move: a screenful, or in a session view the
-// focused pane's rows (a screenful there would skip the rows between).
-func (m *Model) page() int {
-	if m.current() == viewSession {
-		if l, _ := m.session.list(); l.height > 0 {
-			return l.height
-		}
-	}
-	return max(m.height-6, 1)
-}
-
-// open drills down from the view on screen into the session of the
-// selected row, if it has one.
-func (m *Model) open() {
-	o, ok := m.top().(opener)
-	if !ok {
-		return
-	}
-	id, ok := o.selectedSession()
-	if !ok {
-		return
-	}
-	m.openSession(id)
-	if f, ok := o.(rowFocuser); ok {
-		if pane, row, ok := f.selectedRow(); ok {
-			m.session.focusRow(pane, row)
-		}
-	}
-}
-
-func (m *Model) openSession(id string) {
-	if m.session.id != id {
-		m.session = newSessionView(id)
-		m.session.set(m.all, m.names)
-		var tail []EventLine
-		for i := range m.events.lines.len() {
-			if l := m.events.lines.at(i); l.Session == id {
-				tail = append(tail, l)
-			}
-		}
-		m.session.addEvents(tail)
-	}
-	m.stack = append(m.stack, viewSession)
-}
-
 // dimmed is true while the picture may be out of date.
 func (m *Model) dimmed() bool {
 	return m.hasLink && m.link.State != relayclient.Live
@@ -668,4 +447,3 @@ func NewProgram(ctx context.Context, opts Options, popts ...tea.ProgramOption) (
 }
 
 // hasRelay reports whether the console has a relay to follow.
-func (o Options) hasRelay() bool { return o.RelayURL != "" || o.Connect != nil }

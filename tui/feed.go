@@ -105,13 +105,9 @@ func (f *feed) apply(fr relayclient.Frame) error {
 		// Decoded here, outside the lock, and handed to the Mirror: the
 		// line needs the event, the batch needs to know which session
 		// changed, and decoding is the larger part of a frame's cost.
-		if fr.Decoded == nil {
-			if ev, err := events.DecodeReceived(fr.Event.Group, fr.Event.Event, fr.Event.ReceivedAt); err == nil {
-				fr.Decoded = &ev
-			}
-		}
-		if fr.Decoded != nil {
-			ev := *fr.Decoded
+		if ev, ok := fr.DecodedEvent(); ok {
+			fr.Decoded = ev
+			ev := *ev
 			l := NewEventLine(fr.Event.Seq, fr.Event.ReceivedAt, fr.Event.Source, ev)
 			line, sid = &l, ev.SessionID
 			if sid == "" {
@@ -183,14 +179,22 @@ func (f *feed) apply(fr relayclient.Frame) error {
 // noteRemoval remembers a rule's claim to remove a connection (the audit
 // entry a rule appends before it acts; a ban itself carries its Ban).
 func (f *feed) noteRemoval(a events.Audit) {
-	rule, ok := strings.CutPrefix(a.Actor, "rule:")
-	if !ok || a.Action != rule || a.Ban != nil || a.Target == "" {
+	rule, ok := ruleClaim(a)
+	if !ok {
 		return
 	}
 	if len(f.removing) >= maxRemoving {
 		clear(f.removing)
 	}
 	f.removing[a.Target] = rule
+}
+
+// ruleClaim is the rule an audit entry claims a connection (a.Target)
+// for, about to remove it: the entry a rule appends before it acts. A
+// ban's own entry carries its Ban and is not one.
+func ruleClaim(a events.Audit) (rule string, ok bool) {
+	rule, ok = strings.CutPrefix(a.Actor, "rule:")
+	return rule, ok && a.Action == rule && a.Ban == nil && a.Target != ""
 }
 
 // removedWords says in the tail why a rule disconnected someone.

@@ -2,7 +2,6 @@ package tui
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
 	"time"
 
@@ -48,7 +47,6 @@ func (m *Model) askPast(step int, minutes int) tea.Cmd {
 		m.rp.queued += step // one question at a time: each step from the last answer
 		return nil
 	}
-	p := map[string]any{}
 	from, at := m.seq, m.now
 	if m.replaying() {
 		from, at = m.rp.seq, m.rp.at
@@ -64,8 +62,7 @@ func (m *Model) askPast(step int, minutes int) tea.Cmd {
 	if step > 0 && !m.replaying() {
 		return nil // live is as far forward as it goes
 	}
-	p["seq"], p["step"] = from, step
-	return m.ask(p, step)
+	return m.ask(map[string]any{"seq": from, "step": step}, step)
 }
 
 // askAt asks for the session view's session at a moment.
@@ -165,14 +162,12 @@ func (m *Model) showPastTail(records []json.RawMessage) {
 	past := newRing[EventLine](sessionTailLines)
 	for _, raw := range records {
 		f, err := relayclient.ParseFrame(raw)
-		if err != nil || f.Event == nil {
-			continue // audit entries have their own view
-		}
-		ev, err := events.DecodeReceived(f.Event.Group, f.Event.Event, f.Event.ReceivedAt)
 		if err != nil {
 			continue
 		}
-		past.push(NewEventLine(f.Event.Seq, f.Event.ReceivedAt, f.Event.Source, ev))
+		if ev, ok := f.DecodedEvent(); ok { // audit entries have their own view
+			past.push(NewEventLine(f.Event.Seq, f.Event.ReceivedAt, f.Event.Source, *ev))
+		}
 	}
 	m.session.tail, m.session.tailList = past, listState{}
 	m.session.tailList.cursor = past.len() - 1
@@ -221,15 +216,4 @@ func (m *Model) replayBadge() string {
 		at = m.rp.at.Local().Format("15:04:05")
 	}
 	return m.styles.Warning.Render(" ⏪ REPLAY " + at + " ")
-}
-
-// dangerousKey is true when msg is a moderation key of this view.
-func (m *Model) dangerousKey(msg tea.KeyPressMsg) bool {
-	v := m.current()
-	for _, a := range m.keys.Actions() {
-		if a.Dangerous && (len(a.In) == 0 || slices.Contains(a.In, v)) && slices.Contains(a.Keys(), msg.String()) {
-			return true
-		}
-	}
-	return false
 }

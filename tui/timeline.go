@@ -95,13 +95,9 @@ func (b *TimelineBuilder) event(f relayclient.Frame) {
 	if f.Event.Duplicate {
 		return
 	}
-	ev := f.Decoded
-	if ev == nil {
-		d, err := events.DecodeReceived(f.Event.Group, f.Event.Event, f.Event.ReceivedAt)
-		if err != nil {
-			return
-		}
-		ev = &d
+	ev, ok := f.DecodedEvent()
+	if !ok {
+		return
 	}
 	l := NewEventLine(f.Event.Seq, f.Event.ReceivedAt, f.Event.Source, *ev)
 	if l.Session != b.t.Session {
@@ -152,7 +148,7 @@ func (b *TimelineBuilder) audit(seq uint64, a events.Audit) {
 	if a.Session != b.t.Session {
 		return
 	}
-	if rule, ok := strings.CutPrefix(a.Actor, "rule:"); ok && a.Action == rule && a.Ban == nil && a.Target != "" {
+	if rule, ok := ruleClaim(a); ok {
 		// A rule's claim on a connection it is about to remove: the
 		// disconnect that follows says why.
 		b.removing[a.Target] = rule

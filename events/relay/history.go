@@ -28,15 +28,13 @@ func isHistoryAction(action string) bool { return action == events.ActionStateAt
 // handle answers a state_at command.
 func (hs History) handle(ctx context.Context, claims Claims, cmd events.Command) events.Result {
 	fail := func(status int, msg string) events.Result { return failure(cmd.ID, status, msg) }
-	if !claims.Role.Allows(cmd.Action) {
-		return fail(http.StatusForbidden, fmt.Sprintf("role %s may not %s", claims.Role, cmd.Action))
-	}
-	p, err := checkCommand(cmd)
-	if err != nil {
-		return fail(http.StatusBadRequest, err.Error())
+	p, refused := admitAside(claims, cmd)
+	if refused != nil {
+		return *refused
 	}
 	var at time.Time
 	if p.At != "" {
+		var err error
 		if at, err = time.Parse(time.RFC3339Nano, p.At); err != nil {
 			return fail(http.StatusBadRequest, fmt.Sprintf("params.at: expected an RFC 3339 time, got %q", p.At))
 		}
@@ -76,7 +74,7 @@ func (hs History) stateAt(ctx context.Context, session string, seq uint64, at ti
 	// one at or before the target waits in pending, so a step back can
 	// leave it out.
 	var pending, applied *historyRecord
-	var tail [][]byte // the frames of the records applied, the last StateAtRecords
+	var tail []*historyRecord // the records applied, the last StateAtRecords of them
 	apply := func(r *historyRecord) {
 		if r.ev != nil {
 			st.Apply(*r.ev)
@@ -87,7 +85,7 @@ func (hs History) stateAt(ctx context.Context, session string, seq uint64, at ti
 		if len(tail) == 2*events.StateAtRecords {
 			tail = append(tail[:0], tail[events.StateAtRecords:]...)
 		}
-		tail = append(tail, r.frame)
+		tail = append(tail, r)
 	}
 	past := func(s uint64, when time.Time) bool {
 		if at.IsZero() {
@@ -132,8 +130,9 @@ func (hs History) stateAt(ctx context.Context, session string, seq uint64, at ti
 		return ans, nil
 	}
 	ans.Seq, ans.At = applied.seq, applied.at
-	for _, f := range tail[max(len(tail)-events.StateAtRecords, 0):] {
-		ans.Records = append(ans.Records, f)
+	// Encoded as frames once, for the ones answered.
+	for _, r := range tail[max(len(tail)-events.StateAtRecords, 0):] {
+		ans.Records = append(ans.Records, encodeRecordFrame(r.seq, r.record, frameMarks{}))
 	}
 	if v, ok := st.Session(session); ok {
 		ans.Session = &v
@@ -143,12 +142,11 @@ func (hs History) stateAt(ctx context.Context, session string, seq uint64, at ti
 
 // historyRecord is one of a session's records, decoded.
 type historyRecord struct {
-	seq uint64
-	at  time.Time // the callback's time, else when it was stored
-	ev  *events.Event
-	a   *events.Audit
-	// frame is the record as a console gets it live.
-	frame []byte
+	seq    uint64
+	at     time.Time // the callback's time, else when it was stored
+	ev     *events.Event
+	a      *events.Audit
+	record events.Record
 }
 
 // sessionRecord is the record at seq if it is about session (nil if
@@ -163,13 +161,13 @@ func sessionRecord(seq uint64, r events.Record, session string) *historyRecord {
 		if ev.Session() != session {
 			return nil
 		}
-		out := &historyRecord{seq: seq, at: r.ReceivedAt, ev: &ev, frame: encodeRecordFrame(seq, r, frameMarks{})}
+		out := &historyRecord{seq: seq, at: r.ReceivedAt, ev: &ev, record: r}
 		if ev.Timestamp > 0 {
 			out.at = time.UnixMilli(ev.Timestamp).UTC()
 		}
 		return out
 	case r.Type == events.FrameAudit && r.Audit != nil && r.Audit.Session == session:
-		return &historyRecord{seq: seq, at: r.Audit.At, a: r.Audit, frame: encodeRecordFrame(seq, r, frameMarks{})}
+		return &historyRecord{seq: seq, at: r.Audit.At, a: r.Audit, record: r}
 	}
 	return nil
 }

@@ -233,18 +233,31 @@ func (p *presence) send() {
 // maxViewLen bounds what a console may say of where it is.
 const maxViewLen = 64
 
+// admitAside checks a command answered beside the gateway (presence,
+// history): the role's, then the command's bounds. A refusal is the
+// result to send.
+func admitAside(claims Claims, cmd events.Command) (events.CommandParams, *events.Result) {
+	if !claims.Role.Allows(cmd.Action) {
+		res := failure(cmd.ID, http.StatusForbidden, fmt.Sprintf("role %s may not %s", claims.Role, cmd.Action))
+		return events.CommandParams{}, &res
+	}
+	p, err := checkCommand(cmd)
+	if err != nil {
+		res := failure(cmd.ID, http.StatusBadRequest, err.Error())
+		return p, &res
+	}
+	return p, nil
+}
+
 // handle answers the presence actions, which never reach the gateway:
 // where a console is, and the questions it opens and closes.
 func (p *presence) handle(ctx context.Context, sub *Subscription, claims Claims, cmd events.Command) events.Result {
 	g := p.gateway
 	res := events.Result{Type: events.FrameResult, ID: cmd.ID, OK: true, Data: json.RawMessage(`{}`)}
 	fail := func(status int, msg string) events.Result { return failure(cmd.ID, status, msg) }
-	if !claims.Role.Allows(cmd.Action) {
-		return fail(http.StatusForbidden, fmt.Sprintf("role %s may not %s", claims.Role, cmd.Action))
-	}
-	params, err := checkCommand(cmd)
-	if err != nil {
-		return fail(http.StatusBadRequest, err.Error())
+	params, refused := admitAside(claims, cmd)
+	if refused != nil {
+		return *refused
 	}
 	switch cmd.Action {
 	case events.ActionWhere:

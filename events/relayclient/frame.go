@@ -39,6 +39,23 @@ func (f Frame) Seq() uint64 {
 	return 0
 }
 
+// DecodedEvent is an event frame's callback decoded: Decoded when a
+// reader decoded it already, else decoded now. False for other frames
+// and for a body that does not decode (the relay keeps those too).
+func (f Frame) DecodedEvent() (*events.Event, bool) {
+	if f.Event == nil {
+		return nil, false
+	}
+	if f.Decoded != nil {
+		return f.Decoded, true
+	}
+	ev, err := events.DecodeReceived(f.Event.Group, f.Event.Event, f.Event.ReceivedAt)
+	if err != nil {
+		return nil, false
+	}
+	return &ev, true
+}
+
 // ParseFrame decodes one frame.
 func ParseFrame(data []byte) (Frame, error) {
 	var head struct {

@@ -64,14 +64,8 @@ func (m *Mirror) Apply(f Frame) bool {
 		if f.Event.Duplicate {
 			return false
 		}
-		if f.Decoded != nil {
-			return m.State.Apply(*f.Decoded)
-		}
-		ev, err := events.DecodeReceived(f.Event.Group, f.Event.Event, f.Event.ReceivedAt)
-		if err != nil {
-			return false
-		}
-		return m.State.Apply(ev)
+		ev, ok := f.DecodedEvent()
+		return ok && m.State.Apply(*ev)
 	case f.Audit != nil:
 		m.Seq = f.Audit.Seq
 		return m.State.ApplyAudit(f.Audit.Audit)
